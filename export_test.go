@@ -1,0 +1,27 @@
+package oauthrt
+
+// Hooks into unexported state for the tests of package oauthrt_test.
+
+// FlightWaiters returns how many requests wait on the refresh under way
+// for key, or -1 when none is under way.
+func FlightWaiters(t *Transport, key string) int32 {
+	s := t.state(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flight == nil {
+		return -1
+	}
+	return s.flight.waiters.Load()
+}
+
+// LockKey takes the lock of key's refresh state and returns its unlock.
+func LockKey(t *Transport, key string) (unlock func()) {
+	s := t.state(key)
+	s.mu.Lock()
+	return s.mu.Unlock
+}
+
+var (
+	BearerError        = bearerError
+	CredentialsAllowed = credentialsAllowed
+)

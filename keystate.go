@@ -1,0 +1,182 @@
+package oauthrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/oauth2"
+)
+
+// keyState is what a Transport knows about one key. Requests read cur
+// with an atomic load; everything else belongs to the one refresh (a
+// flight) that may be running for the key.
+type keyState struct {
+	key string
+	cur atomic.Pointer[cached] // nil until loaded, and after the grant died
+
+	mu     sync.Mutex
+	flight *flight // the refresh under way, if any
+
+	// Only the running flight touches these; flights of one key never
+	// overlap, and mu orders one after the other.
+	dead    *deadGrant    // the token whose grant the endpoint rejected
+	unsaved *oauth2.Token // a refreshed token the store failed to save
+}
+
+// A flight is one load-or-refresh of a key, shared by every request that
+// needs it while it runs.
+type flight struct {
+	done    chan struct{}
+	c       *cached // set before done is closed
+	err     error
+	waiters atomic.Int32 // requests waiting on it; read by tests
+}
+
+type deadGrant struct {
+	tok *oauth2.Token
+	err error
+}
+
+// token returns a token to send: the cached one when it is fresh and is
+// not rejected, or else the result of a flight, joining the one under way
+// if there is one. rejected is the token the server just refused, or nil.
+func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
+	if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
+		return c, nil
+	}
+	// A flight started for another reason may hand back the very token
+	// that was rejected (it read it from the store); then one more flight,
+	// with the rejection known, refreshes it.
+	for range 2 {
+		c, err := s.join(ctx, t, rejected)
+		if err != nil || !isToken(c.tok, rejected) {
+			return c, err
+		}
+	}
+	return nil, fmt.Errorf("oauthrt: key %q: the server rejected the token just refreshed", s.key)
+}
+
+func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
+	s.mu.Lock()
+	f := s.flight
+	if f == nil {
+		// The flight that just ended may have left what we need.
+		if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
+			s.mu.Unlock()
+			return c, nil
+		}
+		f = &flight{done: make(chan struct{})}
+		s.flight = f
+		go s.run(context.WithoutCancel(ctx), t, f, rejected)
+	}
+	s.mu.Unlock()
+
+	f.waiters.Add(1)
+	select {
+	case <-f.done:
+		return f.c, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("oauthrt: waiting for the token of key %q: %w", s.key, ctx.Err())
+	}
+}
+
+// run carries out flight f and publishes its outcome.
+func (s *keyState) run(ctx context.Context, t *Transport, f *flight, rejected *oauth2.Token) {
+	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			// A panic here would take the whole process down; the value
+			// may hold a token, so only its type is kept.
+			f.c, f.err = nil, fmt.Errorf("oauthrt: key %q: the Store or Refresher panicked (%T)", s.key, v)
+		}
+		s.mu.Lock()
+		if f.err == nil {
+			s.cur.Store(f.c)
+		} else if errors.Is(f.err, ErrReauthRequired) {
+			s.cur.Store(nil) // every request must now see the dead grant
+		}
+		s.flight = nil
+		s.mu.Unlock()
+		close(f.done)
+	}()
+	f.c, f.err = s.obtain(ctx, t, rejected)
+}
+
+// obtain reads the newest token for the key and refreshes it if it has
+// expired or was rejected, saving the new token before handing it out.
+func (s *keyState) obtain(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
+	base, err := s.newest(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	needRefresh := isToken(base, rejected) || t.expired(base)
+	if d := s.dead; d != nil {
+		if base.RefreshToken == d.tok.RefreshToken {
+			if needRefresh || base.AccessToken == d.tok.AccessToken {
+				return nil, d.err // never present that refresh token again
+			}
+		} else {
+			s.dead = nil // a new grant was saved
+		}
+	}
+	if !needRefresh {
+		return t.newCached(base), nil
+	}
+
+	tok, err := t.Refresher.Refresh(ctx, base)
+	if err != nil {
+		err = fmt.Errorf("oauthrt: refreshing the token of key %q: %w", s.key, err)
+		if errors.Is(err, ErrReauthRequired) {
+			s.dead = &deadGrant{tok: base, err: err}
+		}
+		return nil, err
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
+	}
+	nt := *tok
+	if nt.RefreshToken == "" {
+		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
+	}
+	s.save(ctx, t, &nt)
+	return t.newCached(&nt), nil
+}
+
+// newest returns the newest token known for the key: one that the store
+// failed to save (after trying again), or else the stored one.
+func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, error) {
+	if s.unsaved != nil {
+		tok := s.unsaved
+		s.save(ctx, t, tok)
+		return tok, nil
+	}
+	tok, err := t.Store.Load(ctx, s.key)
+	if err != nil {
+		return nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
+	}
+	if tok == nil {
+		return nil, fmt.Errorf("oauthrt: loading the token of key %q: the store returned a nil token", s.key)
+	}
+	return tok, nil
+}
+
+// save stores tok. When the store fails, tok is still used (its refresh
+// token is the only live one), kept as unsaved and saved again before the
+// next refresh; the failure goes to the Logger.
+func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token) {
+	if err := t.Store.Save(ctx, s.key, tok); err != nil {
+		s.unsaved = tok
+		t.logError("oauthrt: saving the refreshed token failed; keeping it in memory", s.key, err)
+		return
+	}
+	s.unsaved = nil
+}
+
+// isToken reports whether tok carries the same access token as other.
+func isToken(tok, other *oauth2.Token) bool {
+	return other != nil && tok.AccessToken == other.AccessToken
+}

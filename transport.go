@@ -1,0 +1,299 @@
+package oauthrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultLeeway is how long before its Expiry a token counts as expired
+// when [Transport.Leeway] is zero. It matches golang.org/x/oauth2.
+const DefaultLeeway = 10 * time.Second
+
+// RefreshTimeout bounds one refresh: the store reads and writes and every
+// call to the token endpoint, retries included. A refresh runs under its
+// own context (carrying the values, not the cancellation, of the request
+// that started it), so that a caller giving up cannot cut a refresh off
+// after the provider rotated the refresh token but before the new one was
+// saved.
+const RefreshTimeout = time.Minute
+
+// maxDrain is how much of a discarded response body is read so that its
+// connection can be reused.
+const maxDrain = 64 << 10
+
+// Transport is an [http.RoundTripper] that authorizes each request with
+// the OAuth2 access token stored under the request's key, refreshing the
+// token when it has expired or when the server rejects it.
+//
+// A Transport is safe for concurrent use. Its exported fields must be set
+// before its first use and not changed afterwards, and a Transport must
+// not be copied after first use: it keeps per-key state.
+//
+// See the package documentation for what happens on expiry, on a 401 and
+// on a dead grant.
+type Transport struct {
+	// Base sends the requests. nil: http.DefaultTransport.
+	Base http.RoundTripper
+
+	// Store holds the tokens. Required: a nil Store makes RoundTrip fail
+	// without sending anything.
+	Store TokenStore
+
+	// Key is the store key of requests whose context carries none (see
+	// WithKey). The zero value "" is a valid key.
+	Key string
+
+	// Refresher exchanges an expired or rejected token for a new one.
+	// Required: a nil Refresher makes RoundTrip fail without sending
+	// anything. When it implements RequestPreparer or RejectionDetector
+	// the Transport uses those too.
+	Refresher Refresher
+
+	// Leeway is how long before its Expiry a token counts as expired: a
+	// token is refreshed once Expiry-Leeway <= now. Zero means
+	// DefaultLeeway (10 seconds); a negative value means no leeway. Keep it
+	// shorter than the lifetime of the provider's tokens, or every request
+	// will refresh. A token with a zero Expiry is never refreshed before
+	// the server rejects it.
+	Leeway time.Duration
+
+	// Now returns the current time. nil: time.Now. Tests set it to move
+	// tokens past their expiry without waiting.
+	Now func() time.Time
+
+	// Logger receives what goes wrong without failing a request, such as
+	// a Save that failed after a successful refresh. nil: nothing is
+	// logged. No token or secret is ever logged.
+	Logger *slog.Logger
+
+	keys sync.Map // key string → *keyState
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+type keyCtx struct{}
+
+// WithKey returns a copy of ctx that makes a [Transport] use key instead
+// of its Key field for requests carrying that context. Multi-tenant
+// services use it to pick the organization or user a request acts for.
+func WithKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyCtx{}, key)
+}
+
+// RoundTrip sends req with the Authorization header "Bearer <access
+// token>" of the token stored under the request's key, whatever the
+// token's type.
+//
+// The token is refreshed first when it has expired. If the response is a
+// 401 whose WWW-Authenticate header does not say insufficient_scope or
+// invalid_request (or if the Refresher's RejectionDetector reports a
+// rejection), the token is refreshed and the request sent once more, its
+// body replayed through req.GetBody; a request whose body cannot be
+// replayed gets the 401 back as it is. A request that a redirect has taken
+// to another host (by net/http's rule: not the same host or a subdomain of
+// it) is sent without a token.
+//
+// RoundTrip does not modify req, and closes its body on every path. An
+// error from Base is returned as it is. When no token can be had
+// (ErrNoToken, ErrReauthRequired, a failed refresh or store, a cancelled
+// context) RoundTrip returns the error without sending the request.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	reqBodyClosed := false
+	if req.Body != nil {
+		defer func() {
+			if !reqBodyClosed {
+				req.Body.Close()
+			}
+		}()
+	}
+	if t.Store == nil {
+		return nil, errors.New("oauthrt: Transport.Store is nil")
+	}
+	if t.Refresher == nil {
+		return nil, errors.New("oauthrt: Transport.Refresher is nil")
+	}
+	if !credentialsAllowed(req) {
+		reqBodyClosed = true
+		return t.base().RoundTrip(req)
+	}
+
+	ctx := req.Context()
+	state := t.state(t.key(ctx))
+	c, err := state.token(ctx, t, nil)
+	if err != nil {
+		return nil, err
+	}
+	reqBodyClosed = true // Base closes it from here on.
+	resp, err := t.base().RoundTrip(t.authorize(req, c))
+	if err != nil || !t.rejected(resp) {
+		return resp, err
+	}
+
+	body, ok := replayBody(req)
+	if !ok {
+		return resp, nil
+	}
+	drainAndClose(resp.Body)
+	c, err = state.token(ctx, t, c.tok)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return nil, err
+	}
+	retry := t.authorize(req, c)
+	retry.Body = body
+	return t.base().RoundTrip(retry)
+}
+
+// CloseIdleConnections closes the idle connections of Base (or of
+// http.DefaultTransport when Base is nil), if it has such a method.
+func (t *Transport) CloseIdleConnections() {
+	type closeIdler interface{ CloseIdleConnections() }
+	if ci, ok := t.base().(closeIdler); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// String describes the Transport without any token or secret.
+func (t *Transport) String() string {
+	return fmt.Sprintf("oauthrt.Transport{Key: %q, Store: %v, Refresher: %v}", t.Key, t.Store, t.Refresher)
+}
+
+// GoString is like String, so that %#v prints no token either.
+func (t *Transport) GoString() string { return t.String() }
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+func (t *Transport) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+func (t *Transport) leeway() time.Duration {
+	switch {
+	case t.Leeway == 0:
+		return DefaultLeeway
+	case t.Leeway < 0:
+		return 0
+	}
+	return t.Leeway
+}
+
+func (t *Transport) key(ctx context.Context) string {
+	if k, ok := ctx.Value(keyCtx{}).(string); ok {
+		return k
+	}
+	return t.Key
+}
+
+func (t *Transport) state(key string) *keyState {
+	if s, ok := t.keys.Load(key); ok {
+		return s.(*keyState)
+	}
+	s, _ := t.keys.LoadOrStore(key, &keyState{key: key})
+	return s.(*keyState)
+}
+
+// authorize returns a clone of req carrying c's access token.
+func (t *Transport) authorize(req *http.Request, c *cached) *http.Request {
+	r := req.Clone(req.Context())
+	if r.Header == nil {
+		r.Header = make(http.Header)
+	}
+	r.Header.Set("Authorization", c.authz)
+	if p, ok := t.Refresher.(RequestPreparer); ok {
+		p.PrepareRequest(r)
+	}
+	return r
+}
+
+// rejected reports whether resp says the access token was not accepted.
+func (t *Transport) rejected(resp *http.Response) bool {
+	if resp.StatusCode == http.StatusUnauthorized {
+		switch bearerError(resp.Header.Values("Www-Authenticate")) {
+		case "insufficient_scope", "invalid_request":
+			return false
+		}
+		return true
+	}
+	if d, ok := t.Refresher.(RejectionDetector); ok {
+		return d.TokenRejected(resp)
+	}
+	return false
+}
+
+func (t *Transport) logError(msg, key string, err error) {
+	if t.Logger != nil {
+		t.Logger.Error(msg, slog.String("key", key), slog.Any("error", err))
+	}
+}
+
+// replayBody returns a fresh copy of req's body for a second attempt, and
+// whether there is one.
+func replayBody(req *http.Request) (io.ReadCloser, bool) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	return body, true
+}
+
+// drainAndClose reads a little of a discarded body, so that its
+// connection can be reused, and closes it.
+func drainAndClose(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, maxDrain))
+	body.Close()
+}
+
+// cached is a token with what the hot path needs precomputed. It is never
+// modified once published.
+type cached struct {
+	tok       *oauth2.Token
+	authz     string    // "Bearer " + tok.AccessToken
+	refreshAt time.Time // Expiry - leeway; zero: never
+}
+
+func (t *Transport) newCached(tok *oauth2.Token) *cached {
+	return &cached{tok: tok, authz: "Bearer " + tok.AccessToken, refreshAt: t.refreshAt(tok)}
+}
+
+// refreshAt is when tok counts as expired: Expiry - leeway, or the zero
+// time for a token that never expires.
+func (t *Transport) refreshAt(tok *oauth2.Token) time.Time {
+	if tok.Expiry.IsZero() {
+		return time.Time{}
+	}
+	return tok.Expiry.Add(-t.leeway())
+}
+
+func (t *Transport) expired(tok *oauth2.Token) bool {
+	at := t.refreshAt(tok)
+	return !at.IsZero() && !t.now().Before(at)
+}
+
+// fresh reports whether c can be sent now.
+func (t *Transport) fresh(c *cached) bool {
+	return c.refreshAt.IsZero() || t.now().Before(c.refreshAt)
+}
