@@ -1,0 +1,90 @@
+package endpoint
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// MaxBody is the most of a token endpoint's answer [Do] reads. A longer
+// body is an error answer.
+const MaxBody = 1 << 20
+
+// A Request is one call to a token endpoint.
+type Request struct {
+	// URL is the token endpoint's URL.
+	URL string
+	// Form is the body, sent as application/x-www-form-urlencoded. Nil
+	// sends an empty body.
+	Form url.Values
+	// Header holds extra request headers, such as an Authorization header
+	// for HTTP Basic client authentication. Nil adds none.
+	Header http.Header
+	// Secrets are values that must never appear in an error: the refresh
+	// token, the client secret, an assertion, the old access token. Empty
+	// strings are ignored, and so are values shorter than 4 bytes, which
+	// would redact ordinary words.
+	Secrets []string
+}
+
+// Do posts r.Form to r.URL with c (nil: [DefaultClient]) and parses the
+// answer with [Parse].
+//
+// Whatever c's CheckRedirect, Do does not follow redirects: a 3xx is an
+// error answer. An error from c (the endpoint unreachable, ctx done) comes
+// back wrapped, so that errors.Is(err, context.Canceled) works; an answer
+// the endpoint gave that is not a token comes back as a [*ResponseError].
+// Do reads at most [MaxBody] bytes of the answer and always closes it.
+func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
+	if c == nil {
+		c = DefaultClient()
+	}
+	red := newRedactor(r.Secrets)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(r.Form.Encode()))
+	if err != nil {
+		return nil, newTransportError(err, red)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+
+	noRedirects := *c
+	noRedirects.CheckRedirect = refuseRedirect
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		return nil, newTransportError(err, red)
+	}
+	defer resp.Body.Close()
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return nil, newTransportError(fmt.Errorf("reading the answer: %w", err), red)
+	}
+	if len(body) > MaxBody {
+		return nil, newResponseError(resp, red, nil, "", "", "", "body larger than 1 MiB", nil)
+	}
+	return Parse(resp, body, r.Secrets)
+}
+
+// transportError is an error from the HTTP client, with a message that
+// carries no secret.
+type transportError struct {
+	msg string
+	err error
+}
+
+func newTransportError(err error, red *redactor) error {
+	return &transportError{msg: "oauthrt: token endpoint: " + red.redact(err.Error()), err: err}
+}
+
+func (e *transportError) Error() string { return e.msg }
+func (e *transportError) Unwrap() error { return e.err }

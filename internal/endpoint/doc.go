@@ -1,0 +1,13 @@
+// Package endpoint is the token-endpoint client that the generic and vsts
+// Refreshers share. [Do] posts a form to a token endpoint through a client
+// that retries what is worth retrying ([NewRetryClient]), and [Parse] turns
+// the answer into an [oauth2.Token] or a [*ResponseError].
+//
+// Parsing is lenient about formats (JSON, form encoding, expires_in as a
+// number or a string, Azure DevOps' PascalCase error members) and strict
+// about limits: bodies are capped at [MaxBody], and no error this package
+// returns carries a token or a secret, even one the endpoint echoed back.
+//
+// Errors read as oauthrt's own ("oauthrt: token endpoint ..."), because
+// that is the package users see.
+package endpoint
