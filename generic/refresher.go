@@ -1,0 +1,195 @@
+package generic
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/endpoint"
+	"golang.org/x/oauth2"
+)
+
+// A Refresher refreshes tokens at a token endpoint with the refresh_token
+// grant (RFC 6749 §6). Set its fields before first use and do not change
+// them afterwards; it is then safe for concurrent use. It must not be
+// copied after first use.
+type Refresher struct {
+	// TokenURL is the token endpoint. It is required.
+	TokenURL string
+
+	// ClientID and ClientSecret identify the client. An empty
+	// ClientSecret makes a public client: its ClientID (if any) goes in
+	// the form and no client authentication is sent, whatever AuthStyle.
+	ClientID, ClientSecret string
+
+	// AuthStyle says how the client authenticates:
+	// [oauth2.AuthStyleInHeader] is HTTP Basic (client_secret_basic),
+	// [oauth2.AuthStyleInParams] is client_id and client_secret in the
+	// form (client_secret_post). The zero value,
+	// [oauth2.AuthStyleAutoDetect], tries the header first and the form
+	// once if the endpoint rejects the client (invalid_client, or a 401),
+	// then keeps to the style that worked.
+	AuthStyle oauth2.AuthStyle
+
+	// Scopes, when not empty, are sent space-separated as the scope
+	// parameter, to ask for a narrower token. Nil sends none: the new
+	// token then has the scope granted at first (RFC 6749 §6).
+	Scopes []string
+
+	// HTTPClient sends the requests. Nil means a client shared by the
+	// module that retries transient failures (429, 5xx, connection
+	// errors). Redirects are never followed, whatever the client.
+	HTTPClient *http.Client
+
+	// detected is the style AutoDetect found to work; 0 until then.
+	detected atomic.Int32
+}
+
+var _ oauthrt.Refresher = (*Refresher)(nil)
+
+// FromConfig returns a Refresher for c's token endpoint, with c's client
+// ID, secret and auth style.
+//
+// It does not copy c.Scopes. A refresh without a scope parameter gets the
+// scope granted at first (RFC 6749 §6), while asking again for scopes that
+// were requested but not granted fails with invalid_scope. Set Scopes on
+// the result to ask for a narrower token.
+func FromConfig(c *oauth2.Config) *Refresher {
+	return &Refresher{
+		TokenURL:     c.Endpoint.TokenURL,
+		ClientID:     c.ClientID,
+		ClientSecret: c.ClientSecret,
+		AuthStyle:    c.Endpoint.AuthStyle,
+	}
+}
+
+// Refresh exchanges tok's refresh token for a new token. It returns a new
+// token and leaves tok alone; when the answer has no refresh token, the
+// new token keeps tok's.
+//
+// A nil tok, or one without a refresh token, gives an error wrapping
+// [oauthrt.ErrReauthRequired] without calling the endpoint; so does an
+// answer invalid_grant or 401. Other error answers wrap an
+// [*oauth2.RetrieveError].
+func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	if r.TokenURL == "" {
+		return nil, errors.New("generic: Refresher.TokenURL is empty")
+	}
+	if tok == nil || tok.RefreshToken == "" {
+		return nil, fmt.Errorf("generic: no refresh token: %w", oauthrt.ErrReauthRequired)
+	}
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {tok.RefreshToken},
+	}
+	if len(r.Scopes) > 0 {
+		form.Set("scope", strings.Join(r.Scopes, " "))
+	}
+	secrets := []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken}
+
+	var (
+		next *oauth2.Token
+		err  error
+	)
+	switch style := r.style(); style {
+	case oauth2.AuthStyleAutoDetect:
+		next, err = r.post(ctx, form, oauth2.AuthStyleInHeader, secrets)
+		if err == nil {
+			r.detected.Store(int32(oauth2.AuthStyleInHeader))
+			break
+		}
+		if endpoint.ClientRejected(err) {
+			next, err = r.post(ctx, form, oauth2.AuthStyleInParams, secrets)
+			if err == nil {
+				r.detected.Store(int32(oauth2.AuthStyleInParams))
+			}
+		}
+	default:
+		next, err = r.post(ctx, form, style, secrets)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generic: refresh: %w", err)
+	}
+	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
+}
+
+// style returns the auth style to use: AuthStyle, or the one AutoDetect
+// found; AutoDetect if there is nothing to detect or nothing found yet.
+func (r *Refresher) style() oauth2.AuthStyle {
+	if r.ClientSecret == "" {
+		return oauth2.AuthStyleInParams // a public client: both are the same
+	}
+	if r.AuthStyle != oauth2.AuthStyleAutoDetect {
+		return r.AuthStyle
+	}
+	return oauth2.AuthStyle(r.detected.Load())
+}
+
+// post sends form, authenticating the client in style.
+func (r *Refresher) post(ctx context.Context, form url.Values, style oauth2.AuthStyle, secrets []string) (*oauth2.Token, error) {
+	req := endpoint.Request{URL: r.TokenURL, Form: make(url.Values, len(form)+2), Secrets: secrets}
+	for k, v := range form {
+		req.Form[k] = v
+	}
+	switch {
+	case r.ClientSecret == "":
+		if r.ClientID != "" {
+			req.Form.Set("client_id", r.ClientID)
+		}
+	case style == oauth2.AuthStyleInHeader:
+		// RFC 6749 §2.3.1: form-encode both before joining them.
+		cred := url.QueryEscape(r.ClientID) + ":" + url.QueryEscape(r.ClientSecret)
+		req.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
+	default:
+		req.Form.Set("client_id", r.ClientID)
+		req.Form.Set("client_secret", r.ClientSecret)
+	}
+	return endpoint.Do(ctx, r.HTTPClient, req)
+}
+
+// String describes r without its secret.
+func (r *Refresher) String() string {
+	secret := `""`
+	if r.ClientSecret != "" {
+		secret = "[redacted]"
+	}
+	return fmt.Sprintf("generic.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, AuthStyle: %s}",
+		redactURL(r.TokenURL), r.ClientID, secret, r.styleName())
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (r *Refresher) GoString() string { return r.String() }
+
+func (r *Refresher) styleName() string {
+	name := func(s oauth2.AuthStyle) string {
+		switch s {
+		case oauth2.AuthStyleAutoDetect:
+			return "AutoDetect"
+		case oauth2.AuthStyleInHeader:
+			return "InHeader"
+		case oauth2.AuthStyleInParams:
+			return "InParams"
+		}
+		return fmt.Sprintf("AuthStyle(%d)", int(s))
+	}
+	s := name(r.AuthStyle)
+	if d := oauth2.AuthStyle(r.detected.Load()); r.AuthStyle == oauth2.AuthStyleAutoDetect && d != 0 {
+		s += "(" + name(d) + ")"
+	}
+	return s
+}
+
+// redactURL hides a password in the URL's user info.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
+}
