@@ -1,0 +1,209 @@
+package vsts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/endpoint"
+	"golang.org/x/oauth2"
+)
+
+const (
+	// TokenURL is Azure DevOps' token endpoint.
+	TokenURL = "https://app.vssps.visualstudio.com/oauth2/token"
+	// AuthURL is Azure DevOps' authorization endpoint.
+	AuthURL = "https://app.vssps.visualstudio.com/oauth2/authorize"
+)
+
+const (
+	clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	jwtBearerGrant      = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
+
+// A Refresher refreshes Azure DevOps tokens. Set its fields before first
+// use and do not change them afterwards; it is then safe for concurrent
+// use.
+type Refresher struct {
+	// ClientSecret is the app's client secret, sent as client_assertion.
+	// It is required.
+	ClientSecret string
+
+	// RedirectURL is the app's registered callback URL, which Azure
+	// DevOps wants in every token request. It is required.
+	RedirectURL string
+
+	// TokenURL is the token endpoint; "" means [TokenURL].
+	TokenURL string
+
+	// HTTPClient sends the token requests. Nil means a client shared by
+	// the module that retries transient failures (429, 5xx, connection
+	// errors). Redirects are never followed, whatever the client.
+	HTTPClient *http.Client
+
+	// AppID is the app's ID. Only AuthCodeURL needs it.
+	AppID string
+
+	// AuthURL is the authorization endpoint; "" means [AuthURL]. Only
+	// AuthCodeURL uses it.
+	AuthURL string
+}
+
+var (
+	_ oauthrt.Refresher         = (*Refresher)(nil)
+	_ oauthrt.RequestPreparer   = (*Refresher)(nil)
+	_ oauthrt.RejectionDetector = (*Refresher)(nil)
+)
+
+// Refresh exchanges tok's refresh token for a new token. It returns a new
+// token and leaves tok alone; when the answer has no refresh token, the
+// new token keeps tok's. The new token's TokenType is "Bearer", the
+// scheme Azure DevOps' APIs take, although the token endpoint calls it
+// "jwt-bearer" (still in its Extra("token_type")).
+//
+// A nil tok, or one without a refresh token, gives an error wrapping
+// [oauthrt.ErrReauthRequired] without calling the endpoint; so does an
+// answer invalid_grant or 401. Other error answers wrap an
+// [*oauth2.RetrieveError].
+func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if tok == nil || tok.RefreshToken == "" {
+		return nil, fmt.Errorf("vsts: no refresh token: %w", oauthrt.ErrReauthRequired)
+	}
+	next, err := r.post(ctx, "refresh_token", tok.RefreshToken, tok.AccessToken)
+	if err != nil {
+		return nil, fmt.Errorf("vsts: refresh: %w", err)
+	}
+	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
+}
+
+// Exchange gets the first token for the authorization code that Azure
+// DevOps passed to RedirectURL. An empty code is an error, sent nowhere.
+func (r *Refresher) Exchange(ctx context.Context, code string) (*oauth2.Token, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if code == "" {
+		return nil, errors.New("vsts: Exchange: empty authorization code")
+	}
+	tok, err := r.post(ctx, jwtBearerGrant, code)
+	if err != nil {
+		return nil, fmt.Errorf("vsts: exchange: %w", err)
+	}
+	return tok, nil
+}
+
+// check reports a Refresher that cannot make a token request.
+func (r *Refresher) check() error {
+	switch {
+	case r.ClientSecret == "":
+		return errors.New("vsts: Refresher.ClientSecret is empty")
+	case r.RedirectURL == "":
+		return errors.New("vsts: Refresher.RedirectURL is empty; Azure DevOps requires the app's callback URL")
+	}
+	return nil
+}
+
+// post asks for a token with the grant and its assertion. secrets are
+// redacted from errors beside the assertion and the client secret.
+func (r *Refresher) post(ctx context.Context, grant, assertion string, secrets ...string) (*oauth2.Token, error) {
+	tokenURL := r.TokenURL
+	if tokenURL == "" {
+		tokenURL = TokenURL
+	}
+	tok, err := endpoint.Do(ctx, r.HTTPClient, endpoint.Request{
+		URL: tokenURL,
+		Form: url.Values{
+			"client_assertion_type": {clientAssertionType},
+			"client_assertion":      {r.ClientSecret},
+			"grant_type":            {grant},
+			"assertion":             {assertion},
+			"redirect_uri":          {r.RedirectURL},
+		},
+		Secrets: append([]string{assertion, r.ClientSecret}, secrets...),
+	})
+	if err != nil {
+		return nil, err
+	}
+	tok.TokenType = "Bearer"
+	return tok, nil
+}
+
+// AuthCodeURL returns the URL to send the user to for authorizing the app
+// with the scopes (space-separated in the URL, as Azure DevOps wants), and
+// with state to check against on the way back to RedirectURL.
+func (r *Refresher) AuthCodeURL(state string, scopes ...string) string {
+	authURL := r.AuthURL
+	if authURL == "" {
+		authURL = AuthURL
+	}
+	params := []struct{ k, v string }{
+		{"client_id", r.AppID},
+		{"response_type", "Assertion"},
+		{"state", state},
+		{"scope", strings.Join(scopes, " ")},
+		{"redirect_uri", r.RedirectURL},
+	}
+	var b strings.Builder
+	b.WriteString(authURL)
+	if strings.Contains(authURL, "?") {
+		b.WriteByte('&')
+	} else {
+		b.WriteByte('?')
+	}
+	for i, p := range params {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.k + "=" + queryEscape(p.v))
+	}
+	return b.String()
+}
+
+// queryEscape escapes s for a query, with spaces as %20: Azure DevOps
+// documents its scopes that way.
+func queryEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// PrepareRequest asks Azure DevOps to answer a rejected token with a 401
+// rather than a redirect to its sign-in page.
+func (r *Refresher) PrepareRequest(req *http.Request) {
+	if req.Header == nil {
+		req.Header = make(http.Header)
+	}
+	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
+}
+
+// TokenRejected reports whether resp is Azure DevOps' sign-in page, which
+// it serves with 203 Non-Authoritative Information to a request whose
+// token it rejects. It does not touch the body.
+func (r *Refresher) TokenRejected(resp *http.Response) bool {
+	return resp != nil && resp.StatusCode == http.StatusNonAuthoritativeInfo
+}
+
+// String describes r without its secret.
+func (r *Refresher) String() string {
+	secret := `""`
+	if r.ClientSecret != "" {
+		secret = "[redacted]"
+	}
+	tokenURL := r.TokenURL
+	if tokenURL == "" {
+		tokenURL = TokenURL
+	}
+	if u, err := url.Parse(tokenURL); err == nil {
+		tokenURL = u.Redacted()
+	}
+	return fmt.Sprintf("vsts.Refresher{AppID: %q, RedirectURL: %q, TokenURL: %q, ClientSecret: %s}",
+		r.AppID, r.RedirectURL, tokenURL, secret)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (r *Refresher) GoString() string { return r.String() }
