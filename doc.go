@@ -1,0 +1,79 @@
+// Package oauthrt provides an [http.RoundTripper] that keeps OAuth2 access
+// tokens fresh, so that code calling an API on behalf of its users never
+// handles token expiry.
+//
+// Services that act for their users on third-party APIs (Azure DevOps,
+// GitHub, Jira, …) hold access tokens that expire, and refresh tokens
+// that many providers rotate on every use. Presenting a rotated refresh
+// token twice makes such a provider revoke the whole grant (RFC 9700), and
+// the integration is dead until a person authorizes it again. A
+// [Transport] does the refreshing once, correctly, for every request that
+// goes through it.
+//
+// # Wiring
+//
+// Wrap the transport of any [http.Client], or hand the client to a vendor
+// SDK:
+//
+//	client := &http.Client{Transport: &oauthrt.Transport{
+//		Store:     store, // where tokens live: a MemoryStore, or your own TokenStore
+//		Refresher: generic.FromConfig(oauthConfig),
+//	}}
+//
+// Each request uses the token stored under its key: the Transport's Key
+// field, or the key that [WithKey] put in the request's context, so that
+// one client serves thousands of tenants.
+//
+// # On each request
+//
+// The first request for a key reads the token from the [TokenStore].
+// After that the token comes from memory, through an atomic load: a
+// request with a valid token takes no lock and costs one clone of the
+// request. The token is sent as "Authorization: Bearer …", whatever its
+// type says (Azure DevOps says jwt-bearer).
+//
+// # On expiry
+//
+// A token counts as expired once its Expiry minus [Transport.Leeway] is
+// not after now; a token with no Expiry never does. The Transport then
+// reads the store again (another process may have refreshed already: its
+// token is used as it is), calls the [Refresher], saves the new token,
+// and only then sends the request. Any number of requests that find a key
+// expired at once share one refresh; requests for other keys do not wait.
+// A caller whose context ends stops waiting at once, but the refresh it
+// started goes on, so that a rotated refresh token is never dropped half
+// way.
+//
+// # On a 401
+//
+// A 401 means the server rejected the token, unless its WWW-Authenticate
+// challenge says insufficient_scope or invalid_request. The Transport
+// reads the store again, refreshes unless some other request already did,
+// and sends the request once more, replaying its body through
+// [http.Request.GetBody]. It never retries twice. A request whose body
+// cannot be replayed gets the 401 back.
+//
+// # On a dead grant
+//
+// When there is no refresh token, or the token endpoint answers
+// invalid_grant or 401, the Refresher returns an error wrapping
+// [ErrReauthRequired], and RoundTrip returns it without sending the
+// request. The Transport never presents that refresh token again: later
+// requests for the key read the store and fail fast with the same error
+// until a new token is saved there, after the user authorized the
+// application again, which then just works. Errors from the token
+// endpoint also unwrap to [*oauth2.RetrieveError], with the provider's
+// error code and description.
+//
+// # Refreshers
+//
+// Package generic implements the RFC 6749 refresh_token grant for any
+// provider; package vsts implements Azure DevOps' assertion-based flow.
+// A [RefresherFunc] covers anything else.
+//
+// # Secrets
+//
+// No error, log line or %v output of this module contains an access
+// token, a refresh token or a client secret, and a request that a
+// redirect takes to another host is sent without the token.
+package oauthrt
