@@ -286,6 +286,21 @@ func TestRefreshTokenKeptWhenNotRotated(t *testing.T) {
 func TestRetryAfter401WithNewTokenAndReplayedBody(t *testing.T) {
 	f := newFixture(t)
 	f.api.reject("at-1")
+	// Base reads the body itself, as any RoundTripper may, so that only
+	// GetBody can give the retry its body (net/http's Transport would
+	// otherwise rewind it on its own).
+	var sentBodies []string
+	base := f.tr.Base
+	f.tr.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		sentBodies = append(sentBodies, string(b))
+		r.Body, r.GetBody = io.NopCloser(strings.NewReader(string(b))), nil
+		return base.RoundTrip(r)
+	})
 	resp, err := f.client.Post(f.api.URL, "text/plain", strings.NewReader("payload"))
 	if err != nil {
 		t.Fatal(err)
@@ -298,8 +313,11 @@ func TestRetryAfter401WithNewTokenAndReplayedBody(t *testing.T) {
 	if diff := cmp.Diff([]string{"Bearer at-1", "Bearer at-2"}, auths); diff != "" {
 		t.Errorf("Authorization (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff([]string{"payload", "payload"}, sentBodies); diff != "" {
+		t.Errorf("bodies sent (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff([]string{"payload", "payload"}, bodies); diff != "" {
-		t.Errorf("bodies (-want +got):\n%s", diff)
+		t.Errorf("bodies received (-want +got):\n%s", diff)
 	}
 	if n := f.issuer.calls.Load(); n != 1 {
 		t.Errorf("refreshed %d times, want 1", n)
