@@ -60,6 +60,9 @@ func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Tok
 }
 
 func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.gaveUp(err) // start no refresh for a request already gone
+	}
 	s.mu.Lock()
 	f := s.flight
 	if f == nil {
@@ -79,8 +82,14 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 	case <-f.done:
 		return f.c, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("oauthrt: waiting for the token of key %q: %w", s.key, ctx.Err())
+		return nil, s.gaveUp(ctx.Err())
 	}
+}
+
+// gaveUp is the error of a request whose context ended before it had a
+// token.
+func (s *keyState) gaveUp(err error) error {
+	return fmt.Errorf("oauthrt: waiting for the token of key %q: %w", s.key, err)
 }
 
 // run carries out flight f and publishes its outcome.

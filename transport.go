@@ -133,7 +133,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	reqBodyClosed = true // Base closes it from here on.
 	resp, err := t.base().RoundTrip(t.authorize(req, c))
-	if err != nil || !t.rejected(resp) {
+	if err != nil || resp == nil || !t.rejected(resp) {
 		return resp, err
 	}
 
@@ -163,9 +163,11 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// String describes the Transport without any token or secret.
+// String describes the Transport without any token or secret. It names
+// the types of Store and Refresher rather than printing them, since a
+// user's own may hold secrets and lack a String method of its own.
 func (t *Transport) String() string {
-	return fmt.Sprintf("oauthrt.Transport{Key: %q, Store: %v, Refresher: %v}", t.Key, t.Store, t.Refresher)
+	return fmt.Sprintf("oauthrt.Transport{Key: %q, Store: %T, Refresher: %T}", t.Key, t.Store, t.Refresher)
 }
 
 // GoString is like String, so that %#v prints no token either.
@@ -263,6 +265,9 @@ func replayBody(req *http.Request) (io.ReadCloser, bool) {
 // drainAndClose reads a little of a discarded body, so that its
 // connection can be reused, and closes it.
 func drainAndClose(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
 	io.Copy(io.Discard, io.LimitReader(body, maxDrain))
 	body.Close()
 }

@@ -440,6 +440,21 @@ func TestNo401RefreshWhenCachedTokenAlreadyNewer(t *testing.T) {
 	}
 }
 
+func TestBaseAnsweringANilBody(t *testing.T) {
+	f := newFixture(t)
+	f.tr.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Header.Get("Authorization") == "Bearer at-1" {
+			return &http.Response{StatusCode: 401, Header: http.Header{}, Request: r}, nil
+		}
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	req, _ := http.NewRequest("GET", "http://api.example/", nil)
+	resp, err := f.tr.RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got %v, %v; want a 200 after the refresh", resp, err)
+	}
+}
+
 func TestRefreshFailureAfter401ReturnsErrorAndClosesResponse(t *testing.T) {
 	f := newFixture(t)
 	rejection := newCloseCounter("nope")
@@ -635,6 +650,20 @@ func TestCancelledContextReturnsPromptlyAndRefreshStillSaved(t *testing.T) {
 	}
 }
 
+func TestAlreadyCancelledContextStartsNoRefresh(t *testing.T) {
+	f := newFixture(t)
+	f.clock.Advance(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.api.URL, nil)
+	if _, err := f.tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if n := f.issuer.calls.Load(); n != 0 {
+		t.Errorf("refreshed %d times for a request already gone, want 0", n)
+	}
+}
+
 // Save failures must not lose the rotated refresh token.
 
 func TestSaveFailureKeepsNewTokenAndSavesItLater(t *testing.T) {
@@ -711,14 +740,21 @@ func TestRedirectToAnotherHostCarriesNoToken(t *testing.T) {
 	}
 }
 
+// leakyRefresher is a user's Refresher with a secret and no String method.
+type leakyRefresher struct {
+	secret string
+	*issuer
+}
+
 func TestNoTokenOrSecretInFormattedValues(t *testing.T) {
 	f := newFixture(t)
+	f.tr.Refresher = leakyRefresher{"user-refresher-secret", f.issuer}
 	f.get(t)
 	f.clock.Advance(2 * time.Hour)
 	f.get(t)
 	out := fmt.Sprintf("%v %+v %#v %s", f.tr, f.tr, f.tr, f.tr) +
 		fmt.Sprintf("%v %+v %#v", &f.store.MemoryStore, &f.store.MemoryStore, &f.store.MemoryStore)
-	for _, secret := range []string{"at-1", "rt-1", "at-2", "rt-2"} {
+	for _, secret := range []string{"at-1", "rt-1", "at-2", "rt-2", "user-refresher-secret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("formatted output contains %q: %s", secret, out)
 		}
