@@ -54,16 +54,22 @@ func getAll(f *fixture, n int) (errs []error, codes []int) {
 	return errs, codes
 }
 
-func TestConcurrentExpiredRequestsShareOneRefresh(t *testing.T) {
-	f := newFixture(t)
-	f.clock.Advance(time.Hour)
-	holdRefresh(t, f, concurrentRequests, nil)
-	errs, codes := getAll(f, concurrentRequests)
+// getAllOK sends n concurrent GETs, all of which must succeed.
+func getAllOK(t *testing.T, f *fixture, n int) {
+	t.Helper()
+	errs, codes := getAll(f, n)
 	for i := range errs {
 		if errs[i] != nil || codes[i] != 200 {
 			t.Fatalf("request %d: %v %d", i, errs[i], codes[i])
 		}
 	}
+}
+
+func TestConcurrentExpiredRequestsShareOneRefresh(t *testing.T) {
+	f := newFixture(t)
+	f.clock.Advance(time.Hour)
+	holdRefresh(t, f, concurrentRequests, nil)
+	getAllOK(t, f, concurrentRequests)
 	if n := f.issuer.calls.Load(); n != 1 {
 		t.Errorf("%d requests caused %d refreshes, want 1", concurrentRequests, n)
 	}
@@ -92,12 +98,7 @@ func TestConcurrent401sShareOneRefresh(t *testing.T) {
 	f.get(t) // cache at-1
 	f.api.reject("at-1")
 	holdRefresh(t, f, concurrentRequests, nil)
-	errs, codes := getAll(f, concurrentRequests)
-	for i := range errs {
-		if errs[i] != nil || codes[i] != 200 {
-			t.Fatalf("request %d: %v %d", i, errs[i], codes[i])
-		}
-	}
+	getAllOK(t, f, concurrentRequests)
 	if n := f.issuer.calls.Load(); n != 1 {
 		t.Errorf("%d rejected requests caused %d refreshes, want 1", concurrentRequests, n)
 	}
