@@ -155,12 +155,8 @@ func (r *Refresher) post(ctx context.Context, form url.Values, style oauth2.Auth
 
 // String describes r without its secret.
 func (r *Refresher) String() string {
-	secret := `""`
-	if r.ClientSecret != "" {
-		secret = "[redacted]"
-	}
 	return fmt.Sprintf("generic.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, AuthStyle: %s}",
-		redactURL(r.TokenURL), r.ClientID, secret, r.styleName())
+		endpoint.RedactedURL(r.TokenURL), r.ClientID, endpoint.Masked(r.ClientSecret), r.styleName())
 }
 
 // GoString is String, so that %#v does not print the secret either.
@@ -183,13 +179,4 @@ func (r *Refresher) styleName() string {
 		s += "(" + name(d) + ")"
 	}
 	return s
-}
-
-// redactURL hides a password in the URL's user info.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
-	}
-	return u.Redacted()
 }

@@ -190,19 +190,12 @@ func (r *Refresher) TokenRejected(resp *http.Response) bool {
 
 // String describes r without its secret.
 func (r *Refresher) String() string {
-	secret := `""`
-	if r.ClientSecret != "" {
-		secret = "[redacted]"
-	}
 	tokenURL := r.TokenURL
 	if tokenURL == "" {
 		tokenURL = TokenURL
 	}
-	if u, err := url.Parse(tokenURL); err == nil {
-		tokenURL = u.Redacted()
-	}
 	return fmt.Sprintf("vsts.Refresher{AppID: %q, RedirectURL: %q, TokenURL: %q, ClientSecret: %s}",
-		r.AppID, r.RedirectURL, tokenURL, secret)
+		r.AppID, r.RedirectURL, endpoint.RedactedURL(tokenURL), endpoint.Masked(r.ClientSecret))
 }
 
 // GoString is String, so that %#v does not print the secret either.
