@@ -1,0 +1,71 @@
+package oauthrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A Locker is an optional interface for a [TokenStore] shared by several
+// processes. Its Lock takes a lease on key, so that one process in the
+// whole fleet refreshes the key's token while the others wait for it and
+// then use the token it saved. Without it, each process refreshes on its
+// own, and a provider that rotates refresh tokens revokes the grant the
+// second time one is used (RFC 9700 §4.14.2).
+//
+// When the Store implements Locker, the Transport refreshes a key like
+// this: it takes the lease, loads the token again (another process may
+// have refreshed it meanwhile, and then that token is used), otherwise
+// refreshes and saves, and releases the lease.
+//
+// Lock blocks until the lease is held or ctx ends; it polls or subscribes
+// with a bounded backoff, and returns an error wrapping ctx.Err() when ctx
+// ends first. The lease lapses by itself after a bounded time to live, so
+// that a process that crashed while holding it cannot block the others
+// for ever; keep that TTL longer than [RefreshTimeout] (the stores of this
+// module default to [DefaultLeaseTTL]), or a slow refresh could outlive
+// its lease. unlock releases the lease if it is still this holder's; it
+// may be called more than once, and after the lease lapsed, and must not
+// block for long. Lock must be safe for concurrent use.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// DefaultLeaseTTL is the time to live of a lease taken through a
+// [Locker] when the store's own setting is zero: twice the longest a
+// refresh may take.
+const DefaultLeaseTTL = 2 * RefreshTimeout
+
+// ErrDecrypt means a store holds a token it cannot decrypt: the store was
+// given a different AEAD key than the one the token was written with, or
+// none, or the ciphertext was tampered with. The error text never holds
+// the key or the data.
+var ErrDecrypt = errors.New("oauthrt: stored token cannot be decrypted (wrong key, missing key, or tampered data)")
+
+// ErrCorruptToken means what a store holds for a key is not a token it
+// can read. Stores return it rather than pretending nothing is stored,
+// so that a damaged file or row is never silently replaced.
+var ErrCorruptToken = errors.New("oauthrt: stored token is corrupt")
+
+// SaveError reports that a token the Transport obtained from the
+// Refresher could not be saved. The Transport goes on using the token,
+// keeps it in memory, and saves it again on later requests (at most once
+// per backoff step) until the store takes it; its refresh token is the
+// only live one, and the old one is never presented again. SaveErrors
+// reach [Transport.OnError] and [Transport.Logger], never a request.
+type SaveError struct {
+	Key string // the store key
+	Err error  // what Save returned
+	// Attempt counts the saves of this token that have failed, from 1.
+	Attempt int
+	// Retry is the earliest time a later request will try again.
+	Retry time.Time
+}
+
+func (e *SaveError) Error() string {
+	return fmt.Sprintf("oauthrt: saving the refreshed token of key %q failed (attempt %d; kept in memory): %v", e.Key, e.Attempt, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *SaveError) Unwrap() error { return e.Err }
