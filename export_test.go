@@ -1,5 +1,7 @@
 package oauthrt
 
+import "time"
+
 // Hooks into unexported state for the tests of package oauthrt_test.
 
 // FlightWaiters returns how many requests wait on the refresh under way
@@ -25,3 +27,25 @@ var (
 	BearerError        = bearerError
 	CredentialsAllowed = credentialsAllowed
 )
+
+// ShortSaveRetries makes the saves under a lease retry without pausing,
+// until the test ends.
+func ShortSaveRetries(t interface{ Cleanup(func()) }) {
+	old := saveRetryWaits
+	saveRetryWaits = []time.Duration{0, 0}
+	t.Cleanup(func() { saveRetryWaits = old })
+}
+
+// FlightDone returns a channel closed when the refresh under way for key
+// ends, or a closed one when none is under way.
+func FlightDone(t *Transport, key string) <-chan struct{} {
+	s := t.state(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flight == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return s.flight.done
+}

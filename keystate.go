@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -22,8 +23,13 @@ type keyState struct {
 
 	// Only the running flight touches these; flights of one key never
 	// overlap, and mu orders one after the other.
-	dead    *deadGrant    // the token whose grant the endpoint rejected
-	unsaved *oauth2.Token // a refreshed token the store failed to save
+	dead      *deadGrant    // the token whose grant the endpoint rejected
+	unsaved   *oauth2.Token // a refreshed token the store failed to save
+	saveFails int           // failed saves of unsaved, in a row
+
+	// nextSave is when a request may next start a flight that saves
+	// unsaved again (Unix nanoseconds by Transport.Now).
+	nextSave atomic.Int64
 }
 
 // A flight is one load-or-refresh of a key, shared by every request that
@@ -45,6 +51,9 @@ type deadGrant struct {
 // if there is one. rejected is the token the server just refused, or nil.
 func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
 	if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
+		if c.unsaved {
+			s.retrySave(ctx, t)
+		}
 		return c, nil
 	}
 	// A flight started for another reason may hand back the very token
@@ -86,6 +95,22 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 	}
 }
 
+// retrySave starts a flight in the background, unless one is running or
+// the last failed save was too recent: the flight saves the unsaved token
+// again. The request that called it goes on with the token it has.
+func (s *keyState) retrySave(ctx context.Context, t *Transport) {
+	if t.now().UnixNano() < s.nextSave.Load() {
+		return
+	}
+	s.mu.Lock()
+	if s.flight == nil {
+		f := &flight{done: make(chan struct{})}
+		s.flight = f
+		go s.run(context.WithoutCancel(ctx), t, f, nil)
+	}
+	s.mu.Unlock()
+}
+
 // gaveUp is the error of a request whose context ended before it had a
 // token.
 func (s *keyState) gaveUp(err error) error {
@@ -117,25 +142,55 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, rejected *o
 
 // obtain reads the newest token for the key and refreshes it if it has
 // expired or was rejected, saving the new token before handing it out.
+// With a Store that is a Locker, the refresh happens under the store's
+// lease, after reading the store once more: another process may have
+// refreshed the token while this one waited.
 func (s *keyState) obtain(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
 	base, err := s.newest(ctx, t)
 	if err != nil {
 		return nil, err
 	}
+	if c, err, done := s.settle(t, base, rejected); done {
+		return c, err
+	}
+	if l, ok := t.Store.(Locker); ok {
+		unlock, err := l.Lock(ctx, s.key)
+		if err != nil {
+			return nil, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
+		}
+		defer unlock()
+		if base, err = s.newest(ctx, t); err != nil {
+			return nil, err
+		}
+		if c, err, done := s.settle(t, base, rejected); done {
+			return c, err
+		}
+	}
+	return s.refresh(ctx, t, base)
+}
+
+// settle decides whether base can be handed out as it is (done, with the
+// token to send) or the grant is known dead (done, with the error), or
+// base must be refreshed (not done).
+func (s *keyState) settle(t *Transport, base, rejected *oauth2.Token) (c *cached, err error, done bool) {
 	needRefresh := isToken(base, rejected) || t.expired(base)
 	if d := s.dead; d != nil {
 		if base.RefreshToken == d.tok.RefreshToken {
 			if needRefresh || base.AccessToken == d.tok.AccessToken {
-				return nil, d.err // never present that refresh token again
+				return nil, d.err, true // never present that refresh token again
 			}
 		} else {
 			s.dead = nil // a new grant was saved
 		}
 	}
-	if !needRefresh {
-		return t.newCached(base), nil
+	if needRefresh {
+		return nil, nil, false
 	}
+	return s.newCached(t, base), nil, true
+}
 
+// refresh exchanges base for a new token and saves it.
+func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token) (*cached, error) {
 	tok, err := t.Refresher.Refresh(ctx, base)
 	if err != nil {
 		err = fmt.Errorf("oauthrt: refreshing the token of key %q: %w", s.key, err)
@@ -151,8 +206,47 @@ func (s *keyState) obtain(ctx context.Context, t *Transport, rejected *oauth2.To
 	if nt.RefreshToken == "" {
 		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
 	}
-	s.save(ctx, t, &nt)
-	return t.newCached(&nt), nil
+	// Under a lease, other processes wait for this save and then read the
+	// store: a save lost to a passing fault would have them refresh with
+	// the old, rotated refresh token. So it is tried a few times before
+	// the lease is released.
+	attempts := 1
+	if _, ok := t.Store.(Locker); ok {
+		attempts = 1 + len(saveRetryWaits)
+	}
+	for i := range attempts {
+		if i > 0 && !pause(ctx, saveRetryWaits[i-1]) {
+			break
+		}
+		if s.save(ctx, t, &nt, i == attempts-1) {
+			break
+		}
+	}
+	return s.newCached(t, &nt), nil
+}
+
+// saveRetryWaits are the pauses between the saves of a refreshed token
+// under a lease.
+var saveRetryWaits = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
+
+// pause waits for d or until ctx ends, and reports whether d passed.
+func pause(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// newCached returns tok ready for the hot path, marked if the store does
+// not hold it yet.
+func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
+	c := t.newCached(tok)
+	c.unsaved = tok == s.unsaved
+	return c
 }
 
 // newest returns the newest token known for the key: one that the store
@@ -160,7 +254,7 @@ func (s *keyState) obtain(ctx context.Context, t *Transport, rejected *oauth2.To
 func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, error) {
 	if s.unsaved != nil {
 		tok := s.unsaved
-		s.save(ctx, t, tok)
+		s.save(ctx, t, tok, true)
 		return tok, nil
 	}
 	tok, err := t.Store.Load(ctx, s.key)
@@ -173,16 +267,28 @@ func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, err
 	return tok, nil
 }
 
-// save stores tok. When the store fails, tok is still used (its refresh
-// token is the only live one), kept as unsaved and saved again before the
-// next refresh; the failure goes to the Logger.
-func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token) {
-	if err := t.Store.Save(ctx, s.key, tok); err != nil {
-		s.unsaved = tok
-		t.logError("oauthrt: saving the refreshed token failed; keeping it in memory", s.key, err)
-		return
+// save stores tok and reports whether the store took it. When it does
+// not, tok is still used (its refresh token is the only live one), kept
+// as unsaved and saved again by a later flight, no sooner than a backoff
+// that doubles from one second to a minute. When report is set, the
+// failure goes to the Transport's OnError and Logger as a *SaveError.
+func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, report bool) bool {
+	err := t.Store.Save(ctx, s.key, tok)
+	if err == nil {
+		s.unsaved, s.saveFails = nil, 0
+		s.nextSave.Store(0)
+		return true
 	}
-	s.unsaved = nil
+	if s.unsaved != tok {
+		s.unsaved, s.saveFails = tok, 0
+	}
+	s.saveFails++
+	retry := t.now().Add(min(time.Second<<min(s.saveFails-1, 6), time.Minute))
+	s.nextSave.Store(retry.UnixNano())
+	if report {
+		t.reportError(s.key, "oauthrt: saving the refreshed token failed; keeping it in memory", &SaveError{Key: s.key, Err: err, Attempt: s.saveFails, Retry: retry})
+	}
+	return false
 }
 
 // isToken reports whether tok carries the same access token as other.

@@ -69,10 +69,19 @@ type Transport struct {
 	// tokens past their expiry without waiting.
 	Now func() time.Time
 
-	// Logger receives what goes wrong without failing a request, such as
-	// a Save that failed after a successful refresh. nil: nothing is
-	// logged. No token or secret is ever logged.
+	// Logger receives, at level Error, what goes wrong without failing a
+	// request: a *SaveError when the store did not take a refreshed token.
+	// nil: nothing is logged. No token or secret is ever logged.
 	Logger *slog.Logger
+
+	// OnError is called with the key and the error for what goes wrong
+	// without failing a request: today a *SaveError, each time the store
+	// fails to take a refreshed token (the Transport keeps the token in
+	// memory, uses it, and saves it again on later requests, at most once
+	// per backoff step, until the store takes it). It is called on the
+	// goroutine doing the refresh, which it must not hold up for long, and
+	// may be called concurrently for different keys. nil: not called.
+	OnError func(key string, err error)
 
 	keys sync.Map // key string → *keyState
 }
@@ -240,7 +249,12 @@ func (t *Transport) rejected(resp *http.Response) bool {
 	return false
 }
 
-func (t *Transport) logError(msg, key string, err error) {
+// reportError hands err, which no request returns, to OnError, and to
+// Logger with msg.
+func (t *Transport) reportError(key, msg string, err error) {
+	if t.OnError != nil {
+		t.OnError(key, err)
+	}
 	if t.Logger != nil {
 		t.Logger.Error(msg, slog.String("key", key), slog.Any("error", err))
 	}
@@ -278,6 +292,7 @@ type cached struct {
 	tok       *oauth2.Token
 	authz     string    // "Bearer " + tok.AccessToken
 	refreshAt time.Time // Expiry - leeway; zero: never
+	unsaved   bool      // the store failed to take tok; a request saves it again
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {

@@ -1,0 +1,313 @@
+package oauthrt_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/oauthrt/oauthrt"
+	"golang.org/x/oauth2"
+)
+
+// leasingStore is a countingStore with an in-process oauthrt.Locker that
+// records the order of store calls, lease calls and refreshes.
+type leasingStore struct {
+	*countingStore
+	sem       chan struct{} // holds one value while the lease is taken
+	lockErr   error
+	onLock    func() // runs in Lock before the lease is granted
+	saveFails atomic.Int32
+
+	mu     sync.Mutex
+	events []string
+}
+
+func newLeasingStore(f *fixture) *leasingStore {
+	s := &leasingStore{countingStore: f.store, sem: make(chan struct{}, 1)}
+	f.tr.Store = s
+	f.issuer.before = func(context.Context, *oauth2.Token) error { s.log("refresh"); return nil }
+	return s
+}
+
+func (s *leasingStore) log(e string) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+func (s *leasingStore) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.events...)
+}
+
+func (s *leasingStore) Load(ctx context.Context, key string) (*oauth2.Token, error) {
+	s.log("load")
+	return s.countingStore.Load(ctx, key)
+}
+
+func (s *leasingStore) Save(ctx context.Context, key string, tok *oauth2.Token) error {
+	if s.saveFails.Add(-1) >= 0 {
+		s.log("save failed")
+		return errBoom
+	}
+	s.log("save " + tok.AccessToken)
+	return s.countingStore.Save(ctx, key, tok)
+}
+
+func (s *leasingStore) Lock(ctx context.Context, key string) (func(), error) {
+	s.log("lock")
+	if s.lockErr != nil {
+		return nil, s.lockErr
+	}
+	if s.onLock != nil {
+		s.onLock()
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { s.log("unlock"); <-s.sem }) }, nil
+}
+
+func wantEvents(t *testing.T, s *leasingStore, want ...string) {
+	t.Helper()
+	if diff := cmp.Diff(want, s.seen()); diff != "" {
+		t.Errorf("store and refresh calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestLockerRefreshesUnderTheLease(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	// Read, take the lease, read again, refresh, save, and only then let
+	// the other processes in.
+	wantEvents(t, s, "load", "lock", "load", "refresh", "save at-2", "unlock")
+}
+
+func TestLockerAdoptsTokenAnotherProcessSaved(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	f.clock.Advance(time.Hour)
+	// While this process waits for the lease, another one refreshes.
+	s.onLock = func() {
+		f.store.put(t, "k", &oauth2.Token{AccessToken: "at-5", RefreshToken: "rt-5", Expiry: f.clock.Now().Add(time.Hour)})
+	}
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if n := f.issuer.calls.Load(); n != 0 {
+		t.Errorf("refreshed %d times, want 0: the other process's token was fresh", n)
+	}
+	wantEvents(t, s, "load", "lock", "load", "unlock")
+	if auths, _ := f.api.seen(); len(auths) != 1 || auths[0] != "Bearer at-5" {
+		t.Errorf("API saw %q, want the other process's at-5", auths)
+	}
+}
+
+func TestLockerSkippedWhileTokenFresh(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	for range 3 {
+		if code, _ := f.get(t); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	wantEvents(t, s, "load") // one read, no lease: nothing to refresh
+}
+
+func TestLockerAdoptsOnRejectionWhenAnotherProcessRefreshed(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	// The API now rejects at-1: another process refreshed, and the
+	// provider revoked at-1 when it rotated.
+	f.api.reject("at-1")
+	s.onLock = func() {
+		f.store.put(t, "k", &oauth2.Token{AccessToken: "at-5", RefreshToken: "rt-5", Expiry: f.clock.Now().Add(time.Hour)})
+	}
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if n := f.issuer.calls.Load(); n != 0 {
+		t.Errorf("refreshed %d times, want 0", n)
+	}
+	wantEvents(t, s, "load", "load", "lock", "load", "unlock")
+}
+
+func TestLockerFailureFailsRequestWithoutRefresh(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	s.lockErr = errBoom
+	f.clock.Advance(time.Hour)
+	err := f.getErr(t)
+	if !errors.Is(err, errBoom) || !strings.HasPrefix(err.Error(), "Get") || !strings.Contains(err.Error(), "oauthrt: key \"k\": taking the store's refresh lease") {
+		t.Errorf("err = %v, want the lease error wrapped", err)
+	}
+	if n := f.issuer.calls.Load(); n != 0 {
+		t.Errorf("refreshed %d times without the lease", n)
+	}
+	if n := f.api.calls.Load(); n != 0 {
+		t.Errorf("the API got %d requests with an expired token", n)
+	}
+}
+
+func TestLockerWaitEndsWithRequestContext(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	s.sem <- struct{}{} // another process holds the lease
+	waiting := make(chan struct{})
+	s.onLock = func() { close(waiting) }
+	f.clock.Advance(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.api.URL, nil)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := f.client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-waiting // the refresh waits for the lease
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	<-s.sem // the other process releases; the waiting refresh goes on
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if n := f.issuer.calls.Load(); n != 1 {
+		t.Errorf("refreshed %d times, want 1", n)
+	}
+}
+
+func TestLockerSaveRetriedBeforeRelease(t *testing.T) {
+	oauthrt.ShortSaveRetries(t)
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	var reported []error
+	f.tr.OnError = func(key string, err error) { reported = append(reported, err) }
+	s.saveFails.Store(2)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	wantEvents(t, s, "load", "lock", "load", "refresh", "save failed", "save failed", "save at-2", "unlock")
+	if len(reported) != 0 {
+		t.Errorf("OnError got %v for a save that succeeded on its third try", reported)
+	}
+}
+
+func TestSaveErrorReportedAndRetriedOnLaterRequests(t *testing.T) {
+	f := newFixture(t)
+	type report struct {
+		key string
+		err *oauthrt.SaveError
+	}
+	reports := make(chan report, 10)
+	f.tr.OnError = func(key string, err error) {
+		var se *oauthrt.SaveError
+		if !errors.As(err, &se) {
+			t.Errorf("OnError got %v, want a *SaveError", err)
+		}
+		reports <- report{key, se}
+	}
+	saved := make(chan string, 10)
+	f.store.onSave = func(tok *oauth2.Token) { saved <- tok.AccessToken }
+
+	f.clock.Advance(time.Hour)
+	f.store.failSaves(errBoom)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d: the refreshed token must be used though Save failed", code)
+	}
+	r := recv(t, reports)
+	if r.key != "k" || r.err.Key != "k" || r.err.Attempt != 1 || !errors.Is(r.err, errBoom) ||
+		!r.err.Retry.Equal(f.clock.Now().Add(time.Second)) {
+		t.Fatalf("report = %q %+v, want key k, attempt 1, retry in 1s, wrapping boom", r.key, r.err)
+	}
+	saves := f.store.saves.Load()
+
+	// Within the backoff, requests do not touch the store.
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	if n := f.store.saves.Load(); n != saves {
+		t.Errorf("%d saves within the backoff, want none", n-saves)
+	}
+
+	// After it, a request starts one save in the background, and goes on.
+	f.clock.Advance(time.Second)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	r = recv(t, reports)
+	waitNoFlight(t, f.tr, "k")
+	if r.err.Attempt != 2 || !r.err.Retry.Equal(f.clock.Now().Add(2*time.Second)) {
+		t.Errorf("second report %+v, want attempt 2 and a backoff of 2s", r.err)
+	}
+
+	// The store recovers: the next request after the backoff saves at-2.
+	f.store.saveErr.Store(nil)
+	f.clock.Advance(2 * time.Second)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	if got := recv(t, saved); got != "at-2" {
+		t.Fatalf("saved %q, want the unsaved at-2", got)
+	}
+	waitNoFlight(t, f.tr, "k")
+	if got := f.store.mustLoad(t, "k").AccessToken; got != "at-2" {
+		t.Errorf("store holds %q, want at-2", got)
+	}
+	saves = f.store.saves.Load()
+	f.clock.Advance(time.Minute)
+	for range 3 {
+		f.get(t)
+	}
+	if n := f.store.saves.Load(); n != saves {
+		t.Errorf("%d more saves once the token was saved, want none", n-saves)
+	}
+	if n := f.issuer.calls.Load(); n != 1 {
+		t.Errorf("refreshed %d times, want 1: retrying the save must not refresh", n)
+	}
+	select {
+	case r := <-reports:
+		t.Errorf("unexpected report %+v", r.err)
+	default:
+	}
+}
+
+// waitNoFlight waits until the refresh under way for key, if any, ends.
+func waitNoFlight(t *testing.T, tr *oauthrt.Transport, key string) {
+	t.Helper()
+	<-oauthrt.FlightDone(tr, key)
+}
+
+// recv receives from ch, failing the test if nothing comes for a long
+// time (a broken feature, not a slow machine).
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing received in 30s")
+		panic("unreachable")
+	}
+}
