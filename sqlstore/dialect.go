@@ -1,0 +1,154 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// A Dialect is what the Store must know of a database's SQL: its
+// placeholders, its table definition, its upserts and how it reads its
+// own clock. Use one of [SQLite], [Postgres] and [MySQL]; the zero value
+// is not usable.
+type Dialect struct {
+	name     string
+	numbered bool   // placeholders $1, $2… rather than ?
+	ddl      string // CREATE TABLE, {table} standing for the table
+	now      string // the database's clock in Unix milliseconds
+	upsert   string // what follows the INSERT of Save: replace token and updated_at only
+	ensure   string // INSERT of a key alone that leaves an existing row as it is
+	maxKey   int    // longest key in bytes; 0: no limit
+}
+
+// String returns the dialect's name: "sqlite", "postgres" or "mysql".
+func (d *Dialect) String() string {
+	if d == nil {
+		return "<nil>"
+	}
+	return d.name
+}
+
+// SQLite is the dialect of SQLite 3.24 or later (for ON CONFLICT … DO
+// UPDATE), through modernc.org/sqlite or github.com/mattn/go-sqlite3.
+var SQLite = &Dialect{
+	name: "sqlite",
+	ddl: `CREATE TABLE IF NOT EXISTS {table} (
+	token_key    TEXT NOT NULL PRIMARY KEY,
+	token        BLOB,
+	lease_holder VARCHAR(64),
+	lease_until  BIGINT NOT NULL DEFAULT 0,
+	updated_at   BIGINT
+)`,
+	// julianday('now') is the statement's time to the millisecond, as a
+	// Julian day number; 2440587.5 is the Unix epoch's.
+	now:    `CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`,
+	upsert: ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
+	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
+}
+
+// Postgres is the dialect of PostgreSQL 9.5 or later, through
+// github.com/jackc/pgx/v5/stdlib or github.com/lib/pq.
+var Postgres = &Dialect{
+	name:     "postgres",
+	numbered: true,
+	ddl: `CREATE TABLE IF NOT EXISTS {table} (
+	token_key    TEXT PRIMARY KEY,
+	token        BYTEA,
+	lease_holder VARCHAR(64),
+	lease_until  BIGINT NOT NULL DEFAULT 0,
+	updated_at   BIGINT
+)`,
+	// clock_timestamp(), unlike now(), moves within a transaction.
+	now:    `(extract(epoch from clock_timestamp()) * 1000)::bigint`,
+	upsert: ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
+	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
+}
+
+// MySQL is the dialect of MySQL 5.7 or later and of MariaDB 10.3 or
+// later, through github.com/go-sql-driver/mysql. Its keys are at most
+// 512 bytes long.
+var MySQL = &Dialect{
+	name: "mysql",
+	ddl: `CREATE TABLE IF NOT EXISTS {table} (
+	token_key    VARBINARY(512) NOT NULL PRIMARY KEY,
+	token        LONGBLOB NULL,
+	lease_holder VARCHAR(64) NULL,
+	lease_until  BIGINT NOT NULL DEFAULT 0,
+	updated_at   BIGINT NULL
+)`,
+	// UTC_TIMESTAMP does not depend on the session's time zone, so the
+	// clock never repeats an hour when daylight saving time ends, as
+	// UNIX_TIMESTAMP(NOW(3)) would.
+	now:    `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)`,
+	upsert: ` ON DUPLICATE KEY UPDATE token = VALUES(token), updated_at = VALUES(updated_at)`,
+	// Not INSERT IGNORE: it would turn other errors into warnings too.
+	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
+	maxKey: 512,
+}
+
+// The statements common to the dialects, with ? placeholders; {table}
+// stands for the table and {now} for the dialect's clock.
+const (
+	loadSQL    = `SELECT token FROM {table} WHERE token_key = ?`
+	saveSQL    = `INSERT INTO {table} (token_key, token, updated_at) VALUES (?, ?, {now})`
+	takeSQL    = `UPDATE {table} SET lease_holder = ?, lease_until = {now} + ? WHERE token_key = ? AND (lease_holder IS NULL OR lease_until <= {now})`
+	releaseSQL = `UPDATE {table} SET lease_holder = NULL, lease_until = 0 WHERE token_key = ? AND lease_holder = ?`
+)
+
+// sql returns the statement q for table, in the dialect's placeholders.
+func (d *Dialect) sql(q, table string) string {
+	q = strings.NewReplacer("{table}", table, "{now}", d.now).Replace(q)
+	if !d.numbered {
+		return q
+	}
+	// The statements hold no ? but placeholders: table names cannot.
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// checkKey rejects a key the dialect's key column cannot hold.
+func (d *Dialect) checkKey(key string) error {
+	if d.maxKey > 0 && len(key) > d.maxKey {
+		return fmt.Errorf("oauthrt: sqlstore: a key of %d bytes is longer than the %d bytes the %s token_key column holds", len(key), d.maxKey, d.name)
+	}
+	return nil
+}
+
+// drivers maps the package paths of known drivers to their dialects.
+var drivers = map[string]*Dialect{
+	"modernc.org/sqlite":             SQLite,
+	"github.com/mattn/go-sqlite3":    SQLite,
+	"github.com/jackc/pgx/v5/stdlib": Postgres,
+	"github.com/lib/pq":              Postgres,
+	"github.com/go-sql-driver/mysql": MySQL,
+}
+
+// detect returns the dialect of db's driver.
+func detect(db *sql.DB) (*Dialect, error) {
+	drv := db.Driver()
+	t := reflect.TypeOf(drv)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil {
+		if d := drivers[t.PkgPath()]; d != nil {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("oauthrt: sqlstore: cannot tell the SQL dialect of driver %T: set Store.Dialect to sqlstore.SQLite, sqlstore.Postgres or sqlstore.MySQL", drv)
+}
+
+// tableName is what Store.Table may hold: it is spliced into the SQL.
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)

@@ -1,0 +1,165 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/cipher"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/tokencodec"
+	"golang.org/x/oauth2"
+)
+
+// defaultTable is the table of a Store whose Table is empty.
+const defaultTable = "oauthrt_tokens"
+
+// Store is an [oauthrt.TokenStore] and an [oauthrt.Locker] that keeps one
+// row per key in a table of a SQL database. It is safe for concurrent
+// use, and any number of Stores, in any number of processes, may share a
+// table. Set its fields before first use and do not change them after.
+type Store struct {
+	// DB is the database. Required: with a nil DB every method returns
+	// an error.
+	DB *sql.DB
+
+	// Dialect is the database's SQL dialect. nil: detected from the type
+	// of DB.Driver(), which works for the drivers the package doc lists;
+	// with another driver (or a wrapped one) every method returns an
+	// error asking to set it.
+	Dialect *Dialect
+
+	// Table is the table's name, optionally qualified by a schema or a
+	// database ("tokens", "auth.tokens"). Empty: "oauthrt_tokens". It is
+	// spliced into the SQL unquoted, so it must be letters, digits and
+	// underscores, not start with a digit, and not be a reserved word.
+	Table string
+
+	// LeaseTTL is how long a lease taken by Lock lasts unless released.
+	// Zero or negative: [oauthrt.DefaultLeaseTTL].
+	LeaseTTL time.Duration
+
+	// AEAD encrypts tokens at rest, each bound to its key. nil: tokens
+	// are stored unencrypted.
+	AEAD cipher.AEAD
+}
+
+var (
+	_ oauthrt.TokenStore = (*Store)(nil)
+	_ oauthrt.Locker     = (*Store)(nil)
+)
+
+// setup returns the Store's database, dialect and table, checked.
+func (s *Store) setup() (*sql.DB, *Dialect, string, error) {
+	if s.DB == nil {
+		return nil, nil, "", errors.New("oauthrt: sqlstore: Store.DB is nil")
+	}
+	table := s.table()
+	if !tableName.MatchString(table) {
+		return nil, nil, "", fmt.Errorf("oauthrt: sqlstore: Store.Table %q is not a table name: want letters, digits and underscores, optionally schema.table", table)
+	}
+	d := s.Dialect
+	if d == nil {
+		var err error
+		if d, err = detect(s.DB); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	return s.DB, d, table, nil
+}
+
+func (s *Store) table() string {
+	if s.Table == "" {
+		return defaultTable
+	}
+	return s.Table
+}
+
+// Migrate creates the Store's table unless it exists. It may be called
+// on every start. It does not change a table that exists, whatever its
+// columns; the package doc gives the definition of each dialect.
+func (s *Store) Migrate(ctx context.Context) error {
+	db, d, table, err := s.setup()
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, d.sql(d.ddl, table)); err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: creating table %s: %w", table, err)
+	}
+	return nil
+}
+
+// Load returns the token stored under key, or an error wrapping
+// [oauthrt.ErrNoToken] when there is none. A stored token that cannot be
+// decrypted gives an error wrapping [oauthrt.ErrDecrypt], one that is
+// not a token an error wrapping [oauthrt.ErrCorruptToken].
+func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
+	db, d, table, err := s.setup()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
+	}
+	var b sql.Null[[]byte]
+	err = db.QueryRowContext(ctx, d.sql(loadSQL, table), key).Scan(&b)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("%w under key %q", oauthrt.ErrNoToken, key)
+	case err != nil:
+		return nil, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
+	case !b.Valid: // the row only carries a lease
+		return nil, fmt.Errorf("%w under key %q", oauthrt.ErrNoToken, key)
+	}
+	tok, err := tokencodec.Decode(b.V, s.AEAD, key)
+	if err != nil {
+		return nil, fmt.Errorf("oauthrt: sqlstore: key %q: %w", key, err)
+	}
+	return tok, nil
+}
+
+// Save stores tok under key with a single upsert, replacing the earlier
+// token and leaving the key's lease as it is. A nil tok is an error. With
+// a ctx that has already ended, nothing is stored.
+func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
+	db, d, table, err := s.setup()
+	if err != nil {
+		return err
+	}
+	if err := d.checkKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
+	}
+	b, err := tokencodec.Encode(tok, s.AEAD, key)
+	if err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
+	}
+	if _, err := db.ExecContext(ctx, d.sql(saveSQL+d.upsert, table), key, b); err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
+	}
+	return nil
+}
+
+// String describes the store: its dialect, its table, and whether it
+// encrypts. It never shows the AEAD, a token or the database's address.
+func (s *Store) String() string {
+	d := s.Dialect
+	if d == nil && s.DB != nil {
+		d, _ = detect(s.DB)
+	}
+	name := "unknown"
+	if d != nil {
+		name = d.name
+	}
+	return fmt.Sprintf("sqlstore.Store{Dialect: %s, Table: %q, Encrypted: %t}", name, s.table(), s.AEAD != nil)
+}
+
+// GoString is String, so that %#v does not print the AEAD either.
+func (s *Store) GoString() string { return s.String() }
