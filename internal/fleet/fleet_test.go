@@ -1,0 +1,344 @@
+package fleet_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/generic"
+	"golang.org/x/oauth2"
+)
+
+const (
+	fleetKey   = "org-1"
+	lifetime   = 2 * time.Second
+	leeway     = 500 * time.Millisecond
+	processes  = 4
+	goroutines = 25
+	// runFor is at least six token lifetimes.
+	runFor = 6*lifetime + time.Second
+	pace   = 25 * time.Millisecond // between one goroutine's requests
+)
+
+// childResult is what a child prints on its last line.
+type childResult struct {
+	OK       int
+	Failures map[string]int
+	Samples  []string
+}
+
+const resultMark = "FLEET-RESULT "
+
+// TestFleetChild is the body of a child process; run alone it skips.
+func TestFleetChild(t *testing.T) {
+	if os.Getenv("FLEET_CHILD") == "" {
+		t.Skip("a child process of TestFleet; not a test on its own")
+	}
+	b := backend{name: os.Getenv("FLEET_BACKEND"), env: os.Getenv("FLEET_ENV")}
+	ttl, _ := time.ParseDuration(os.Getenv("FLEET_TTL"))
+	runFor, _ := time.ParseDuration(os.Getenv("FLEET_RUN_FOR"))
+	workers, _ := strconv.Atoi(os.Getenv("FLEET_GOROUTINES"))
+	store, closeStore, err := b.open(os.Getenv("FLEET_PLACE"), ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+
+	var refresher oauthrt.Refresher = &generic.Refresher{
+		TokenURL: os.Getenv("FLEET_TOKEN_URL"), ClientID: clientID, ClientSecret: clientSecret,
+	}
+	if os.Getenv("FLEET_VICTIM") != "" {
+		// Holds the lease and announces it, then hangs until killed,
+		// before the provider ever sees its refresh token.
+		refresher = oauthrt.RefresherFunc(func(ctx context.Context, _ *oauth2.Token) (*oauth2.Token, error) {
+			fmt.Println("HOLDING-LEASE")
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	}
+	client := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &oauthrt.Transport{Store: store, Key: fleetKey, Refresher: refresher, Leeway: leeway},
+	}
+	api := os.Getenv("FLEET_API_URL")
+
+	var mu sync.Mutex
+	res := childResult{Failures: map[string]int{}}
+	fail := func(kind, sample string) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Failures[kind]++
+		if len(res.Samples) < 5 {
+			res.Samples = append(res.Samples, sample)
+		}
+	}
+	deadline := time.Now().Add(runFor)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				resp, err := client.Get(api)
+				switch {
+				case errors.Is(err, oauthrt.ErrReauthRequired):
+					fail("reauth required", err.Error())
+				case err != nil:
+					fail("error", err.Error())
+				default:
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						fail(fmt.Sprintf("status %d", resp.StatusCode), resp.Status)
+					} else {
+						mu.Lock()
+						res.OK++
+						mu.Unlock()
+					}
+				}
+				time.Sleep(pace) // pacing the load, not synchronizing
+			}
+		})
+	}
+	wg.Wait()
+	out, _ := json.Marshal(res)
+	fmt.Println(resultMark + string(out))
+}
+
+// child is a running child process.
+type child struct {
+	cmd    *exec.Cmd
+	lines  chan string // its stdout, line by line
+	stderr strings.Builder
+	done   chan error
+}
+
+func startChild(t *testing.T, b backend, place string, p *provider, ttl, runFor time.Duration, workers int, victim bool) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.v=false", "-test.count=1")
+	cmd.Env = append(os.Environ(),
+		"FLEET_CHILD=1",
+		"FLEET_BACKEND="+b.name,
+		"FLEET_ENV="+b.env,
+		"FLEET_PLACE="+place,
+		"FLEET_TTL="+ttl.String(),
+		"FLEET_RUN_FOR="+runFor.String(),
+		"FLEET_GOROUTINES="+strconv.Itoa(workers),
+		"FLEET_TOKEN_URL="+p.token.URL,
+		"FLEET_API_URL="+p.api.URL,
+	)
+	if victim {
+		cmd.Env = append(cmd.Env, "FLEET_VICTIM=1")
+	}
+	c := &child{cmd: cmd, lines: make(chan string, 64), done: make(chan error, 1)}
+	cmd.Stderr = &c.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+		c.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return c
+}
+
+// result waits for the child to end and returns its result line.
+func (c *child) result(t *testing.T) childResult {
+	t.Helper()
+	var res *childResult
+	timeout := time.After(runFor + 2*time.Minute)
+	for c.lines != nil {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.lines = nil // every line is read; done comes next
+				continue
+			}
+			if s, found := strings.CutPrefix(line, resultMark); found {
+				res = new(childResult)
+				if err := json.Unmarshal([]byte(s), res); err != nil {
+					t.Fatalf("child result %q: %v", s, err)
+				}
+			}
+		case <-timeout:
+			t.Fatal("a child ran far past its time")
+		}
+	}
+	if err := <-c.done; err != nil || res == nil {
+		t.Fatalf("child failed (%v); stderr:\n%s", err, c.stderr.String())
+	}
+	return *res
+}
+
+// waitFor waits for the child to print line.
+func (c *child) waitFor(t *testing.T, line string) {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("child ended before printing %q; stderr:\n%s", line, c.stderr.String())
+			}
+			if l == line {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("child did not print %q in a minute", line)
+		}
+	}
+}
+
+func requireServer(t *testing.T, b backend) {
+	t.Helper()
+	if b.env != "" && os.Getenv(b.env) == "" {
+		t.Skipf("%s is not set: no %s to run the fleet against", b.env, b.name)
+	}
+}
+
+// seed stores the provider's first grant, as a user authorizing the
+// application would.
+func seed(t *testing.T, b backend, place string, p *provider, expired bool) oauthrt.TokenStore {
+	t.Helper()
+	store, closeStore, err := b.open(place, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeStore)
+	at, rt, exp := p.seed(expired)
+	if err := store.Save(context.Background(), fleetKey, &oauth2.Token{AccessToken: at, RefreshToken: rt, TokenType: "Bearer", Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// check asserts what every fleet run must show, and reports its counts.
+func check(t *testing.T, name string, store oauthrt.TokenStore, p *provider, results []childResult, dur time.Duration) {
+	t.Helper()
+	c := p.counts()
+	ok, failed := 0, 0
+	kinds := map[string]int{}
+	for _, r := range results {
+		ok += r.OK
+		for k, n := range r.Failures {
+			failed += n
+			kinds[k] += n
+		}
+		for _, s := range r.Samples {
+			t.Logf("failure sample: %s", s)
+		}
+	}
+	line := fmt.Sprintf("%-28s processes=%d requests_ok=%d requests_failed=%d refreshes=%d expiries=%.1f invalid_grant=%d early_refreshes=%d api_401=%d",
+		name, len(results), ok, failed, c.Refreshes, dur.Seconds()/(lifetime-leeway).Seconds(), c.InvalidGrant, c.Early, c.API401)
+	t.Log(line)
+	if f := os.Getenv("OAUTHRT_FLEET_REPORT"); f != "" {
+		if fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(fh, line)
+			fh.Close()
+		}
+	}
+	if c.InvalidGrant != 0 || c.Revoked {
+		t.Errorf("invalid_grant %d times (revoked: %t): a refresh token was used twice", c.InvalidGrant, c.Revoked)
+	}
+	if failed != 0 {
+		t.Errorf("%d API requests failed: %v", failed, kinds)
+	}
+	if ok == 0 {
+		t.Error("no API request succeeded")
+	}
+	// One refresh per expiry: none while the token had time left, and
+	// no more than the run's token windows.
+	if c.Early != 0 {
+		t.Errorf("%d refreshes happened while the token was still fresh", c.Early)
+	}
+	if max := int(dur/(lifetime-leeway)) + 2; c.Refreshes > max || c.Refreshes == 0 {
+		t.Errorf("%d refreshes in %v, want 1..%d: one per expiry", c.Refreshes, dur, max)
+	}
+	tok, err := store.Load(context.Background(), fleetKey)
+	if err != nil {
+		t.Fatalf("loading the final token: %v", err)
+	}
+	if tok.AccessToken != c.CurrentAT {
+		t.Errorf("the store holds %s, want the latest issued, %s", tok.AccessToken, c.CurrentAT)
+	}
+}
+
+// TestFleet runs processes × goroutines requests against one shared
+// store for six token lifetimes, on every backend.
+func TestFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fleet runs for over a minute; skipped with -short")
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireServer(t, b)
+			p := newProvider(t, lifetime, leeway)
+			place := b.place(t)
+			store := seed(t, b, place, p, false)
+			start := time.Now()
+			var children []*child
+			for range processes {
+				children = append(children, startChild(t, b, place, p, 10*time.Second, runFor, goroutines, false))
+			}
+			var results []childResult
+			for _, c := range children {
+				results = append(results, c.result(t))
+			}
+			check(t, "fleet/"+b.name, store, p, results, time.Since(start))
+		})
+	}
+}
+
+// TestFleetLeaseHolderKilled kills a process while it holds the refresh
+// lease: the others must take over once the lease lapses, losing no
+// request and no grant.
+func TestFleetLeaseHolderKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fleet runs for over a minute; skipped with -short")
+	}
+	const ttl = 2 * time.Second
+	const others = 3
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			requireServer(t, b)
+			p := newProvider(t, lifetime, leeway)
+			place := b.place(t)
+			store := seed(t, b, place, p, true) // expired: the first request refreshes
+
+			victim := startChild(t, b, place, p, ttl, time.Minute, 1, true)
+			victim.waitFor(t, "HOLDING-LEASE")
+			start := time.Now()
+			var children []*child
+			for range others {
+				children = append(children, startChild(t, b, place, p, ttl, 3*lifetime, goroutines, false))
+			}
+			if err := victim.cmd.Process.Kill(); err != nil { // SIGKILL
+				t.Fatal(err)
+			}
+			var results []childResult
+			for _, c := range children {
+				results = append(results, c.result(t))
+			}
+			check(t, "killed-holder/"+b.name, store, p, results, time.Since(start))
+		})
+	}
+}
