@@ -5,28 +5,37 @@
 //
 //	go run ./examples/quickstart
 //
+// Tokens are kept in a file (package filestore), so a second run picks up
+// the token the first one saved, even though it expired long ago, and
+// refreshes it with the refresh token saved with it. The loopback provider
+// keeps its own state beside that file, as a real provider keeps it in its
+// database. -store chooses the file; -reset starts from nothing.
+//
 // It prints every request and every refresh. Tokens are shown by their
 // number only: oauthrt itself never prints them.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/generic"
-	"golang.org/x/oauth2"
 )
 
 const (
+	key      = "org-42"
 	lifetime = 2 * time.Second
 	requests = 7
 	revokeAt = 4 // the request before which the provider revokes the (still valid) token
@@ -34,22 +43,44 @@ const (
 
 func main() {
 	log.SetFlags(0)
-	p := newProvider()
+	storePath := flag.String("store", filepath.Join(os.TempDir(), "oauthrt-quickstart", "tokens.json"), "the token file")
+	reset := flag.Bool("reset", false, "delete the token file and the provider's state first")
+	flag.Parse()
+	providerPath := filepath.Join(filepath.Dir(*storePath), "provider.json")
+	if *reset {
+		os.Remove(*storePath)
+		os.Remove(providerPath)
+	}
+
+	p, err := loadProvider(providerPath)
+	if err != nil {
+		log.Fatal(err)
+	}
 	tokenServer := httptest.NewServer(http.HandlerFunc(p.token))
 	defer tokenServer.Close()
 	apiServer := httptest.NewServer(http.HandlerFunc(p.api))
 	defer apiServer.Close()
 	fmt.Printf("token endpoint %s, API %s, tokens live %v\n", tokenServer.URL, apiServer.URL, lifetime)
 
-	// The user authorized the app earlier; its first token is stored.
-	store := oauthrt.NewMemoryStore()
-	if err := store.Save(context.Background(), "org-42", p.issue()); err != nil {
+	ctx := context.Background()
+	store := &filestore.Store{Path: *storePath}
+	fmt.Printf("token store: %s\n", store.Path)
+	switch tok, err := store.Load(ctx, key); {
+	case errors.Is(err, oauthrt.ErrNoToken):
+		authorize(ctx, p, store, "no token stored yet")
+	case err != nil:
 		log.Fatal(err)
+	default:
+		state := fmt.Sprintf("it expired %v ago", time.Since(tok.Expiry).Round(time.Second))
+		if left := time.Until(tok.Expiry); left > 0 {
+			state = fmt.Sprintf("it expires in %v", left.Round(100*time.Millisecond))
+		}
+		fmt.Printf("picked up token #%s saved by an earlier run (%s)\n", number(tok.AccessToken), state)
 	}
 
 	client := &http.Client{Transport: &oauthrt.Transport{
 		Store: store,
-		Key:   "org-42",
+		Key:   key,
 		Refresher: &generic.Refresher{
 			TokenURL:     tokenServer.URL,
 			ClientID:     "quickstart",
@@ -64,6 +95,12 @@ func main() {
 			p.revokeCurrent()
 		}
 		resp, err := client.Get(apiServer.URL + "/hello")
+		if errors.Is(err, oauthrt.ErrReauthRequired) {
+			// The grant is dead (say the provider's state was reset): a
+			// real service asks the user to connect again.
+			authorize(ctx, p, store, "the grant is dead")
+			resp, err = client.Get(apiServer.URL + "/hello")
+		}
 		if err != nil {
 			log.Fatalf("request %d: %v", i, err)
 		}
@@ -77,90 +114,24 @@ func main() {
 			time.Sleep(time.Second)
 		}
 	}
-	fmt.Printf("done: %d requests, %d refreshes, %d failed\n", requests, p.refreshes(), failed)
+	fmt.Printf("done: %d requests, %d refreshes, %d failed; run it again to continue from the saved token\n",
+		requests, p.refreshesThisRun(), failed)
 	if failed > 0 {
 		os.Exit(1)
 	}
 }
 
-// provider is a small OAuth2 provider: it rotates refresh tokens, revokes
-// the grant if a refresh token is used twice, and expires access tokens
-// after lifetime.
-type provider struct {
-	mu        sync.Mutex
-	n         int                  // tokens issued
-	access    map[string]time.Time // live access token → expiry
-	refresh   string               // the one live refresh token
-	refreshed int
-}
-
-func newProvider() *provider { return &provider{access: map[string]time.Time{}} }
-
-func (p *provider) issue() *oauth2.Token {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.issueLocked()
-}
-
-func (p *provider) issueLocked() *oauth2.Token {
-	p.n++
-	tok := &oauth2.Token{
-		AccessToken:  fmt.Sprintf("access-%d", p.n),
-		RefreshToken: fmt.Sprintf("refresh-%d", p.n),
-		TokenType:    "Bearer",
-		Expiry:       time.Now().Add(lifetime),
+// authorize stands for the user connecting the application: the
+// authorization-code flow ends with a first token, saved in the store.
+func authorize(ctx context.Context, p *provider, store oauthrt.TokenStore, why string) {
+	tok, err := p.issue()
+	if err != nil {
+		log.Fatal(err)
 	}
-	p.access[tok.AccessToken] = tok.Expiry
-	p.refresh = tok.RefreshToken
-	return tok
-}
-
-func (p *provider) refreshes() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.refreshed
-}
-
-func (p *provider) revokeCurrent() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.access, fmt.Sprintf("access-%d", p.n))
-	fmt.Printf("provider: revoked token #%d before it expired\n", p.n)
-}
-
-func (p *provider) token(w http.ResponseWriter, r *http.Request) {
-	id, secret, _ := r.BasicAuth()
-	if id != "quickstart" || secret != "quickstart-secret" {
-		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
-		return
+	fmt.Printf("%s: the user authorizes the app; token #%s saved\n", why, number(tok.AccessToken))
+	if err := store.Save(ctx, key, tok); err != nil {
+		log.Fatal(err)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r.PostFormValue("grant_type") != "refresh_token" || r.PostFormValue("refresh_token") != p.refresh {
-		p.refresh = "" // reuse of a rotated refresh token: revoke the grant
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"error":"invalid_grant"}`)
-		return
-	}
-	p.refreshed++
-	tok := p.issueLocked()
-	fmt.Printf("token endpoint: refresh #%d, issued token #%d (expires in %v)\n", p.refreshed, p.n, lifetime)
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":%d,"refresh_token":%q}`,
-		tok.AccessToken, int(lifetime/time.Second), tok.RefreshToken)
 }
 
-func (p *provider) api(w http.ResponseWriter, r *http.Request) {
-	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	p.mu.Lock()
-	expiry, ok := p.access[tok]
-	p.mu.Unlock()
-	if !ok || time.Now().After(expiry) {
-		fmt.Printf("API: 401 for token #%s\n", strings.TrimPrefix(tok, "access-"))
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		http.Error(w, "token rejected", http.StatusUnauthorized)
-		return
-	}
-	fmt.Fprintf(w, "hello, token #%s\n", strings.TrimPrefix(tok, "access-"))
-}
+func number(token string) string { return strings.TrimPrefix(token, "access-") }
