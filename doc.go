@@ -16,7 +16,7 @@
 // SDK:
 //
 //	client := &http.Client{Transport: &oauthrt.Transport{
-//		Store:     store, // where tokens live: a MemoryStore, or your own TokenStore
+//		Store:     store, // where tokens live: see "Stores" below
 //		Refresher: generic.FromConfig(oauthConfig),
 //	}}
 //
@@ -64,6 +64,40 @@
 // application again, which then just works. Errors from the token
 // endpoint also unwrap to [*oauth2.RetrieveError], with the provider's
 // error code and description.
+//
+// # Stores
+//
+// A [TokenStore] keeps one token per key. [MemoryStore] suits a single
+// process that gets its tokens some other way. The module's other stores
+// persist them, each in its own package so that importing oauthrt pulls
+// in no driver: filestore (one JSON file, the default for command-line
+// tools and single hosts), sqlstore (database/sql: SQLite, PostgreSQL,
+// MySQL and MariaDB) and redisstore. Each can encrypt tokens at rest with
+// a [crypto/cipher.AEAD]; a wrong key gives [ErrDecrypt], a damaged
+// record [ErrCorruptToken]. Package storetest is the conformance suite
+// they all pass, for anyone writing another.
+//
+// # Fleets
+//
+// When several processes share a store, a refresh in one of them must
+// not race a refresh in another: the second would present a refresh
+// token the first already rotated. A store shared between processes
+// therefore also implements [Locker], a lease per key with a bounded time
+// to live, and the Transport refreshes under it: it takes the lease,
+// reads the store again and uses the token there if another process
+// refreshed meanwhile, and otherwise refreshes and saves before letting
+// the lease go. The file, SQL and Redis stores all do. A process that
+// dies holding the lease holds up the others only until it lapses.
+//
+// # When the store fails
+//
+// A failed Load or a lease that cannot be taken fails the request, and
+// nothing is refreshed. A failed Save after a successful refresh does not
+// fail anything: the new token, whose refresh token is now the only live
+// one, is used and kept in memory, and later requests save it again (at
+// most once per backoff step, from one second to a minute) until the
+// store takes it. Each failure is reported as a [*SaveError] to
+// [Transport.OnError] and [Transport.Logger].
 //
 // # Refreshers
 //

@@ -122,3 +122,44 @@ func ExampleErrReauthRequired() {
 	// Output:
 	// ask the user to connect again: invalid_grant - the refresh token was revoked
 }
+
+// failingStore is a store whose Save fails, as a database that is down
+// would.
+type failingStore struct{ *oauthrt.MemoryStore }
+
+func (failingStore) Save(context.Context, string, *oauth2.Token) error {
+	return errors.New("database is down")
+}
+
+// When the store cannot take a refreshed token, the request still
+// succeeds with it, and OnError hears of it; later requests save it
+// again.
+func ExampleSaveError() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer api.Close()
+	mem := oauthrt.NewMemoryStore()
+	mem.Save(context.Background(), "org-42", &oauth2.Token{AccessToken: "old", RefreshToken: "r1", Expiry: time.Now()})
+
+	client := &http.Client{Transport: &oauthrt.Transport{
+		Store: failingStore{mem},
+		Key:   "org-42",
+		Refresher: oauthrt.RefresherFunc(func(context.Context, *oauth2.Token) (*oauth2.Token, error) {
+			return &oauth2.Token{AccessToken: "new", RefreshToken: "r2", Expiry: time.Now().Add(time.Hour)}, nil
+		}),
+		OnError: func(key string, err error) {
+			var se *oauthrt.SaveError
+			if errors.As(err, &se) {
+				fmt.Printf("alert: %s: attempt %d: %v\n", key, se.Attempt, se.Err)
+			}
+		},
+	}}
+	resp, err := client.Get(api.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("request:", resp.Status)
+	// Output:
+	// alert: org-42: attempt 1: database is down
+	// request: 200 OK
+}
