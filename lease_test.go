@@ -311,3 +311,31 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 		panic("unreachable")
 	}
 }
+
+func TestLockerUnsavedTokenIsTheOnePresented(t *testing.T) {
+	oauthrt.ShortSaveRetries(t)
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	var presented []string
+	f.issuer.before = func(_ context.Context, tok *oauth2.Token) error {
+		presented = append(presented, tok.RefreshToken)
+		return nil
+	}
+	s.saveFails.Store(1 << 20) // the store takes nothing
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	// The store still holds rt-1, already rotated; at the next expiry the
+	// refresh under the lease must present rt-2, held in memory.
+	f.clock.Advance(2 * time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	if diff := cmp.Diff([]string{"rt-1", "rt-2"}, presented); diff != "" {
+		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
+	}
+	if got := f.store.mustLoad(t, "k").RefreshToken; got != "rt-1" {
+		t.Fatalf("store holds %q; the test needs the save to have failed", got)
+	}
+}
