@@ -32,17 +32,28 @@
 // request. The token is sent as "Authorization: Bearer …", whatever its
 // type says (Azure DevOps says jwt-bearer).
 //
+// # Ahead of expiry
+//
+// Shortly before a token expires ([Transport.RefreshAhead], one minute by
+// default, at most half the token's remaining life), the first request
+// that notices starts one refresh in the background and goes on with the
+// still-valid token, as do all the requests after it, until the new token
+// is in. While the token endpoint is healthy no request waits for it. A
+// background refresh that fails fails no request: it is reported to
+// [Transport.OnError] and tried again after a backoff. [Transport.Close]
+// stops this background work.
+//
 // # On expiry
 //
 // A token counts as expired once its Expiry minus [Transport.Leeway] is
-// not after now; a token with no Expiry never does. The Transport then
-// reads the store again (another process may have refreshed already: its
-// token is used as it is), calls the [Refresher], saves the new token,
-// and only then sends the request. Any number of requests that find a key
-// expired at once share one refresh; requests for other keys do not wait.
-// A caller whose context ends stops waiting at once, but the refresh it
-// started goes on, so that a rotated refresh token is never dropped half
-// way.
+// not after now; a token with no Expiry never does. Requests for an
+// expired token wait: the Transport reads the store again (another
+// process may have refreshed already: its token is used as it is), calls
+// the [Refresher], saves the new token, and only then sends the request.
+// Any number of requests that find a key expired at once share one
+// refresh; requests for other keys do not wait. A caller whose context
+// ends stops waiting at once, but the refresh it started goes on, so that
+// a rotated refresh token is never dropped half way.
 //
 // # On a 401
 //

@@ -228,6 +228,9 @@ func newFixture(t *testing.T) *fixture {
 		Now:       f.clock.Now,
 	}
 	f.client = &http.Client{Transport: f.tr}
+	// Waits for the Transport's background work, so that no test leaves
+	// goroutines behind for the next one to trip over.
+	t.Cleanup(func() { f.tr.Close() })
 	return f
 }
 

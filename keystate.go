@@ -23,13 +23,16 @@ type keyState struct {
 
 	// Only the running flight touches these; flights of one key never
 	// overlap, and mu orders one after the other.
-	dead      *deadGrant    // the token whose grant the endpoint rejected
-	unsaved   *oauth2.Token // a refreshed token the store failed to save
-	saveFails int           // failed saves of unsaved, in a row
+	dead       *deadGrant    // the token whose grant the endpoint rejected
+	unsaved    *oauth2.Token // a refreshed token the store failed to save
+	saveFails  int           // failed saves of unsaved, in a row
+	aheadFails int           // failed refreshes ahead of expiry, in a row
 
-	// nextSave is when a request may next start a flight that saves
-	// unsaved again (Unix nanoseconds by Transport.Now).
-	nextSave atomic.Int64
+	// When a request may next start a background flight: to save unsaved
+	// again, or to refresh ahead of expiry after one failed (Unix
+	// nanoseconds by Transport.Now).
+	nextSave  atomic.Int64
+	nextAhead atomic.Int64
 }
 
 // A flight is one load-or-refresh of a key, shared by every request that
@@ -41,6 +44,14 @@ type flight struct {
 	waiters atomic.Int32 // requests waiting on it; read by tests
 }
 
+// why says what a flight is for, besides loading the token: the token the
+// server just refused, or the token whose refresh-ahead window opened
+// (then no request waits for the flight, and its failure fails nothing).
+type why struct {
+	rejected *oauth2.Token
+	stale    *oauth2.Token
+}
+
 type deadGrant struct {
 	tok *oauth2.Token
 	err error
@@ -50,11 +61,14 @@ type deadGrant struct {
 // not rejected, or else the result of a flight, joining the one under way
 // if there is one. rejected is the token the server just refused, or nil.
 func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
-	if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
-		if c.unsaved {
-			s.retrySave(ctx, t)
+	if c := s.cur.Load(); c != nil && !isToken(c.tok, rejected) {
+		now := t.now()
+		if c.refreshAt.IsZero() || now.Before(c.refreshAt) {
+			if c.unsaved || (!c.aheadAt.IsZero() && !now.Before(c.aheadAt)) {
+				s.background(ctx, t, c, now)
+			}
+			return c, nil
 		}
-		return c, nil
 	}
 	// A flight started for another reason may hand back the very token
 	// that was rejected (it read it from the store); then one more flight,
@@ -80,9 +94,11 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 			s.mu.Unlock()
 			return c, nil
 		}
-		f = &flight{done: make(chan struct{})}
-		s.flight = f
-		go s.run(context.WithoutCancel(ctx), t, f, rejected)
+		var err error
+		if f, err = s.startLocked(ctx, t, why{rejected: rejected}); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
 	}
 	s.mu.Unlock()
 
@@ -95,20 +111,43 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 	}
 }
 
-// retrySave starts a flight in the background, unless one is running or
-// the last failed save was too recent: the flight saves the unsaved token
-// again. The request that called it goes on with the token it has.
-func (s *keyState) retrySave(ctx context.Context, t *Transport) {
-	if t.now().UnixNano() < s.nextSave.Load() {
+// background starts a flight that no request waits for, unless one is
+// running: to save an unsaved token again, or to refresh c ahead of its
+// expiry. Each is tried at most once per backoff step after a failure.
+// The request that called it goes on with c.
+func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now time.Time) {
+	var w why
+	switch {
+	case !c.aheadAt.IsZero() && !now.Before(c.aheadAt) && now.UnixNano() >= s.nextAhead.Load():
+		w.stale = c.tok // the flight also saves an unsaved token first
+	case c.unsaved && now.UnixNano() >= s.nextSave.Load():
+	default:
 		return
 	}
 	s.mu.Lock()
 	if s.flight == nil {
-		f := &flight{done: make(chan struct{})}
-		s.flight = f
-		go s.run(context.WithoutCancel(ctx), t, f, nil)
+		s.startLocked(ctx, t, w) // fails only once the Transport is closed
 	}
 	s.mu.Unlock()
+}
+
+// startLocked starts a flight on a goroutine of its own; s.mu must be
+// held.
+func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*flight, error) {
+	lc := t.lifecycle()
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.closed {
+		return nil, ErrClosed
+	}
+	f := &flight{done: make(chan struct{})}
+	s.flight = f
+	lc.flights.Add(1)
+	go func() {
+		defer lc.flights.Done()
+		s.run(context.WithoutCancel(ctx), t, f, w)
+	}()
+	return f, nil
 }
 
 // gaveUp is the error of a request whose context ended before it had a
@@ -117,10 +156,19 @@ func (s *keyState) gaveUp(err error) error {
 	return fmt.Errorf("oauthrt: waiting for the token of key %q: %w", s.key, err)
 }
 
-// run carries out flight f and publishes its outcome.
-func (s *keyState) run(ctx context.Context, t *Transport, f *flight, rejected *oauth2.Token) {
+// run carries out flight f and publishes its outcome. ctx carries the
+// values, not the cancellation, of the request that started it.
+func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
+	// The refresh itself (the Refresher and the Save after it) is bounded
+	// by RefreshTimeout only: cutting it off could drop a rotated refresh
+	// token. Waiting (store reads, the lease) also ends when the Transport
+	// is closed.
 	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
 	defer cancel()
+	wait, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	defer context.AfterFunc(t.lifecycle().ctx, stopWait)()
+
 	defer func() {
 		if v := recover(); v != nil {
 			// A panic here would take the whole process down; the value
@@ -128,16 +176,39 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, rejected *o
 			f.c, f.err = nil, fmt.Errorf("oauthrt: key %q: the Store or Refresher panicked (%T)", s.key, v)
 		}
 		s.mu.Lock()
-		if f.err == nil {
+		switch {
+		case f.err == nil:
 			s.cur.Store(f.c)
-		} else if errors.Is(f.err, ErrReauthRequired) {
+		case w.stale != nil:
+			// Nobody waits for this flight; the token it meant to replace
+			// is still good until it expires, and stays in use.
+			s.aheadFailed(t, f.err)
+		case errors.Is(f.err, ErrReauthRequired):
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
 		s.flight = nil
 		s.mu.Unlock()
 		close(f.done)
 	}()
-	f.c, f.err = s.obtain(ctx, t, rejected)
+	f.c, f.err = s.obtain(ctx, wait, t, w)
+	if f.err == nil && w.stale != nil {
+		s.aheadFails = 0
+		s.nextAhead.Store(0)
+	}
+}
+
+// aheadFailed reports a failed refresh ahead of expiry and puts off the
+// next one, doubling from one second to a minute.
+func (s *keyState) aheadFailed(t *Transport, err error) {
+	s.aheadFails++
+	next := t.now().Add(backoff(s.aheadFails))
+	s.nextAhead.Store(next.UnixNano())
+	t.reportError(s.key, "oauthrt: refreshing ahead of expiry failed; the current token is still used", err)
+}
+
+// backoff is the pause after n failures in a row: 1s, 2s, 4s, … 1m.
+func backoff(n int) time.Duration {
+	return min(time.Second<<min(n-1, 6), time.Minute)
 }
 
 // obtain reads the newest token for the key and refreshes it if it has
@@ -145,24 +216,27 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, rejected *o
 // With a Store that is a Locker, the refresh happens under the store's
 // lease, after reading the store once more: another process may have
 // refreshed the token while this one waited.
-func (s *keyState) obtain(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
-	base, err := s.newest(ctx, t)
+//
+// ctx bounds the refresh; wait, which ends earlier when the Transport is
+// closed, bounds the reads of the store and the wait for the lease.
+func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why) (*cached, error) {
+	base, err := s.newest(wait, t)
 	if err != nil {
 		return nil, err
 	}
-	if c, err, done := s.settle(t, base, rejected); done {
+	if c, err, done := s.settle(t, base, w); done {
 		return c, err
 	}
 	if l, ok := t.Store.(Locker); ok {
-		unlock, err := l.Lock(ctx, s.key)
+		unlock, err := l.Lock(wait, s.key)
 		if err != nil {
 			return nil, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
 		}
 		defer unlock()
-		if base, err = s.newest(ctx, t); err != nil {
+		if base, err = s.newest(wait, t); err != nil {
 			return nil, err
 		}
-		if c, err, done := s.settle(t, base, rejected); done {
+		if c, err, done := s.settle(t, base, w); done {
 			return c, err
 		}
 	}
@@ -172,8 +246,8 @@ func (s *keyState) obtain(ctx context.Context, t *Transport, rejected *oauth2.To
 // settle decides whether base can be handed out as it is (done, with the
 // token to send) or the grant is known dead (done, with the error), or
 // base must be refreshed (not done).
-func (s *keyState) settle(t *Transport, base, rejected *oauth2.Token) (c *cached, err error, done bool) {
-	needRefresh := isToken(base, rejected) || t.expired(base)
+func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, err error, done bool) {
+	needRefresh := isToken(base, w.rejected) || isToken(base, w.stale) || t.expired(base)
 	if d := s.dead; d != nil {
 		if base.RefreshToken == d.tok.RefreshToken {
 			if needRefresh || base.AccessToken == d.tok.AccessToken {
@@ -254,7 +328,9 @@ func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, error) {
 	if s.unsaved != nil {
 		tok := s.unsaved
-		s.save(ctx, t, tok, true)
+		if ctx.Err() == nil {
+			s.save(ctx, t, tok, true)
+		}
 		return tok, nil
 	}
 	tok, err := t.Store.Load(ctx, s.key)
@@ -283,7 +359,7 @@ func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, re
 		s.unsaved, s.saveFails = tok, 0
 	}
 	s.saveFails++
-	retry := t.now().Add(min(time.Second<<min(s.saveFails-1, 6), time.Minute))
+	retry := t.now().Add(backoff(s.saveFails))
 	s.nextSave.Store(retry.UnixNano())
 	if report {
 		t.reportError(s.key, "oauthrt: saving the refreshed token failed; keeping it in memory", &SaveError{Key: s.key, Err: err, Attempt: s.saveFails, Retry: retry})

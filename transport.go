@@ -25,6 +25,14 @@ const DefaultLeeway = 10 * time.Second
 // saved.
 const RefreshTimeout = time.Minute
 
+// DefaultRefreshAhead is the refresh-ahead window of a Transport whose
+// RefreshAhead is zero.
+const DefaultRefreshAhead = time.Minute
+
+// ErrClosed is returned for a request that needs a refresh, or a first
+// read of the store, after [Transport.Close].
+var ErrClosed = errors.New("oauthrt: Transport closed")
+
 // maxDrain is how much of a discarded response body is read so that its
 // connection can be reused.
 const maxDrain = 64 << 10
@@ -65,6 +73,19 @@ type Transport struct {
 	// the server rejects it.
 	Leeway time.Duration
 
+	// RefreshAhead is a window before a token counts as expired (before
+	// Expiry-Leeway) in which requests go on using it while one refresh
+	// runs in the background, so that no request waits on the token
+	// endpoint while it is healthy. The window is at most half the time
+	// the token had left when the Transport got it, so a short-lived token
+	// is refreshed at most once per half-life. A background refresh that
+	// fails fails no request: the token stays in use until it expires, the
+	// failure goes to OnError and Logger, and the next try waits a backoff
+	// step (1s doubling to 1m). Zero means DefaultRefreshAhead (1 minute);
+	// a negative value turns it off, so that a token is refreshed only once
+	// expired, with its requests waiting.
+	RefreshAhead time.Duration
+
 	// Now returns the current time. nil: time.Now. Tests set it to move
 	// tokens past their expiry without waiting.
 	Now func() time.Time
@@ -75,16 +96,41 @@ type Transport struct {
 	Logger *slog.Logger
 
 	// OnError is called with the key and the error for what goes wrong
-	// without failing a request: today a *SaveError, each time the store
-	// fails to take a refreshed token (the Transport keeps the token in
-	// memory, uses it, and saves it again on later requests, at most once
-	// per backoff step, until the store takes it). It is called on the
+	// without failing a request: a *SaveError each time the store fails to
+	// take a refreshed token (the Transport keeps the token in memory,
+	// uses it, and saves it again on later requests, at most once per
+	// backoff step, until the store takes it), and the error of a refresh
+	// ahead of expiry that failed (see RefreshAhead). It is called on the
 	// goroutine doing the refresh, which it must not hold up for long, and
 	// may be called concurrently for different keys. nil: not called.
 	OnError func(key string, err error)
 
-	keys sync.Map // key string → *keyState
+	keys     sync.Map // key string → *keyState
+	lifeOnce sync.Once
+	life     *lifecycle
 }
+
+// lifecycle tracks the goroutines a Transport starts, for Close.
+type lifecycle struct {
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	flights sync.WaitGroup
+}
+
+func (t *Transport) lifecycle() *lifecycle {
+	t.lifeOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.life = &lifecycle{ctx: ctx, cancel: cancel}
+	})
+	return t.life
+}
+
+// closeSaveTimeout bounds Close's last saves of tokens the store did not
+// take.
+const closeSaveTimeout = 10 * time.Second
 
 var _ http.RoundTripper = (*Transport)(nil)
 
@@ -161,6 +207,46 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	retry := t.authorize(req, c)
 	retry.Body = body
 	return t.base().RoundTrip(retry)
+}
+
+// Close stops the Transport's background work and waits for it to end:
+// refreshes ahead of expiry, retried saves, and refreshes whose requests
+// gave up. Waits for the store or its lease end at once; a call to the
+// Refresher already under way, and the Save after it, are waited for (at
+// most RefreshTimeout), since cutting them off could drop a rotated
+// refresh token. Then Close saves, one last time, any refreshed token the
+// store has not taken yet, and returns the *SaveErrors of those it still
+// could not save (joined), as those tokens are lost with the process.
+//
+// After Close, requests whose cached token is fresh are still sent;
+// those that need a refresh, or a first read of the store, fail with
+// ErrClosed. Close does not close Base's connections (see
+// CloseIdleConnections). Calling it again does nothing. A Transport that
+// is dropped without Close leaks nothing once its refreshes end.
+func (t *Transport) Close() error {
+	lc := t.lifecycle()
+	lc.mu.Lock()
+	already := lc.closed
+	lc.closed = true
+	lc.mu.Unlock()
+	lc.cancel()
+	lc.flights.Wait()
+	if already {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeSaveTimeout)
+	defer cancel()
+	var errs []error
+	t.keys.Range(func(_, v any) bool {
+		s := v.(*keyState)
+		s.mu.Lock() // no flight runs any more; mu orders this after the last
+		if tok := s.unsaved; tok != nil && !s.save(ctx, t, tok, true) {
+			errs = append(errs, &SaveError{Key: s.key, Err: ErrClosed, Attempt: s.saveFails})
+		}
+		s.mu.Unlock()
+		return true
+	})
+	return errors.Join(errs...)
 }
 
 // CloseIdleConnections closes the idle connections of Base (or of
@@ -292,11 +378,28 @@ type cached struct {
 	tok       *oauth2.Token
 	authz     string    // "Bearer " + tok.AccessToken
 	refreshAt time.Time // Expiry - leeway; zero: never
+	aheadAt   time.Time // start of the refresh-ahead window; zero: none
 	unsaved   bool      // the store failed to take tok; a request saves it again
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {
-	return &cached{tok: tok, authz: "Bearer " + tok.AccessToken, refreshAt: t.refreshAt(tok)}
+	c := &cached{tok: tok, authz: "Bearer " + tok.AccessToken, refreshAt: t.refreshAt(tok)}
+	if ahead := t.refreshAhead(); ahead > 0 && !c.refreshAt.IsZero() {
+		if left := c.refreshAt.Sub(t.now()); left > 0 {
+			c.aheadAt = c.refreshAt.Add(-min(ahead, left/2))
+		}
+	}
+	return c
+}
+
+func (t *Transport) refreshAhead() time.Duration {
+	switch {
+	case t.RefreshAhead == 0:
+		return DefaultRefreshAhead
+	case t.RefreshAhead < 0:
+		return 0
+	}
+	return t.RefreshAhead
 }
 
 // refreshAt is when tok counts as expired: Expiry - leeway, or the zero

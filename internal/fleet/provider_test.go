@@ -44,9 +44,12 @@ const (
 func newProvider(t *testing.T, lifetime, leeway time.Duration) *provider {
 	p := &provider{
 		lifetime: lifetime,
-		early:    leeway + 300*time.Millisecond,
-		used:     map[string]bool{},
-		expiry:   map[string]time.Time{},
+		// The Transport refreshes ahead of expiry, at most halfway through
+		// a token's life before Expiry-Leeway; anything sooner would be a
+		// second refresh of one token.
+		early:  leeway + (lifetime-leeway)/2 + 300*time.Millisecond,
+		used:   map[string]bool{},
+		expiry: map[string]time.Time{},
 	}
 	p.token = httptest.NewServer(http.HandlerFunc(p.serveToken))
 	p.api = httptest.NewServer(http.HandlerFunc(p.serveAPI))
