@@ -2,7 +2,12 @@ package oauthrt_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,34 +15,53 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// canned answers every request with the same response, so that only the
-// middleware's cost is measured.
-type canned struct{ resp *http.Response }
+// The benchmarks compare oauthrt with bare Base and with x/oauth2 on the
+// same work; see bench_helpers_test.go for the impl names, and
+// scripts/bench to run them all and read them with benchstat.
 
-func (c canned) RoundTrip(*http.Request) (*http.Response, error) { return c.resp, nil }
-
-// hotPathTransports returns the three RoundTrippers the hot-path
-// benchmarks compare: bare Base, oauthrt and x/oauth2, each with a valid
-// token.
-func hotPathTransports(b *testing.B) map[string]http.RoundTripper {
-	base := canned{&http.Response{StatusCode: 200, Body: http.NoBody}}
-	tok := &oauth2.Token{AccessToken: "access-token", RefreshToken: "refresh-token", Expiry: time.Now().Add(time.Hour)}
-	store := oauthrt.NewMemoryStore()
-	if err := store.Save(context.Background(), "k", tok); err != nil {
+// newImpl returns the RoundTripper impl over base, holding a valid token
+// that is never refreshed: base itself, an oauthrt Transport whose store
+// holds the token under its Key, or an x/oauth2 Transport. It sends one
+// request to url first, so that the token is loaded (and a connection
+// open) before anything is measured.
+func newImpl(b *testing.B, impl string, base http.RoundTripper, url string) http.RoundTripper {
+	var rt http.RoundTripper
+	switch impl {
+	case implBase:
+		rt = base
+	case implOauthrt:
+		store := memoryStore(b, []string{"k"}, []*oauth2.Token{validToken(1)})
+		rt = newOauthrt(base, store, &issuer{clock: newClock()})
+	case implXoauth2:
+		rt = newXoauth2(base, unusedConf, nil, validToken(1))
+	default:
+		b.Fatalf("unknown impl %q", impl)
+	}
+	if err := send(rt, newGet(b, context.Background(), url)); err != nil {
 		b.Fatal(err)
 	}
-	return map[string]http.RoundTripper{
-		"base":    base,
-		"oauthrt": &oauthrt.Transport{Base: base, Store: store, Key: "k", Refresher: &issuer{clock: newClock()}},
-		"xoauth2": &oauth2.Transport{Base: base, Source: oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(tok))},
-	}
+	return rt
 }
 
+// newGet returns a GET request for url carrying ctx.
+func newGet(b *testing.B, ctx context.Context, url string) *http.Request {
+	b.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return req
+}
+
+var allImpls = []string{implBase, implOauthrt, implXoauth2}
+
+// BenchmarkHotPath is the cost of authorizing one request with a valid
+// token, over a Base that answers at once from memory.
 func BenchmarkHotPath(b *testing.B) {
-	for _, name := range []string{"base", "oauthrt", "xoauth2"} {
-		rt := hotPathTransports(b)[name]
-		req, _ := http.NewRequest("GET", "http://api.example/", nil)
-		b.Run(name, func(b *testing.B) {
+	for _, impl := range allImpls {
+		b.Run("impl="+impl, func(b *testing.B) {
+			rt := newImpl(b, impl, newCanned(), "http://api.example/")
+			req := newGet(b, context.Background(), "http://api.example/")
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := rt.RoundTrip(req); err != nil {
@@ -45,10 +69,18 @@ func BenchmarkHotPath(b *testing.B) {
 				}
 			}
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
+	}
+}
+
+// BenchmarkHotPathParallel is BenchmarkHotPath with requests from
+// GOMAXPROCS goroutines at once, all for the same key.
+func BenchmarkHotPathParallel(b *testing.B) {
+	for _, impl := range allImpls {
+		b.Run("impl="+impl, func(b *testing.B) {
+			rt := newImpl(b, impl, newCanned(), "http://api.example/")
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				req, _ := http.NewRequest("GET", "http://api.example/", nil)
+				req := newGet(b, context.Background(), "http://api.example/")
 				for pb.Next() {
 					if _, err := rt.RoundTrip(req); err != nil {
 						b.Error(err)
@@ -57,5 +89,366 @@ func BenchmarkHotPath(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// loopbackBase starts a loopback API server answering every request with
+// a short body, and returns its URL and a keep-alive transport to it.
+func loopbackBase(b *testing.B) (string, *http.Transport) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
+	b.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+	})
+	return srv.URL, tr
+}
+
+// BenchmarkLoopback is BenchmarkHotPath end to end: each request goes
+// over a kept-alive connection to a loopback server, its body read and
+// closed.
+func BenchmarkLoopback(b *testing.B) {
+	for _, impl := range allImpls {
+		b.Run("impl="+impl, func(b *testing.B) {
+			url, base := loopbackBase(b)
+			rt := newImpl(b, impl, base, url)
+			req := newGet(b, context.Background(), url)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := send(rt, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLoopbackParallel is BenchmarkLoopback with requests from
+// GOMAXPROCS goroutines at once.
+func BenchmarkLoopbackParallel(b *testing.B) {
+	for _, impl := range allImpls {
+		b.Run("impl="+impl, func(b *testing.B) {
+			url, base := loopbackBase(b)
+			rt := newImpl(b, impl, base, url)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := newGet(b, context.Background(), url)
+				for pb.Next() {
+					if err := send(rt, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// manyKeys is how many keys BenchmarkManyKeys spreads its requests over.
+const manyKeys = 10_000
+
+// manyTokens returns manyKeys keys and a valid token for each.
+func manyTokens() ([]string, []*oauth2.Token) {
+	keys := make([]string, manyKeys)
+	toks := make([]*oauth2.Token, manyKeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("tenant-%d", i)
+		toks[i] = validToken(i)
+	}
+	return keys, toks
+}
+
+// BenchmarkManyKeys sends requests cycling over 10,000 keys, each with a
+// valid token already in use, and reports the memory each key takes:
+// oauthrt keeps them all in one Transport (the key rides in the request's
+// context), x/oauth2 needs one Transport, and so one TokenSource, per key,
+// which the application looks up by key. The tokens themselves (in the
+// store, or handed to x/oauth2), the keys and the requests are made before
+// the memory is measured, so B/key is what the Transports (and for
+// x/oauth2 the map holding them) add.
+func BenchmarkManyKeys(b *testing.B) {
+	b.Run("impl="+implOauthrt, func(b *testing.B) {
+		keys, toks := manyTokens()
+		store := memoryStore(b, keys, toks)
+		refresher := &issuer{clock: newClock()}
+		reqs := make([]*http.Request, manyKeys)
+		for i, k := range keys {
+			reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), k), "http://api.example/")
+		}
+		base := newCanned()
+
+		before := heapInUse()
+		tr := newOauthrt(base, store, refresher)
+		for _, req := range reqs {
+			if _, err := tr.RoundTrip(req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perKey := float64(heapInUse()-before) / manyKeys
+
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := tr.RoundTrip(reqs[i]); err != nil {
+				b.Fatal(err)
+			}
+			if i++; i == manyKeys {
+				i = 0
+			}
+		}
+		b.ReportMetric(perKey, "B/key") // after b.Loop, which resets metrics
+	})
+	b.Run("impl="+implXoauth2, func(b *testing.B) {
+		keys, toks := manyTokens()
+		req := newGet(b, context.Background(), "http://api.example/")
+		base := newCanned()
+
+		// The application finds the key's Transport itself: a map, never
+		// written once built, is the cheapest way it can.
+		before := heapInUse()
+		trs := make(map[string]*oauth2.Transport, manyKeys)
+		for i, k := range keys {
+			trs[k] = newXoauth2(base, unusedConf, nil, toks[i])
+			if _, err := trs[k].RoundTrip(req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perKey := float64(heapInUse()-before) / manyKeys
+
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := trs[keys[i]].RoundTrip(req); err != nil {
+				b.Fatal(err)
+			}
+			if i++; i == manyKeys {
+				i = 0
+			}
+		}
+		b.ReportMetric(perKey, "B/key")
+	})
+}
+
+// stormSize is how many requests arrive at once for an expired token in
+// BenchmarkRefreshStorm.
+const stormSize = 10_000
+
+// BenchmarkRefreshStorm is the wall time from 10,000 requests arriving at
+// once for one expired token until they all have their response, with a
+// token endpoint that takes 50 ms; endpoint-calls/op counts the refreshes
+// it took. Each iteration has its own endpoint, Transport and goroutines.
+func BenchmarkRefreshStorm(b *testing.B) {
+	for _, impl := range []string{implOauthrt, implXoauth2} {
+		b.Run("impl="+impl, func(b *testing.B) {
+			b.ReportAllocs()
+			var calls int64
+			for b.Loop() {
+				b.StopTimer()
+				calls += refreshStorm(b, impl)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(calls)/float64(b.N), "endpoint-calls/op")
+		})
+	}
+}
+
+// refreshStorm runs one iteration of BenchmarkRefreshStorm, timing only
+// the storm itself, and returns the endpoint's calls. The timer must be
+// stopped when it is called.
+func refreshStorm(b *testing.B, impl string) int64 {
+	e := newSlowEndpoint(50*time.Millisecond, false, stormSize)
+	defer e.close()
+	base := newCanned()
+	var rt http.RoundTripper
+	switch impl {
+	case implOauthrt:
+		rt = newOauthrt(base, memoryStore(b, []string{"k"}, []*oauth2.Token{expiredToken()}), e.refresher())
+	case implXoauth2:
+		rt = newXoauth2(base, e.conf(), e.client, expiredToken())
+	default:
+		b.Fatalf("unknown impl %q", impl)
+	}
+	// Each request has a context of its own, as a server's requests do,
+	// all ended after benchBound.
+	bound, cancel := context.WithTimeout(context.Background(), benchBound)
+	defer cancel()
+
+	start := make(chan struct{}) // closed: the start gun
+	var ready, done sync.WaitGroup
+	var failures atomic.Int64
+	var firstErr atomic.Pointer[error]
+	for range stormSize {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ctx, cancel := context.WithCancel(bound)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.example/", nil)
+			ready.Done()
+			if err != nil {
+				failures.Add(1)
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+			<-start
+			if _, err := rt.RoundTrip(req); err != nil {
+				failures.Add(1)
+				firstErr.CompareAndSwap(nil, &err)
+			}
+		}()
+	}
+	ready.Wait()
+	finished := make(chan struct{})
+	go func() {
+		done.Wait()
+		close(finished)
+	}()
+
+	b.StartTimer()
+	close(start)
+	await(b, finished, "the storm's requests")
+	b.StopTimer()
+
+	if n := failures.Load(); n > 0 {
+		b.Fatalf("%d of %d requests failed, the first with: %v", n, stormSize, *firstErr.Load())
+	}
+	return e.calls.Load()
+}
+
+// stallKeys is how many keys other than the refreshing one
+// BenchmarkStall sends requests for.
+const stallKeys = 100
+
+// BenchmarkStall measures requests while the token of one key, A, is
+// being refreshed against a token endpoint that takes 500 ms:
+//
+//   - victim=other: requests for other keys, whose tokens are valid. They
+//     should cost what the hot path costs. The endpoint holds A's refresh
+//     until the timed loop is over (and at least 500 ms), so that every
+//     timed request overlaps it however many b.Loop runs.
+//   - victim=same: one request for A itself, per iteration, sent once a
+//     fresh refresh has reached the endpoint. It waits for that refresh:
+//     about 500 ms.
+//
+// oauthrt serves every key from one Transport. x/oauth2 is used as it
+// must be for many keys, with one Transport per key; there, a request for
+// the refreshing key blocks on the mutex of its reuseTokenSource, which
+// is held through the call to the token endpoint.
+func BenchmarkStall(b *testing.B) {
+	for _, impl := range []string{implOauthrt, implXoauth2} {
+		b.Run("impl="+impl+"/victim=other", func(b *testing.B) { stallOther(b, impl) })
+		b.Run("impl="+impl+"/victim=same", func(b *testing.B) { stallSame(b, impl) })
+	}
+}
+
+func stallOther(b *testing.B, impl string) {
+	e := newSlowEndpoint(500*time.Millisecond, true, 4)
+	defer e.close()
+	base := newCanned()
+	ctx, cancel := context.WithTimeout(context.Background(), benchBound)
+	defer cancel()
+
+	var victim http.RoundTripper
+	victimReq := newGet(b, ctx, "http://api.example/")
+	others := make([]http.RoundTripper, stallKeys)
+	reqs := make([]*http.Request, stallKeys)
+	switch impl {
+	case implOauthrt:
+		keys := []string{"A"}
+		toks := []*oauth2.Token{expiredToken()}
+		for i := range stallKeys {
+			keys = append(keys, fmt.Sprintf("B%d", i))
+			toks = append(toks, validToken(i))
+		}
+		tr := newOauthrt(base, memoryStore(b, keys, toks), e.refresher())
+		victim = tr
+		victimReq = newGet(b, oauthrt.WithKey(ctx, "A"), "http://api.example/")
+		for i := range others {
+			others[i] = tr
+			reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), keys[i+1]), "http://api.example/")
+		}
+	case implXoauth2:
+		victim = newXoauth2(base, e.conf(), e.client, expiredToken())
+		req := newGet(b, context.Background(), "http://api.example/")
+		for i := range others {
+			others[i] = newXoauth2(base, unusedConf, nil, validToken(i))
+			reqs[i] = req
+		}
+	default:
+		b.Fatalf("unknown impl %q", impl)
+	}
+	for i, rt := range others { // load every other key's token
+		if _, err := rt.RoundTrip(reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	victimDone := goErr(func() error {
+		_, err := victim.RoundTrip(victimReq)
+		return err
+	})
+	e.awaitArrival(b)
+	if impl == implOauthrt && oauthrt.FlightWaiters(victim.(*oauthrt.Transport), "A") < 0 {
+		b.Fatal("no refresh of A under way")
+	}
+
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := others[i].RoundTrip(reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == stallKeys {
+			i = 0
+		}
+	}
+
+	select {
+	case err := <-victimDone:
+		b.Fatalf("A's request ended during the measurement: %v", err)
+	default:
+	}
+	e.release()
+	awaitErr(b, victimDone, "A's request")
+}
+
+func stallSame(b *testing.B, impl string) {
+	e := newSlowEndpoint(500*time.Millisecond, false, 4)
+	defer e.close()
+	base := newCanned()
+
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		var rt http.RoundTripper
+		switch impl {
+		case implOauthrt:
+			rt = newOauthrt(base, memoryStore(b, []string{"k"}, []*oauth2.Token{expiredToken()}), e.refresher())
+		case implXoauth2:
+			rt = newXoauth2(base, e.conf(), e.client, expiredToken())
+		default:
+			b.Fatalf("unknown impl %q", impl)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), benchBound)
+		req := newGet(b, ctx, "http://api.example/")
+		first := goErr(func() error {
+			_, err := rt.RoundTrip(req)
+			return err
+		})
+		e.awaitArrival(b)
+
+		b.StartTimer()
+		_, err := rt.RoundTrip(req)
+		b.StopTimer()
+
+		if err != nil {
+			b.Fatal(err)
+		}
+		awaitErr(b, first, "the request that started the refresh")
+		cancel()
+		b.StartTimer()
 	}
 }
