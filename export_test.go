@@ -10,10 +10,11 @@ func FlightWaiters(t *Transport, key string) int32 {
 	s := t.state(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.flight == nil {
+	f := s.flight.Load()
+	if f == nil {
 		return -1
 	}
-	return s.flight.waiters.Load()
+	return f.waiters.Load()
 }
 
 // LockKey takes the lock of key's refresh state and returns its unlock.
@@ -42,10 +43,11 @@ func FlightDone(t *Transport, key string) <-chan struct{} {
 	s := t.state(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.flight == nil {
+	f := s.flight.Load()
+	if f == nil {
 		c := make(chan struct{})
 		close(c)
 		return c
 	}
-	return s.flight.done
+	return f.done
 }

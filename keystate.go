@@ -19,7 +19,7 @@ type keyState struct {
 	cur atomic.Pointer[cached] // nil until loaded, and after the grant died
 
 	mu     sync.Mutex
-	flight *flight // the refresh under way, if any
+	flight atomic.Pointer[flight] // the refresh under way, if any; set and cleared under mu
 
 	// Only the running flight touches these; flights of one key never
 	// overlap, and mu orders one after the other.
@@ -62,9 +62,9 @@ type deadGrant struct {
 // if there is one. rejected is the token the server just refused, or nil.
 func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
 	if c := s.cur.Load(); c != nil && !isToken(c.tok, rejected) {
-		now := t.now()
-		if c.refreshAt.IsZero() || now.Before(c.refreshAt) {
-			if c.unsaved || (!c.aheadAt.IsZero() && !now.Before(c.aheadAt)) {
+		now := t.now().UnixNano()
+		if c.fresh(now) {
+			if c.unsaved || c.ahead(now) {
 				s.background(ctx, t, c, now)
 			}
 			return c, nil
@@ -86,21 +86,25 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 	if err := ctx.Err(); err != nil {
 		return nil, s.gaveUp(err) // start no refresh for a request already gone
 	}
-	s.mu.Lock()
-	f := s.flight
+	// In a storm every request but the first finds the flight under way,
+	// and joins it without taking mu.
+	f := s.flight.Load()
 	if f == nil {
-		// The flight that just ended may have left what we need.
-		if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
-			s.mu.Unlock()
-			return c, nil
+		s.mu.Lock()
+		if f = s.flight.Load(); f == nil {
+			// The flight that just ended may have left what we need.
+			if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
+				s.mu.Unlock()
+				return c, nil
+			}
+			var err error
+			if f, err = s.startLocked(ctx, t, why{rejected: rejected}); err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
 		}
-		var err error
-		if f, err = s.startLocked(ctx, t, why{rejected: rejected}); err != nil {
-			s.mu.Unlock()
-			return nil, err
-		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 
 	f.waiters.Add(1)
 	select {
@@ -115,17 +119,20 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 // running: to save an unsaved token again, or to refresh c ahead of its
 // expiry. Each is tried at most once per backoff step after a failure.
 // The request that called it goes on with c.
-func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now time.Time) {
+func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now int64) {
 	var w why
 	switch {
-	case !c.aheadAt.IsZero() && !now.Before(c.aheadAt) && now.UnixNano() >= s.nextAhead.Load():
+	case c.ahead(now) && now >= s.nextAhead.Load():
 		w.stale = c.tok // the flight also saves an unsaved token first
-	case c.unsaved && now.UnixNano() >= s.nextSave.Load():
+	case c.unsaved && now >= s.nextSave.Load():
 	default:
 		return
 	}
+	if s.flight.Load() != nil {
+		return
+	}
 	s.mu.Lock()
-	if s.flight == nil {
+	if s.flight.Load() == nil {
 		s.startLocked(ctx, t, w) // fails only once the Transport is closed
 	}
 	s.mu.Unlock()
@@ -141,7 +148,7 @@ func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*fligh
 		return nil, ErrClosed
 	}
 	f := &flight{done: make(chan struct{})}
-	s.flight = f
+	s.flight.Store(f)
 	lc.flights.Add(1)
 	go func() {
 		defer lc.flights.Done()
@@ -186,7 +193,7 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 		case errors.Is(f.err, ErrReauthRequired):
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
-		s.flight = nil
+		s.flight.Store(nil)
 		s.mu.Unlock()
 		close(f.done)
 	}()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -375,22 +376,53 @@ func drainAndClose(body io.ReadCloser) {
 // cached is a token with what the hot path needs precomputed. It is never
 // modified once published.
 type cached struct {
-	tok       *oauth2.Token
-	authz     string    // "Bearer " + tok.AccessToken
-	refreshAt time.Time // Expiry - leeway; zero: never
-	aheadAt   time.Time // start of the refresh-ahead window; zero: none
-	unsaved   bool      // the store failed to take tok; a request saves it again
+	tok   *oauth2.Token
+	authz string // "Bearer " + tok.AccessToken
+	// Unix nanoseconds, which keep the struct small and the hot path's
+	// comparisons cheap.
+	refreshAt int64 // Expiry - leeway; 0: never
+	aheadAt   int64 // start of the refresh-ahead window; 0: none
+	unsaved   bool  // the store failed to take tok; a request saves it again
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {
-	c := &cached{tok: tok, authz: "Bearer " + tok.AccessToken, refreshAt: t.refreshAt(tok)}
-	if ahead := t.refreshAhead(); ahead > 0 && !c.refreshAt.IsZero() {
-		if left := c.refreshAt.Sub(t.now()); left > 0 {
-			c.aheadAt = c.refreshAt.Add(-min(ahead, left/2))
+	c := &cached{tok: tok, authz: "Bearer " + tok.AccessToken}
+	at := t.refreshAt(tok)
+	if at.IsZero() {
+		return c
+	}
+	c.refreshAt = unixNano(at)
+	if ahead := t.refreshAhead(); ahead > 0 {
+		if left := at.Sub(t.now()); left > 0 {
+			c.aheadAt = unixNano(at.Add(-min(ahead, left/2)))
 		}
 	}
 	return c
 }
+
+// unixNano is tm in Unix nanoseconds, clamped to what an int64 holds (a
+// token may claim to expire in the year 9999), and never 0, which means
+// "never".
+func unixNano(tm time.Time) int64 {
+	switch {
+	case tm.Before(minTime):
+		return 1
+	case tm.After(maxTime):
+		return math.MaxInt64
+	}
+	return max(tm.UnixNano(), 1)
+}
+
+var (
+	minTime = time.Unix(0, 1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// fresh reports whether c can be sent at now (Unix nanoseconds).
+func (c *cached) fresh(now int64) bool { return c.refreshAt == 0 || now < c.refreshAt }
+
+// ahead reports whether c's refresh-ahead window is open at now.
+func (c *cached) ahead(now int64) bool { return c.aheadAt != 0 && now >= c.aheadAt }
 
 func (t *Transport) refreshAhead() time.Duration {
 	switch {
@@ -418,5 +450,5 @@ func (t *Transport) expired(tok *oauth2.Token) bool {
 
 // fresh reports whether c can be sent now.
 func (t *Transport) fresh(c *cached) bool {
-	return c.refreshAt.IsZero() || t.now().Before(c.refreshAt)
+	return c.fresh(t.now().UnixNano())
 }
