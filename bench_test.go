@@ -60,8 +60,8 @@ var allImpls = []string{implBase, implOauthrt, implXoauth2}
 func BenchmarkHotPath(b *testing.B) {
 	for _, impl := range allImpls {
 		b.Run("impl="+impl, func(b *testing.B) {
-			rt := newImpl(b, impl, newCanned(), "http://api.example/")
-			req := newGet(b, context.Background(), "http://api.example/")
+			rt := newImpl(b, impl, newCanned(), "https://api.example/")
+			req := newGet(b, context.Background(), "https://api.example/")
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := rt.RoundTrip(req); err != nil {
@@ -77,10 +77,10 @@ func BenchmarkHotPath(b *testing.B) {
 func BenchmarkHotPathParallel(b *testing.B) {
 	for _, impl := range allImpls {
 		b.Run("impl="+impl, func(b *testing.B) {
-			rt := newImpl(b, impl, newCanned(), "http://api.example/")
+			rt := newImpl(b, impl, newCanned(), "https://api.example/")
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				req := newGet(b, context.Background(), "http://api.example/")
+				req := newGet(b, context.Background(), "https://api.example/")
 				for pb.Next() {
 					if _, err := rt.RoundTrip(req); err != nil {
 						b.Error(err)
@@ -175,7 +175,7 @@ func BenchmarkManyKeys(b *testing.B) {
 		refresher := &issuer{clock: newClock()}
 		reqs := make([]*http.Request, manyKeys)
 		for i, k := range keys {
-			reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), k), "http://api.example/")
+			reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), k), "https://api.example/")
 		}
 		base := newCanned()
 
@@ -202,7 +202,7 @@ func BenchmarkManyKeys(b *testing.B) {
 	})
 	b.Run("impl="+implXoauth2, func(b *testing.B) {
 		keys, toks := manyTokens()
-		req := newGet(b, context.Background(), "http://api.example/")
+		req := newGet(b, context.Background(), "https://api.example/")
 		base := newCanned()
 
 		// The application finds the key's Transport itself: a map, never
@@ -286,7 +286,7 @@ func refreshStorm(b *testing.B, impl string) int64 {
 			defer done.Done()
 			ctx, cancel := context.WithCancel(bound)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.example/", nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example/", nil)
 			ready.Done()
 			if err != nil {
 				failures.Add(1)
@@ -352,7 +352,7 @@ func stallOther(b *testing.B, impl string) {
 	defer cancel()
 
 	var victim http.RoundTripper
-	victimReq := newGet(b, ctx, "http://api.example/")
+	victimReq := newGet(b, ctx, "https://api.example/")
 	others := make([]http.RoundTripper, stallKeys)
 	reqs := make([]*http.Request, stallKeys)
 	switch impl {
@@ -365,14 +365,14 @@ func stallOther(b *testing.B, impl string) {
 		}
 		tr := newOauthrt(base, memoryStore(b, keys, toks), e.refresher())
 		victim = tr
-		victimReq = newGet(b, oauthrt.WithKey(ctx, "A"), "http://api.example/")
+		victimReq = newGet(b, oauthrt.WithKey(ctx, "A"), "https://api.example/")
 		for i := range others {
 			others[i] = tr
-			reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), keys[i+1]), "http://api.example/")
+			reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), keys[i+1]), "https://api.example/")
 		}
 	case implXoauth2:
 		victim = newXoauth2(base, e.conf(), e.client, expiredToken())
-		req := newGet(b, context.Background(), "http://api.example/")
+		req := newGet(b, context.Background(), "https://api.example/")
 		for i := range others {
 			others[i] = newXoauth2(base, unusedConf, nil, validToken(i))
 			reqs[i] = req
@@ -433,7 +433,7 @@ func stallSame(b *testing.B, impl string) {
 			b.Fatalf("unknown impl %q", impl)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), benchBound)
-		req := newGet(b, ctx, "http://api.example/")
+		req := newGet(b, ctx, "https://api.example/")
 		first := goErr(func() error {
 			_, err := rt.RoundTrip(req)
 			return err

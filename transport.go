@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthrt/oauthrt/internal/secure"
 	"golang.org/x/oauth2"
 )
 
@@ -29,6 +30,12 @@ const RefreshTimeout = time.Minute
 // DefaultRefreshAhead is the refresh-ahead window of a Transport whose
 // RefreshAhead is zero.
 const DefaultRefreshAhead = time.Minute
+
+// ErrInsecureURL is returned, wrapped, for a request that would carry a
+// token or a client credential over plain http:// to a host that is not
+// a loopback address: nothing is sent. See [Transport.AllowInsecureHTTP]
+// and the refreshers' fields of the same name.
+var ErrInsecureURL = errors.New("oauthrt: refusing to send credentials over plain HTTP")
 
 // ErrClosed is returned for a request that needs a refresh, or a first
 // read of the store, after [Transport.Close].
@@ -86,6 +93,14 @@ type Transport struct {
 	// a negative value turns it off, so that a token is refreshed only once
 	// expired, with its requests waiting.
 	RefreshAhead time.Duration
+
+	// AllowInsecureHTTP lets tokens go over plain http:// to any host.
+	// false (the zero value): a request gets a token only over https://,
+	// or over http:// to a loopback host (127.0.0.0/8, ::1, localhost),
+	// for tests and local development; any other request fails with
+	// ErrInsecureURL and is not sent. Set it only where something else
+	// protects the connection, such as a sidecar proxy that adds TLS.
+	AllowInsecureHTTP bool
 
 	// Now returns the current time. nil: time.Now. Tests set it to move
 	// tokens past their expiry without waiting.
@@ -179,6 +194,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !credentialsAllowed(req) {
 		reqBodyClosed = true
 		return t.base().RoundTrip(req)
+	}
+	if !t.AllowInsecureHTTP && !secure.Allowed(req.URL) {
+		return nil, fmt.Errorf("%w to %s: use https, or set Transport.AllowInsecureHTTP", ErrInsecureURL, secure.Host(req.URL))
 	}
 
 	ctx := req.Context()

@@ -333,7 +333,7 @@ func TestRejected401BodyDrainedAndClosed(t *testing.T) {
 		}
 		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 	})
-	resp, err := f.client.Get("http://api.example/")
+	resp, err := f.client.Get("https://api.example/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +448,7 @@ func TestBaseAnsweringANilBody(t *testing.T) {
 		}
 		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 	})
-	req, _ := http.NewRequest("GET", "http://api.example/", nil)
+	req, _ := http.NewRequest("GET", "https://api.example/", nil)
 	resp, err := f.tr.RoundTrip(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("got %v, %v; want a 200 after the refresh", resp, err)
@@ -462,7 +462,7 @@ func TestRefreshFailureAfter401ReturnsErrorAndClosesResponse(t *testing.T) {
 		return &http.Response{StatusCode: 401, Header: http.Header{}, Body: rejection, Request: r}, nil
 	})
 	f.issuer.before = func(context.Context, *oauth2.Token) error { return errBoom }
-	req, _ := http.NewRequest("GET", "http://api.example/", nil)
+	req, _ := http.NewRequest("GET", "https://api.example/", nil)
 	resp, err := f.tr.RoundTrip(req)
 	if resp != nil || !errors.Is(err, errBoom) {
 		t.Fatalf("got %v, %v; want nil and the refresh error", resp, err)

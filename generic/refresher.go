@@ -47,6 +47,13 @@ type Refresher struct {
 	// errors). Redirects are never followed, whatever the client.
 	HTTPClient *http.Client
 
+	// AllowInsecureHTTP lets the token URL be plain http:// to a host that
+	// is not a loopback address. false (the zero value): such a TokenURL
+	// makes Refresh fail with oauthrt.ErrInsecureURL before anything,
+	// credentials included, is sent. http:// to 127.0.0.0/8, ::1 or
+	// localhost is always allowed, for tests and local development.
+	AllowInsecureHTTP bool
+
 	// detected is the style AutoDetect found to work; 0 until then.
 	detected atomic.Int32
 }
@@ -133,7 +140,7 @@ func (r *Refresher) style() oauth2.AuthStyle {
 
 // post sends form, authenticating the client in style.
 func (r *Refresher) post(ctx context.Context, form url.Values, style oauth2.AuthStyle, secrets []string) (*oauth2.Token, error) {
-	req := endpoint.Request{URL: r.TokenURL, Form: make(url.Values, len(form)+2), Secrets: secrets}
+	req := endpoint.Request{URL: r.TokenURL, Form: make(url.Values, len(form)+2), Secrets: secrets, AllowInsecureHTTP: r.AllowInsecureHTTP}
 	for k, v := range form {
 		req.Form[k] = v
 	}

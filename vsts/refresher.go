@@ -45,6 +45,13 @@ type Refresher struct {
 	// errors). Redirects are never followed, whatever the client.
 	HTTPClient *http.Client
 
+	// AllowInsecureHTTP lets the token URL be plain http:// to a host that
+	// is not a loopback address. false (the zero value): such a TokenURL
+	// makes Refresh fail with oauthrt.ErrInsecureURL before anything,
+	// credentials included, is sent. http:// to 127.0.0.0/8, ::1 or
+	// localhost is always allowed, for tests and local development.
+	AllowInsecureHTTP bool
+
 	// AppID is the app's ID. Only AuthCodeURL needs it.
 	AppID string
 
@@ -126,7 +133,8 @@ func (r *Refresher) post(ctx context.Context, grant, assertion string, secrets .
 			"assertion":             {assertion},
 			"redirect_uri":          {r.RedirectURL},
 		},
-		Secrets: append([]string{assertion, r.ClientSecret}, secrets...),
+		Secrets:           append([]string{assertion, r.ClientSecret}, secrets...),
+		AllowInsecureHTTP: r.AllowInsecureHTTP,
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/secure"
 	"golang.org/x/oauth2"
 )
 
@@ -25,6 +27,10 @@ type Request struct {
 	// Header holds extra request headers, such as an Authorization header
 	// for HTTP Basic client authentication. Nil adds none.
 	Header http.Header
+	// AllowInsecureHTTP lets the request go to a plain http:// URL whose
+	// host is not a loopback address. false: such a URL is an error
+	// wrapping oauthrt.ErrInsecureURL, and nothing is sent.
+	AllowInsecureHTTP bool
 	// Secrets are values that must never appear in an error: the refresh
 	// token, the client secret, an assertion, the old access token. Empty
 	// strings are ignored, and so are values shorter than 4 bytes, which
@@ -48,6 +54,9 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(r.Form.Encode()))
 	if err != nil {
 		return nil, newTransportError(err, red)
+	}
+	if !r.AllowInsecureHTTP && !secure.Allowed(req.URL) {
+		return nil, fmt.Errorf("%w to the token endpoint at %s: use https, or set the Refresher's AllowInsecureHTTP", oauthrt.ErrInsecureURL, red.redact(secure.Host(req.URL)))
 	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
