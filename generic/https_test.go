@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/generic"
 	"golang.org/x/oauth2"
@@ -57,4 +59,33 @@ func TestPlainHTTPTokenURLRefused(t *testing.T) {
 			t.Errorf("%s (AllowInsecureHTTP %t): %v, %d requests", tc.url, tc.insecure, err, len(a.urls))
 		}
 	}
+}
+
+// A client that follows redirects inside its Transport (go-retryablehttp's
+// StandardClient with its default inner client) is out of reach of
+// CheckRedirect; the answer of the host it was sent to is refused.
+func TestRedirectFollowedInsideTheClientIsRefused(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at-from-elsewhere","token_type":"Bearer"}`)
+	}))
+	defer other.Close()
+	elsewhere := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere+"/token", http.StatusFound)
+	}))
+	defer endpoint.Close()
+
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	r := &generic.Refresher{TokenURL: endpoint.URL, ClientID: "id", ClientSecret: "client-secret-value",
+		HTTPClient: rc.StandardClient()}
+	tok, err := r.Refresh(context.Background(), &oauth2.Token{AccessToken: "at-1", RefreshToken: "rt-secret"})
+	if err == nil || !strings.Contains(err.Error(), "followed a redirect") {
+		t.Fatalf("got %v, %v; want the redirected answer refused", tok, err)
+	}
+	if strings.Contains(err.Error(), "rt-secret") || strings.Contains(err.Error(), "client-secret-value") {
+		t.Errorf("error %q holds a secret", err)
+	}
+	rc.HTTPClient.CloseIdleConnections()
 }

@@ -44,7 +44,12 @@ type Refresher struct {
 
 	// HTTPClient sends the requests. Nil means a client shared by the
 	// module that retries transient failures (429, 5xx, connection
-	// errors). Redirects are never followed, whatever the client.
+	// errors). Redirects are never followed: the Refresher sets
+	// CheckRedirect on its copy of the client, and refuses an answer that
+	// comes from another host. A client whose Transport wraps another
+	// client (go-retryablehttp's StandardClient) must have that inner
+	// client refuse redirects too, or a 307 could re-post the credentials
+	// before the answer is refused.
 	HTTPClient *http.Client
 
 	// AllowInsecureHTTP lets the token URL be plain http:// to a host that

@@ -73,6 +73,13 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 		return nil, newTransportError(err, red)
 	}
 	defer resp.Body.Close()
+	// A client whose Transport wraps a client of its own (go-retryablehttp's
+	// StandardClient) may have followed a redirect inside it, out of reach
+	// of CheckRedirect above. An answer from another host is not the token
+	// endpoint's, whatever it holds.
+	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != req.URL.Host {
+		return nil, fmt.Errorf("oauthrt: token endpoint: the HTTP client followed a redirect to %s; token endpoints are never redirected: make the client's inner client refuse redirects (CheckRedirect returning http.ErrUseLastResponse)", red.redact(resp.Request.URL.Host))
+	}
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
