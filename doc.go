@@ -120,5 +120,8 @@
 //
 // No error, log line or %v output of this module contains an access
 // token, a refresh token or a client secret, and a request that a
-// redirect takes to another host is sent without the token.
+// redirect takes to another host is sent without the token. Credentials
+// go only over https://, or over http:// to a loopback host; any other
+// request fails with [ErrInsecureURL] unless AllowInsecureHTTP is set.
+// SECURITY.md in the repository holds the threat model.
 package oauthrt
