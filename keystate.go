@@ -299,7 +299,7 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 		if i > 0 && !pause(ctx, saveRetryWaits[i-1]) {
 			break
 		}
-		if s.save(ctx, t, &nt, i == attempts-1) {
+		if s.save(ctx, t, &nt, i == attempts-1) == nil {
 			break
 		}
 	}
@@ -350,17 +350,17 @@ func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, err
 	return tok, nil
 }
 
-// save stores tok and reports whether the store took it. When it does
+// save stores tok, and returns nil if the store took it. When it does
 // not, tok is still used (its refresh token is the only live one), kept
 // as unsaved and saved again by a later flight, no sooner than a backoff
 // that doubles from one second to a minute. When report is set, the
 // failure goes to the Transport's OnError and Logger as a *SaveError.
-func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, report bool) bool {
+func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, report bool) *SaveError {
 	err := t.Store.Save(ctx, s.key, tok)
 	if err == nil {
 		s.unsaved, s.saveFails = nil, 0
 		s.nextSave.Store(0)
-		return true
+		return nil
 	}
 	if s.unsaved != tok {
 		s.unsaved, s.saveFails = tok, 0
@@ -368,10 +368,11 @@ func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, re
 	s.saveFails++
 	retry := t.now().Add(backoff(s.saveFails))
 	s.nextSave.Store(retry.UnixNano())
+	se := &SaveError{Key: s.key, Err: err, Attempt: s.saveFails, Retry: retry}
 	if report {
-		t.reportError(s.key, "oauthrt: saving the refreshed token failed; keeping it in memory", &SaveError{Key: s.key, Err: err, Attempt: s.saveFails, Retry: retry})
+		t.reportError(s.key, "oauthrt: saving the refreshed token failed; keeping it in memory", se)
 	}
-	return false
+	return se
 }
 
 // isToken reports whether tok carries the same access token as other.

@@ -233,9 +233,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // gave up. Waits for the store or its lease end at once; a call to the
 // Refresher already under way, and the Save after it, are waited for (at
 // most RefreshTimeout), since cutting them off could drop a rotated
-// refresh token. Then Close saves, one last time, any refreshed token the
-// store has not taken yet, and returns the *SaveErrors of those it still
-// could not save (joined), as those tokens are lost with the process.
+// refresh token. Then Close saves, one last time and for at most ten
+// seconds, any refreshed token the store has not taken yet, and returns
+// the *SaveErrors of those it still could not save (joined, each with the
+// store's error and a zero Retry), as those tokens are lost with the
+// process.
 //
 // After Close, requests whose cached token is fresh are still sent;
 // those that need a refresh, or a first read of the store, fail with
@@ -259,8 +261,11 @@ func (t *Transport) Close() error {
 	t.keys.Range(func(_, v any) bool {
 		s := v.(*keyState)
 		s.mu.Lock() // no flight runs any more; mu orders this after the last
-		if tok := s.unsaved; tok != nil && !s.save(ctx, t, tok, true) {
-			errs = append(errs, &SaveError{Key: s.key, Err: ErrClosed, Attempt: s.saveFails})
+		if tok := s.unsaved; tok != nil {
+			if se := s.save(ctx, t, tok, true); se != nil {
+				se.Retry = time.Time{} // there is no later
+				errs = append(errs, se)
+			}
 		}
 		s.mu.Unlock()
 		return true

@@ -88,6 +88,9 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 	if len(body) > MaxBody {
 		return nil, newResponseError(resp, red, nil, "", "", "", "body larger than 1 MiB", nil)
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, newResponseError(resp, red, nil, "", "", "", "a redirect, refused: a token endpoint is never redirected, so that credentials are posted only where configured", nil)
+	}
 	return Parse(resp, body, r.Secrets)
 }
 

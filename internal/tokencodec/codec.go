@@ -105,7 +105,10 @@ func Decode(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, error) {
 			return nil, oauthrt.ErrDecrypt
 		}
 		b = plain
-	case aead != nil && b[0] == '{':
+	case aead != nil:
+		// Whatever else it is, it is not sealed: a store with an AEAD
+		// never takes a token in the clear, which anyone able to write to
+		// the store could have put there.
 		return nil, fmt.Errorf("%w: the token is stored unencrypted and the store has an AEAD", oauthrt.ErrDecrypt)
 	}
 	var r record
