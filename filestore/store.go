@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -165,7 +166,7 @@ func parse(b []byte) (*document, error) {
 	if err := dec.Decode(doc); err != nil {
 		return nil, fmt.Errorf("%w: the token file is not valid JSON of this package's layout (%T); it was left as it is", oauthrt.ErrCorruptToken, err)
 	}
-	if dec.More() {
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
 		return nil, fmt.Errorf("%w: the token file has data after its JSON document; it was left as it is", oauthrt.ErrCorruptToken)
 	}
 	switch {

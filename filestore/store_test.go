@@ -174,6 +174,7 @@ func TestCorruptFileIsErrorAndLeftAlone(t *testing.T) {
 		"no version": `{"tokens":{}}`,
 		"wrong type": `{"version":1,"tokens":["at-secret"]}`,
 		"trailing":   `{"version":1,"tokens":{}} {"at-secret":1}`,
+		"stray }":    `{"version":1,"tokens":{"k":{"access_token":"at-secret"}}} }`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "tokens.json")

@@ -489,6 +489,7 @@ func testCorrupt(t *testing.T, b Backend) {
 		"truncated":       `{"access_token":"at-secret","refresh`,
 		"no access token": `{"refresh_token":"rt-secret"}`,
 		"wrong types":     `{"access_token":42}`,
+		"trailing data":   `{"access_token":"at-secret"} }`,
 	} {
 		if err := b.Put("k", []byte(raw)); err != nil {
 			t.Fatal(err)

@@ -183,7 +183,7 @@ func decodeJSON(b []byte) decoded {
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return decoded{safe: b, reason: "malformed JSON: " + err.Error(), cause: err}
+		return decoded{safe: redactMalformedJSON(b), reason: "malformed JSON: " + err.Error(), cause: err}
 	}
 	d := decoded{fields: m, extra: m}
 	safe := redactJSON(m, false, &d.found)

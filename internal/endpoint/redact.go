@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -73,6 +74,24 @@ func jsonEscape(s string, escapeHTML bool) string {
 	}
 	out := strings.TrimSuffix(b.String(), "\n")
 	return strings.TrimSuffix(strings.TrimPrefix(out, `"`), `"`)
+}
+
+// jsonMember matches a "name": "value" pair of JSON text, including one
+// whose value string is cut off by the end of the text.
+var jsonMember = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"(\s*:\s*)"((?:[^"\\]|\\.)*)("?)`)
+
+// redactMalformedJSON blanks the string values of sensitive members in
+// JSON text that does not parse, which therefore cannot be redacted
+// member by member: a truncated or garbled answer can still hold a
+// token in the clear.
+func redactMalformedJSON(b []byte) []byte {
+	return jsonMember.ReplaceAllFunc(b, func(m []byte) []byte {
+		sm := jsonMember.FindSubmatch(m)
+		if !sensitiveKey(string(sm[1])) {
+			return m
+		}
+		return []byte(`"` + string(sm[1]) + `"` + string(sm[2]) + `"[redacted]` + string(sm[4]))
+	})
 }
 
 // sensitiveKey reports whether a member of a token endpoint's answer holds

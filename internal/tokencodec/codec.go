@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"time"
 
@@ -54,7 +55,7 @@ func Encode(tok *oauth2.Token, aead cipher.AEAD, key string) ([]byte, error) {
 		ExpiresIn:    tok.ExpiresIn,
 	}
 	if !tok.Expiry.IsZero() {
-		e := tok.Expiry.UTC()
+		e := jsonTime(tok.Expiry)
 		r.Expiry = &e
 	}
 	switch raw := rawOf(tok).(type) {
@@ -117,7 +118,7 @@ func Decode(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, error) {
 		// err may quote the input; keep only its type.
 		return nil, fmt.Errorf("%w: not a JSON token record (%T)", oauthrt.ErrCorruptToken, err)
 	}
-	if dec.More() {
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the token record", oauthrt.ErrCorruptToken)
 	}
 	if r.AccessToken == "" {
@@ -130,7 +131,7 @@ func Decode(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, error) {
 		ExpiresIn:    r.ExpiresIn,
 	}
 	if r.Expiry != nil {
-		tok.Expiry = *r.Expiry
+		tok.Expiry = jsonTime(*r.Expiry)
 	}
 	switch {
 	case r.ExtraForm != nil:
@@ -145,6 +146,21 @@ func Decode(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, error) {
 		tok = tok.WithExtra(extra)
 	}
 	return tok, nil
+}
+
+// jsonTime is t in UTC, clamped to the years 0 to 9999 that JSON's time
+// format holds: an expiry beyond them (a token that claims to last ten
+// thousand years, or a record written with an odd offset) would otherwise
+// make the token impossible to save.
+func jsonTime(t time.Time) time.Time {
+	t = t.UTC()
+	switch {
+	case t.Year() > 9999:
+		return time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	case t.Year() < 0:
+		return time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
 }
 
 func additionalData(key string) []byte {
