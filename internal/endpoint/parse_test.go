@@ -1,9 +1,11 @@
 package endpoint_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -614,8 +616,34 @@ func TestParseRedactsSecrets(t *testing.T) {
 	}
 }
 
+// FuzzParse feeds Parse any status, Content-Type and body, and holds it to
+// the package's promises: no panic; either a token with an access token
+// (and a 2xx status) or a *ResponseError wrapping the *oauth2.RetrieveError,
+// and ErrReauthRequired on a 401; an error text of bounded size, on one
+// line, with no known secret and no credential of the body in it.
+//
+// The seeds are in testdata/fuzz/FuzzParse, beside those added here.
 func FuzzParse(f *testing.F) {
+	// secret is passed to Parse as a known secret, and planted in the
+	// body (see below). It has no byte of "[redacted]", so no replacement
+	// can put it together again.
 	const secret = "SEKRIT-42"
+	const prefix = "oauthrt: token endpoint answered "
+	// maxErrorText bounds Error() and %+v, whatever the body's size (up
+	// to MaxBody, 1 MiB). The message is the 33-byte prefix and at most
+	// three parts (the status, then the error code and description or the
+	// reason), each cut to maxFieldKept (200 bytes, redact.go) after
+	// redaction, joined by two ": ": 33 + 3*200 + 2*2 = 637 bytes. 1024
+	// leaves room for rewording, and still fails on any body echo past
+	// the caps.
+	const maxErrorText = 1024
+	// maxRetrieveText bounds the RetrieveError's Error(), which callers
+	// reach with errors.As: "oauth2: " and the code, description and URI
+	// quoted with %q, each cut to maxBodyKept (512 bytes) and growing at
+	// most 4 times when quoted (\xNN for a byte of invalid UTF-8):
+	// 8 + 3*(3+4*512) = 6161 bytes; or, without a code, its fixed text,
+	// the status (empty here) and Body (512 bytes).
+	const maxRetrieveText = 8192
 	for _, s := range []struct {
 		status int
 		ct     string
@@ -629,11 +657,21 @@ func FuzzParse(f *testing.F) {
 		{401, "", ""},
 		{200, jsonType, `{"error":"x","refresh_token":"SEKRIT-42"}`},
 		{200, "text/plain", "SEKRIT-42"},
+		// 3 thousands and 200: the secret planted after the body's 2nd byte.
+		{3200, jsonType, `{"error":"bad","error_description":"x"}`},
 	} {
 		f.Add(s.status, s.ct, []byte(s.body))
 	}
 	f.Fuzz(func(t *testing.T, status int, ct string, body []byte) {
-		resp := &http.Response{StatusCode: status % 1000}
+		// The last three digits are the status. The thousands, when
+		// positive, plant the secret in the body: 1 before its first
+		// byte, 2 after it, and so on round the body.
+		code := status % 1000
+		if at := status / 1000; at > 0 {
+			at = (at - 1) % (len(body) + 1)
+			body = slices.Concat(body[:at:at], []byte(secret), body[at:])
+		}
+		resp := &http.Response{StatusCode: code}
 		if ct != "" {
 			resp.Header = http.Header{"Content-Type": {ct}}
 		}
@@ -642,21 +680,111 @@ func FuzzParse(f *testing.F) {
 			if tok == nil || tok.AccessToken == "" {
 				t.Fatalf("Parse = %v, nil; want a token with an access token", tok)
 			}
+			if code < 200 || code > 299 {
+				t.Fatalf("Parse returned a token for status %d", code)
+			}
 			return
+		}
+		if tok != nil {
+			t.Errorf("Parse returned a token and the error %v", err)
 		}
 		var rerr *endpoint.ResponseError
 		if !errors.As(err, &rerr) || rerr.Retrieve == nil || rerr.Retrieve.Response == nil {
 			t.Fatalf("error %#v is not a complete *ResponseError", err)
 		}
-		msg := err.Error() + rerr.Retrieve.Error() + string(rerr.Retrieve.Body)
-		if !strings.HasPrefix(err.Error(), "oauthrt: token endpoint answered ") {
-			t.Errorf("Error() = %q", err)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re != rerr.Retrieve {
+			t.Errorf("errors.As finds %p, not the ResponseError's RetrieveError %p", re, rerr.Retrieve)
 		}
-		if strings.Contains(msg, secret) {
-			t.Errorf("secret in %q", msg)
+		if code == http.StatusUnauthorized && !errors.Is(err, oauthrt.ErrReauthRequired) {
+			t.Errorf("a 401 answer does not wrap ErrReauthRequired: %v", err)
 		}
-		if len(rerr.Retrieve.Body) > 512 {
-			t.Errorf("Body is %d bytes", len(rerr.Retrieve.Body))
+
+		text, plus, retrieve := err.Error(), fmt.Sprintf("%+v", err), re.Error()
+		if !strings.HasPrefix(text, prefix) {
+			t.Errorf("Error() = %q, want the prefix %q", text, prefix)
+		}
+		for where, s := range map[string]string{"Error()": text, "%+v": plus} {
+			if len(s) > maxErrorText {
+				t.Errorf("%s is %d bytes, more than %d (body %d bytes)", where, len(s), maxErrorText, len(body))
+			}
+			if strings.ContainsAny(s, "\r\n") {
+				t.Errorf("%s is more than one line: %q", where, s)
+			}
+		}
+		if len(retrieve) > maxRetrieveText {
+			t.Errorf("RetrieveError.Error() is %d bytes, more than %d", len(retrieve), maxRetrieveText)
+		}
+		if len(re.Body) > 512 {
+			t.Errorf("Body is %d bytes", len(re.Body))
+		}
+
+		places := map[string]string{
+			"Error()":                        text,
+			"%+v":                            plus,
+			"RetrieveError.Error()":          retrieve,
+			"RetrieveError.Body":             string(re.Body),
+			"RetrieveError.ErrorCode":        re.ErrorCode,
+			"RetrieveError.ErrorDescription": re.ErrorDescription,
+			"RetrieveError.ErrorURI":         re.ErrorURI,
+		}
+		for where, s := range places {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s contains the secret: %q", where, s)
+			}
+		}
+		// The credentials the body carries are redacted too. What follows
+		// the fixed prefix is made of parts each redacted on its own, so
+		// only a value that cannot span two of them is looked for.
+		for _, v := range bodyCredentials(body) {
+			if strings.Contains(text[len(prefix):], v) {
+				t.Errorf("Error() contains the body's credential %q: %q", v, text)
+			}
 		}
 	})
+}
+
+// bodyCredentials returns the values of the access_token, refresh_token
+// and id_token members of body when it is a JSON object, those that the
+// error text can be searched for soundly: 24 bytes or more (no chance
+// match with a status text), without ": " (which joins the message's
+// parts) and without '[' or ']' (which "[redacted]" could supply).
+func bodyCredentials(body []byte) []string {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	var vals []string
+	for _, k := range []string{"access_token", "refresh_token", "id_token"} {
+		v, ok := m[k].(string)
+		if ok && len(v) >= 24 && !strings.Contains(v, ": ") && !strings.ContainsAny(v, "[]") {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+// A JSON answer that does not parse cannot be redacted member by member;
+// the credentials in it are blanked all the same.
+func TestMalformedJSONBodyKeepsNoCredential(t *testing.T) {
+	const tok = "0123456789abcdefghijklmnopqrstuvwxyz"
+	for _, body := range []string{
+		`{"access_token":"` + tok + `", garbage`,
+		`{"refresh_token" : "` + tok,
+		`{"id_token":"` + tok + `","x":`,
+		`{"Access_Token":"a\"b` + tok + `",`,
+	} {
+		resp := &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{"Content-Type": {"application/json"}}}
+		_, err := endpoint.Parse(resp, []byte(body), nil)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) {
+			t.Fatalf("%s: err = %v, want a RetrieveError", body, err)
+		}
+		if strings.Contains(string(re.Body), tok) || strings.Contains(err.Error(), tok) {
+			t.Errorf("%s: the token survives in Body %q or error %q", body, re.Body, err)
+		}
+		if !strings.Contains(string(re.Body), "[redacted]") {
+			t.Errorf("%s: Body %q was not redacted but dropped or mangled", body, re.Body)
+		}
+	}
 }

@@ -1,0 +1,122 @@
+package filestore
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/tokencodec"
+)
+
+// fuzzKey is the AES-256 key of the AEAD FuzzParseFile uses; the sealed
+// entries of the seeds in testdata/fuzz/FuzzParseFile were sealed with it,
+// each under its own key in the file.
+const fuzzKey = "oauthrt fuzz key, 32 bytes long!"
+
+// marker is planted in the seeds; no error may ever quote it.
+const marker = "SECRETMARKER"
+
+// FuzzParseFile reads any bytes as a token file, as Load and Save do:
+// parse, then unwrap and tokencodec.Decode for each entry, with and
+// without an AEAD. It must not panic; it fails only with ErrCorruptToken
+// (ErrDecrypt too for an entry), or for a file of a newer layout with
+// exactly that message, and never quotes the file; what it accepts has
+// an access token; and a document it parsed is written back as Store
+// writes it, and that parses again with the same entries.
+//
+// The seeds are in testdata/fuzz/FuzzParseFile.
+func FuzzParseFile(f *testing.F) {
+	block, err := aes.NewCipher([]byte(fuzzKey))
+	if err != nil {
+		f.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"version":1,"tokens":{"k":{"access_token":"AT"},"s":"AQID"}}`), false)
+	f.Add([]byte(`{"version":2,"tokens":{}}`), true)
+	f.Fuzz(func(t *testing.T, b []byte, withAEAD bool) {
+		var a cipher.AEAD
+		if withAEAD {
+			a = aead
+		}
+		doc, err := parse(b)
+		if err != nil {
+			if doc != nil {
+				t.Errorf("parse returned a document and the error %v", err)
+			}
+			if strings.Contains(err.Error(), marker) {
+				t.Fatalf("parse: the error quotes the file: %q", err)
+			}
+			if !errors.Is(err, oauthrt.ErrCorruptToken) && !newerLayout(b, err) {
+				t.Fatalf("parse: %v; want an error wrapping ErrCorruptToken, or the newer-layout one", err)
+			}
+			return
+		}
+		if doc == nil || doc.Tokens == nil || doc.Version != fileVersion {
+			t.Fatalf("parse = %+v, nil; want a document of version %d with a token map", doc, fileVersion)
+		}
+
+		for _, key := range slices.Sorted(maps.Keys(doc.Tokens)) {
+			raw, err := unwrap(doc.Tokens[key])
+			if err != nil {
+				if !errors.Is(err, oauthrt.ErrCorruptToken) {
+					t.Fatalf("unwrap(%q): %v; want an error wrapping ErrCorruptToken", doc.Tokens[key], err)
+				}
+				if strings.Contains(err.Error(), marker) {
+					t.Fatalf("unwrap: the error quotes the file: %q", err)
+				}
+				continue
+			}
+			tok, err := tokencodec.Decode(raw, a, key)
+			if err != nil {
+				if !errors.Is(err, oauthrt.ErrCorruptToken) && !errors.Is(err, oauthrt.ErrDecrypt) {
+					t.Fatalf("Decode(%q): %v; want an error wrapping ErrCorruptToken or ErrDecrypt", raw, err)
+				}
+				if strings.Contains(err.Error(), marker) {
+					t.Fatalf("Decode: the error quotes the file: %q", err)
+				}
+				continue
+			}
+			if tok == nil || tok.AccessToken == "" {
+				t.Fatalf("Decode(%q) = %v, nil; want a token with an access token", raw, tok)
+			}
+		}
+
+		// As writeAtomic writes it.
+		out, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			t.Fatalf("encoding a parsed document: %v (file %q)", err, b)
+		}
+		doc2, err := parse(out)
+		if err != nil {
+			t.Fatalf("parse of a re-encoded document: %v (file %q, re-encoded %q)", err, b, out)
+		}
+		if got, want := slices.Sorted(maps.Keys(doc2.Tokens)), slices.Sorted(maps.Keys(doc.Tokens)); !slices.Equal(got, want) {
+			t.Fatalf("re-encoding changed the keys: %q, want %q", got, want)
+		}
+		if got, want := slices.Sorted(maps.Keys(doc2.Leases)), slices.Sorted(maps.Keys(doc.Leases)); !slices.Equal(got, want) {
+			t.Fatalf("re-encoding changed the leases: %q, want %q", got, want)
+		}
+	})
+}
+
+// newerLayout reports whether err is parse's error for a file of a
+// layout newer than fileVersion, and b is such a file.
+func newerLayout(b []byte, err error) bool {
+	var v struct{ Version int }
+	if json.NewDecoder(bytes.NewReader(b)).Decode(&v) != nil || v.Version <= fileVersion {
+		return false
+	}
+	want := fmt.Sprintf("oauthrt: filestore: the token file has layout version %d, newer than this package's %d", v.Version, fileVersion)
+	return err.Error() == want
+}
