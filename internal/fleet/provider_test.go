@@ -3,10 +3,12 @@ package fleet_test
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,6 +22,11 @@ type provider struct {
 	token, api *httptest.Server
 	lifetime   time.Duration
 	early      time.Duration // a refresh earlier than this before expiry is "early"
+
+	// faultRate is the share of token requests answered 500 before the
+	// provider looks at them (so before it rotates anything).
+	faultRate float64
+	faults    atomic.Int64
 
 	mu          sync.Mutex
 	gen         int
@@ -80,6 +87,11 @@ func (p *provider) seed(expired bool) (at, rt string, expiry time.Time) {
 }
 
 func (p *provider) serveToken(w http.ResponseWriter, r *http.Request) {
+	if p.faultRate > 0 && rand.Float64() < p.faultRate {
+		p.faults.Add(1)
+		http.Error(w, "chaos", http.StatusInternalServerError)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", 400)
 		return
