@@ -63,6 +63,8 @@ type SaveError struct {
 	Retry time.Time
 }
 
+// Error names the key and the attempt, and gives the store's error; it
+// holds no token.
 func (e *SaveError) Error() string {
 	return fmt.Sprintf("oauthrt: saving the refreshed token of key %q failed (attempt %d; kept in memory): %v", e.Key, e.Attempt, e.Err)
 }
