@@ -306,14 +306,17 @@ func (t *Transport) now() time.Time {
 	return time.Now()
 }
 
-func (t *Transport) leeway() time.Duration {
+func (t *Transport) leeway() time.Duration { return setting(t.Leeway, DefaultLeeway) }
+
+// setting resolves a duration field: zero means def, negative means none.
+func setting(d, def time.Duration) time.Duration {
 	switch {
-	case t.Leeway == 0:
-		return DefaultLeeway
-	case t.Leeway < 0:
+	case d == 0:
+		return def
+	case d < 0:
 		return 0
 	}
-	return t.Leeway
+	return d
 }
 
 func (t *Transport) key(ctx context.Context) string {
@@ -448,13 +451,7 @@ func (c *cached) fresh(now int64) bool { return c.refreshAt == 0 || now < c.refr
 func (c *cached) ahead(now int64) bool { return c.aheadAt != 0 && now >= c.aheadAt }
 
 func (t *Transport) refreshAhead() time.Duration {
-	switch {
-	case t.RefreshAhead == 0:
-		return DefaultRefreshAhead
-	case t.RefreshAhead < 0:
-		return 0
-	}
-	return t.RefreshAhead
+	return setting(t.RefreshAhead, DefaultRefreshAhead)
 }
 
 // refreshAt is when tok counts as expired: Expiry - leeway, or the zero

@@ -3,7 +3,6 @@ package filestore
 import (
 	"context"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/oauthrt/oauthrt/internal/lease"
@@ -38,18 +37,13 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 	if err != nil {
 		return nil, err
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), lease.ReleaseTimeout)
-			defer cancel()
-			s.update(ctx, func(doc *document) bool {
-				if l, ok := doc.Leases[key]; !ok || l.Holder != holder {
-					return false // lapsed, and maybe taken by another
-				}
-				delete(doc.Leases, key)
-				return true
-			})
+	return lease.Release(func(ctx context.Context) {
+		s.update(ctx, func(doc *document) bool {
+			if l, ok := doc.Leases[key]; !ok || l.Holder != holder {
+				return false // lapsed, and maybe taken by another
+			}
+			delete(doc.Leases, key)
+			return true
 		})
-	}, nil
+	}), nil
 }

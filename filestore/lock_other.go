@@ -3,12 +3,14 @@
 package filestore
 
 import (
-	"context"
 	"errors"
+	"os"
 )
 
-func lockFile(context.Context, string) (func(), error) {
-	return nil, errors.New("oauthrt: filestore: file locking is not supported on this system")
+func tryLock(*os.File) (bool, error) {
+	return false, errors.New("file locking is not supported on this system")
 }
+
+func unlockFile(*os.File) {}
 
 func processAlive(int) bool { return true }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/oauthrt/oauthrt/internal/lease"
 	"github.com/redis/go-redis/v9"
@@ -43,12 +42,7 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 	if err != nil {
 		return nil, err
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), lease.ReleaseTimeout)
-			defer cancel()
-			_ = release.Run(ctx, c, []string{lk}, holder).Err() // on failure, the lease lapses
-		})
-	}, nil
+	return lease.Release(func(ctx context.Context) {
+		_ = release.Run(ctx, c, []string{lk}, holder).Err() // on failure, the lease lapses
+	}), nil
 }

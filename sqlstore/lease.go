@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/oauthrt/oauthrt/internal/lease"
 )
@@ -29,11 +28,9 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 	holder := lease.NewHolder()
 	ms := max(lease.TTL(s.LeaseTTL).Milliseconds(), 1)
 	ensure, take := d.sql(d.ensure, table), d.sql(takeSQL, table)
-	release := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), lease.ReleaseTimeout)
-		defer cancel()
+	unlock = lease.Release(func(ctx context.Context) {
 		_, _ = db.ExecContext(ctx, d.sql(releaseSQL, table), key, holder) // on failure, the lease lapses
-	}
+	})
 
 	// This package never deletes rows, so one Lock makes sure of the
 	// row once.
@@ -61,10 +58,9 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 	})
 	if err != nil {
 		if uncertain {
-			release() // so that no one waits for a lease nobody knows it holds
+			unlock() // so that no one waits for a lease nobody knows it holds
 		}
 		return nil, err
 	}
-	var once sync.Once
-	return func() { once.Do(release) }, nil
+	return unlock, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/oauthrt/oauthrt"
@@ -47,21 +48,29 @@ func TTL(ttl time.Duration) time.Duration {
 // Wait calls try until it takes the lease, fails, or ctx ends, sleeping
 // between tries for a jittered, doubling time from 5 ms to 200 ms.
 func Wait(ctx context.Context, key string, try func(context.Context) (bool, error)) error {
-	wait := minWait
+	err := Poll(ctx, minWait, maxWait, try)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("oauthrt: waiting for the refresh lease of key %q: %w", key, ctx.Err())
+	}
+	return fmt.Errorf("oauthrt: taking the refresh lease of key %q: %w", key, err)
+}
+
+// Poll calls try until it reports done, returns an error, or ctx ends
+// (then Poll returns ctx.Err()), sleeping between tries for a jittered
+// time that doubles from first up to most.
+func Poll(ctx context.Context, first, most time.Duration, try func(context.Context) (bool, error)) error {
+	wait := first
 	var timer *time.Timer
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("oauthrt: waiting for the refresh lease of key %q: %w", key, err)
+			return err
 		}
-		ok, err := try(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("oauthrt: waiting for the refresh lease of key %q: %w", key, ctx.Err())
-			}
-			return fmt.Errorf("oauthrt: taking the refresh lease of key %q: %w", key, err)
-		}
-		if ok {
-			return nil
+		done, err := try(ctx)
+		if err != nil || done {
+			return err
 		}
 		d := wait/2 + mrand.N(wait/2+1) // spread the waiters out
 		if timer == nil {
@@ -74,6 +83,20 @@ func Wait(ctx context.Context, key string, try func(context.Context) (bool, erro
 		case <-timer.C:
 		case <-ctx.Done():
 		}
-		wait = min(2*wait, maxWait)
+		wait = min(2*wait, most)
+	}
+}
+
+// Release returns the unlock function of a lease: it calls release once,
+// however often it is called, under a context bounded by ReleaseTimeout.
+// release reports nothing: a lease it fails to release lapses by itself.
+func Release(release func(ctx context.Context)) (unlock func()) {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), ReleaseTimeout)
+			defer cancel()
+			release(ctx)
+		})
 	}
 }

@@ -1,0 +1,40 @@
+package filestore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/oauthrt/oauthrt/internal/lease"
+)
+
+// lockFile takes an exclusive lock on path (flock on Unix, LockFileEx on
+// Windows), creating it if needed, and returns its release. It polls
+// rather than blocks, so that ctx can end the wait; the critical sections
+// it guards are short, so it polls often.
+func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
+	}
+	err = lease.Poll(ctx, time.Millisecond, 50*time.Millisecond, func(context.Context) (bool, error) {
+		return tryLock(f)
+	})
+	switch {
+	case err == nil:
+		return func() {
+			unlockFile(f)
+			f.Close()
+		}, nil
+	case ctx.Err() != nil:
+		f.Close()
+		return nil, fmt.Errorf("oauthrt: filestore: waiting for the token file's lock: %w", ctx.Err())
+	}
+	f.Close()
+	return nil, fmt.Errorf("oauthrt: filestore: locking the token file: %w", err)
+}
