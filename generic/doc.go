@@ -3,9 +3,12 @@
 //
 // A [Refresher] posts the refresh token to the provider's token endpoint,
 // authenticating the client with HTTP Basic (client_secret_basic), in the
-// form (client_secret_post), or, for a public client, not at all. Unless
-// told which, it tries Basic first and falls back to the form once if the
-// endpoint rejects the client, then remembers what worked.
+// form (client_secret_post), with a JWT signed by its private key
+// (private_key_jwt, RFC 7523: see [PrivateKeyJWT]), or, for a public
+// client, not at all (none). [Refresher.AuthMethod] names the method;
+// unless it does, a client secret is tried with Basic first, falling back
+// to the form once if the endpoint rejects the client, and what worked is
+// remembered.
 //
 // Build one from an existing [oauth2.Config] with [FromConfig], and hand
 // it to an [oauthrt.Transport]:

@@ -23,12 +23,30 @@ type Refresher struct {
 	// TokenURL is the token endpoint. It is required.
 	TokenURL string
 
-	// ClientID and ClientSecret identify the client. An empty
-	// ClientSecret makes a public client: its ClientID (if any) goes in
-	// the form and no client authentication is sent, whatever AuthStyle.
+	// ClientID and ClientSecret identify the client. Unless AuthMethod
+	// or PrivateKeyJWT says otherwise, an empty ClientSecret makes a
+	// public client: its ClientID (if any) goes in the form and no client
+	// authentication is sent, whatever AuthStyle.
 	ClientID, ClientSecret string
 
-	// AuthStyle says how the client authenticates:
+	// AuthMethod says how the client authenticates, by the names of RFC
+	// 7591's token_endpoint_auth_method that providers show in their
+	// client registrations. The zero value derives it from the other
+	// fields: private_key_jwt when PrivateKeyJWT is set, else
+	// AuthStyle's when ClientSecret is set, else none. A method the
+	// fields cannot serve (private_key_jwt without PrivateKeyJWT, a
+	// client secret method without ClientSecret) makes Refresh fail
+	// before anything is sent, rather than fall back to another.
+	AuthMethod AuthMethod
+
+	// PrivateKeyJWT, when not nil, authenticates the client with a JWT
+	// signed by its private key instead of a secret (private_key_jwt, RFC
+	// 7523 §2.2), unless AuthMethod names another method. ClientID is
+	// then required.
+	PrivateKeyJWT *PrivateKeyJWT
+
+	// AuthStyle says how the client authenticates with its ClientSecret
+	// when AuthMethod is the zero value:
 	// [oauth2.AuthStyleInHeader] is HTTP Basic (client_secret_basic),
 	// [oauth2.AuthStyleInParams] is client_id and client_secret in the
 	// form (client_secret_post). The zero value,
@@ -62,6 +80,26 @@ type Refresher struct {
 	// detected is the style AutoDetect found to work; 0 until then.
 	detected atomic.Int32
 }
+
+// AuthMethod is how a client authenticates at the token endpoint, named
+// as in RFC 7591 §2 (token_endpoint_auth_method). The zero value derives
+// it from the Refresher's other fields: see [Refresher.AuthMethod].
+type AuthMethod string
+
+// The client authentication methods a [Refresher] supports.
+const (
+	// AuthClientSecretBasic sends ClientID and ClientSecret with HTTP
+	// Basic authentication (RFC 6749 §2.3.1).
+	AuthClientSecretBasic AuthMethod = "client_secret_basic"
+	// AuthClientSecretPost sends ClientID and ClientSecret in the form.
+	AuthClientSecretPost AuthMethod = "client_secret_post"
+	// AuthPrivateKeyJWT sends ClientID and a JWT signed with
+	// PrivateKeyJWT's key (RFC 7523 §2.2).
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+	// AuthNone is a public client's: ClientID (if any) goes in the form,
+	// with no credential, even if ClientSecret is set.
+	AuthNone AuthMethod = "none"
+)
 
 var _ oauthrt.Refresher = (*Refresher)(nil)
 
@@ -105,25 +143,23 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	}
 	secrets := []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken}
 
-	var (
-		next *oauth2.Token
-		err  error
-	)
-	switch style := r.style(); style {
-	case oauth2.AuthStyleAutoDetect:
-		next, err = r.post(ctx, form, oauth2.AuthStyleInHeader, secrets)
+	method, err := r.method()
+	if err != nil {
+		return nil, err
+	}
+	var next *oauth2.Token
+	if method == "" { // AutoDetect, with nothing detected yet
+		next, err = r.post(ctx, form, AuthClientSecretBasic, secrets)
 		if err == nil {
 			r.detected.Store(int32(oauth2.AuthStyleInHeader))
-			break
-		}
-		if endpoint.ClientRejected(err) {
-			next, err = r.post(ctx, form, oauth2.AuthStyleInParams, secrets)
+		} else if endpoint.ClientRejected(err) {
+			next, err = r.post(ctx, form, AuthClientSecretPost, secrets)
 			if err == nil {
 				r.detected.Store(int32(oauth2.AuthStyleInParams))
 			}
 		}
-	default:
-		next, err = r.post(ctx, form, style, secrets)
+	} else {
+		next, err = r.post(ctx, form, method, secrets)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("generic: refresh: %w", err)
@@ -131,44 +167,84 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
 }
 
-// style returns the auth style to use: AuthStyle, or the one AutoDetect
-// found; AutoDetect if there is nothing to detect or nothing found yet.
-func (r *Refresher) style() oauth2.AuthStyle {
-	if r.ClientSecret == "" {
-		return oauth2.AuthStyleInParams // a public client: both are the same
+// method returns the client authentication method to use, or "" for
+// AuthStyleAutoDetect that has detected nothing yet.
+func (r *Refresher) method() (AuthMethod, error) {
+	switch m := r.AuthMethod; m {
+	case AuthNone:
+		return m, nil
+	case AuthPrivateKeyJWT:
+		if r.PrivateKeyJWT == nil {
+			return "", errors.New("generic: Refresher.AuthMethod is private_key_jwt but Refresher.PrivateKeyJWT is nil")
+		}
+		return m, nil
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		if r.ClientSecret == "" {
+			return "", fmt.Errorf("generic: Refresher.AuthMethod is %s but Refresher.ClientSecret is empty", m)
+		}
+		return m, nil
+	case "":
+	default:
+		return "", fmt.Errorf("generic: unknown Refresher.AuthMethod %q", m)
 	}
-	if r.AuthStyle != oauth2.AuthStyleAutoDetect {
-		return r.AuthStyle
+	switch {
+	case r.PrivateKeyJWT != nil:
+		return AuthPrivateKeyJWT, nil
+	case r.ClientSecret == "":
+		return AuthNone, nil
 	}
-	return oauth2.AuthStyle(r.detected.Load())
+	style := r.AuthStyle
+	if style == oauth2.AuthStyleAutoDetect {
+		style = oauth2.AuthStyle(r.detected.Load())
+	}
+	switch style {
+	case oauth2.AuthStyleInHeader:
+		return AuthClientSecretBasic, nil
+	case oauth2.AuthStyleInParams:
+		return AuthClientSecretPost, nil
+	}
+	return "", nil
 }
 
-// post sends form, authenticating the client in style.
-func (r *Refresher) post(ctx context.Context, form url.Values, style oauth2.AuthStyle, secrets []string) (*oauth2.Token, error) {
-	req := endpoint.Request{URL: r.TokenURL, Form: make(url.Values, len(form)+2), Secrets: secrets, AllowInsecureHTTP: r.AllowInsecureHTTP}
+// post sends form, authenticating the client with method.
+func (r *Refresher) post(ctx context.Context, form url.Values, method AuthMethod, secrets []string) (*oauth2.Token, error) {
+	req := endpoint.Request{URL: r.TokenURL, Form: make(url.Values, len(form)+3), Secrets: secrets, AllowInsecureHTTP: r.AllowInsecureHTTP}
 	for k, v := range form {
 		req.Form[k] = v
 	}
-	switch {
-	case r.ClientSecret == "":
+	switch method {
+	case AuthNone:
 		if r.ClientID != "" {
 			req.Form.Set("client_id", r.ClientID)
 		}
-	case style == oauth2.AuthStyleInHeader:
+	case AuthClientSecretBasic:
 		// RFC 6749 §2.3.1: form-encode both before joining them.
 		cred := url.QueryEscape(r.ClientID) + ":" + url.QueryEscape(r.ClientSecret)
 		req.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
-	default:
+	case AuthClientSecretPost:
 		req.Form.Set("client_id", r.ClientID)
 		req.Form.Set("client_secret", r.ClientSecret)
+	case AuthPrivateKeyJWT:
+		assertion, err := r.PrivateKeyJWT.Assertion(r.ClientID, r.TokenURL)
+		if err != nil {
+			return nil, err
+		}
+		req.Form.Set("client_id", r.ClientID)
+		req.Form.Set("client_assertion_type", ClientAssertionType)
+		req.Form.Set("client_assertion", assertion)
+		req.Secrets = append(req.Secrets, assertion)
 	}
 	return endpoint.Do(ctx, r.HTTPClient, req)
 }
 
 // String describes r without its secret.
 func (r *Refresher) String() string {
-	return fmt.Sprintf("generic.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, AuthStyle: %s}",
-		endpoint.RedactedURL(r.TokenURL), r.ClientID, endpoint.Masked(r.ClientSecret), r.styleName())
+	auth := "AuthStyle: " + r.styleName()
+	if m, err := r.method(); err == nil && m != "" && (r.AuthMethod != "" || m == AuthPrivateKeyJWT) {
+		auth = "AuthMethod: " + string(m)
+	}
+	return fmt.Sprintf("generic.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, %s}",
+		endpoint.RedactedURL(r.TokenURL), r.ClientID, endpoint.Masked(r.ClientSecret), auth)
 }
 
 // GoString is String, so that %#v does not print the secret either.
