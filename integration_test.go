@@ -272,6 +272,7 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	if len(out) < 3 {
 		t.Fatalf("only %d failures, want 3", len(out))
 	}
+	f.tr.Close() // the refreshes log as they end, after their requests went on
 	if !strings.Contains(logs.String(), "saving the refreshed token failed") {
 		t.Errorf("the failed save was not logged: %s", logs.String())
 	}

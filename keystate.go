@@ -21,6 +21,8 @@ type keyState struct {
 	mu     sync.Mutex
 	flight atomic.Pointer[flight] // the refresh under way, if any; set and cleared under mu
 
+	reporting sync.Mutex // held while a flight reports its RefreshEvent
+
 	// Only the running flight touches these; flights of one key never
 	// overlap, and mu orders one after the other.
 	dead       *deadGrant    // the token whose grant the endpoint rejected
@@ -166,6 +168,8 @@ func (s *keyState) gaveUp(err error) error {
 // run carries out flight f and publishes its outcome. ctx carries the
 // values, not the cancellation, of the request that started it.
 func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
+	start := time.Now()
+	var rep report
 	// The refresh itself (the Refresher and the Save after it) is bounded
 	// by RefreshTimeout only: cutting it off could drop a rotated refresh
 	// token. Waiting (store reads, the lease) also ends when the Transport
@@ -194,10 +198,20 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
 		s.flight.Store(nil)
+		report := rep.reason != "" && (t.OnRefresh != nil || t.Logger != nil)
+		if report {
+			// Taken before the next flight can start, so that the key's
+			// events are reported in order, after the requests went on.
+			s.reporting.Lock()
+		}
 		s.mu.Unlock()
 		close(f.done)
+		if report {
+			defer s.reporting.Unlock()
+			t.refreshed(RefreshEvent{Key: s.key, Reason: rep.reason, Outcome: outcomeOf(f.err, rep.loaded), Duration: time.Since(start), Err: f.err})
+		}
 	}()
-	f.c, f.err = s.obtain(ctx, wait, t, w)
+	f.c, f.err = s.obtain(ctx, wait, t, w, &rep)
 	if f.err == nil && w.stale != nil {
 		s.aheadFails = 0
 		s.nextAhead.Store(0)
@@ -226,7 +240,11 @@ func backoff(n int) time.Duration {
 //
 // ctx bounds the refresh; wait, which ends earlier when the Transport is
 // closed, bounds the reads of the store and the wait for the lease.
-func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why) (*cached, error) {
+//
+// When the store holds no token and the Refresher is an [Issuer], base is
+// nil: the Issuer gets a first token. rep learns whether a refresh was
+// needed, and why, and whether another process did it.
+func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *report) (*cached, error) {
 	base, err := s.newest(wait, t)
 	if err != nil {
 		return nil, err
@@ -234,6 +252,7 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why) (*cach
 	if c, err, done := s.settle(t, base, w); done {
 		return c, err
 	}
+	rep.reason = reasonFor(base, w)
 	if l, ok := t.Store.(Locker); ok {
 		unlock, err := l.Lock(wait, s.key)
 		if err != nil {
@@ -244,16 +263,39 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why) (*cach
 			return nil, err
 		}
 		if c, err, done := s.settle(t, base, w); done {
+			rep.loaded = err == nil
 			return c, err
 		}
 	}
 	return s.refresh(ctx, t, base)
 }
 
+// report is what a flight learns for its RefreshEvent.
+type report struct {
+	reason RefreshReason // "": no refresh was needed
+	loaded bool          // another process had refreshed the token
+}
+
+// reasonFor says why base needs a refresh.
+func reasonFor(base *oauth2.Token, w why) RefreshReason {
+	switch {
+	case base == nil:
+		return ReasonMissing
+	case isToken(base, w.rejected):
+		return ReasonRejected
+	case isToken(base, w.stale):
+		return ReasonAhead
+	}
+	return ReasonExpired
+}
+
 // settle decides whether base can be handed out as it is (done, with the
 // token to send) or the grant is known dead (done, with the error), or
 // base must be refreshed (not done).
 func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, err error, done bool) {
+	if base == nil {
+		return nil, nil, false // nothing stored: an Issuer gets a first token
+	}
 	needRefresh := isToken(base, w.rejected) || isToken(base, w.stale) || t.expired(base)
 	if d := s.dead; d != nil {
 		if base.RefreshToken == d.tok.RefreshToken {
@@ -271,11 +313,21 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, e
 }
 
 // refresh exchanges base for a new token and saves it.
+// A nil base, for a key the store has no token for, is issued one by the
+// Refresher, an Issuer.
 func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token) (*cached, error) {
-	tok, err := t.Refresher.Refresh(ctx, base)
+	var (
+		tok *oauth2.Token
+		err error
+	)
+	if base == nil {
+		tok, err = t.Refresher.(Issuer).Issue(ctx)
+	} else {
+		tok, err = t.Refresher.Refresh(ctx, base)
+	}
 	if err != nil {
 		err = fmt.Errorf("oauthrt: refreshing the token of key %q: %w", s.key, err)
-		if errors.Is(err, ErrReauthRequired) {
+		if base != nil && errors.Is(err, ErrReauthRequired) {
 			s.dead = &deadGrant{tok: base, err: err}
 		}
 		return nil, err
@@ -284,7 +336,7 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
 	}
 	nt := *tok
-	if nt.RefreshToken == "" {
+	if nt.RefreshToken == "" && base != nil {
 		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
 	}
 	// Under a lease, other processes wait for this save and then read the
@@ -331,7 +383,8 @@ func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 }
 
 // newest returns the newest token known for the key: one that the store
-// failed to save (after trying again), or else the stored one.
+// failed to save (after trying again), or else the stored one; nil when
+// the store has none and the Refresher is an Issuer.
 func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, error) {
 	if s.unsaved != nil {
 		tok := s.unsaved
@@ -341,6 +394,9 @@ func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, err
 		return tok, nil
 	}
 	tok, err := t.Store.Load(ctx, s.key)
+	if _, issuer := t.Refresher.(Issuer); issuer && errors.Is(err, ErrNoToken) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
 	}

@@ -3,6 +3,7 @@ package oauthrt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"golang.org/x/oauth2"
@@ -62,4 +63,62 @@ type RequestPreparer interface {
 // must not read or close the response body.
 type RejectionDetector interface {
 	TokenRejected(resp *http.Response) bool
+}
+
+// An Issuer is a [Refresher] that can get a token for a key the store
+// holds none for, because it has a credential of its own: a client
+// credentials grant, a workload identity, an [oauth2.TokenSource]. When
+// Load reports [ErrNoToken], the [Transport] calls Issue, under the same
+// single flight and store lease as a refresh, and saves the token before
+// using it, instead of failing with ErrNoToken.
+type Issuer interface {
+	Refresher
+	// Issue returns a new token. Its RefreshToken may be empty.
+	Issue(ctx context.Context) (*oauth2.Token, error)
+}
+
+// TokenSourceRefresher is a [Refresher] and an [Issuer] that takes every
+// new token from an [oauth2.TokenSource], for providers that already have
+// one (golang.org/x/oauth2/clientcredentials, google.DefaultTokenSource,
+// a vendor SDK's): the [Transport] adds its store, its single flight per
+// key, and its handling of expiry and 401s.
+//
+// Source must hand out a new token when asked after the old one expired
+// or was rejected; one that keeps its own refresh token (an
+// oauth2.Config's TokenSource) should be replaced by the package generic
+// Refresher, which keeps the refresh token in the store where every
+// process sees its rotation. A TokenSource takes no context: the
+// context of a refresh is checked before Source is called, and Source's
+// own context (given when it was built) bounds the call. oauth2's
+// ReuseTokenSource hands back its cached token until that expires, so a
+// 401 does not get a new token through it; give it Source's inner source.
+type TokenSourceRefresher struct {
+	// Source gives the tokens. Required: nil makes Refresh fail.
+	Source oauth2.TokenSource
+}
+
+var _ Issuer = TokenSourceRefresher{}
+
+// Refresh returns a copy of Source's token; it does not look at tok.
+func (r TokenSourceRefresher) Refresh(ctx context.Context, _ *oauth2.Token) (*oauth2.Token, error) {
+	return r.Issue(ctx)
+}
+
+// Issue returns a copy of Source's token.
+func (r TokenSourceRefresher) Issue(ctx context.Context) (*oauth2.Token, error) {
+	if r.Source == nil {
+		return nil, errors.New("oauthrt: TokenSourceRefresher.Source is nil")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	tok, err := r.Source.Token()
+	if err != nil {
+		return nil, fmt.Errorf("oauthrt: token source: %w", err)
+	}
+	if tok == nil {
+		return nil, errors.New("oauthrt: token source returned a nil token")
+	}
+	cp := *tok // the source may hand the same value to others
+	return &cp, nil
 }

@@ -181,6 +181,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	} {
 		out = append(out, fmt.Sprintf("%v %+v %#v %s", v, v, v, v))
 	}
+	f.tr.Close() // the refreshes log as they end, after their requests went on
 	repMu.Lock()
 	out = append(out, reported...)
 	repMu.Unlock()

@@ -107,9 +107,24 @@ type Transport struct {
 	Now func() time.Time
 
 	// Logger receives, at level Error, what goes wrong without failing a
-	// request: a *SaveError when the store did not take a refreshed token.
-	// nil: nothing is logged. No token or secret is ever logged.
+	// request: a *SaveError when the store did not take a refreshed token,
+	// and a failed refresh ahead of expiry. It also receives each refresh
+	// (see OnRefresh): at level Debug when it succeeded, at level Warn
+	// when it failed a request. nil: nothing is logged. No token or secret
+	// is ever logged.
 	Logger *slog.Logger
+
+	// OnRefresh is called once for each refresh, however many requests
+	// shared it, when it ends: with the key, why it was needed, how it
+	// ended and how long it took (see RefreshEvent), for metrics and
+	// traces. It is called after the waiting requests got their token or
+	// error, on the goroutine that did the refresh, which it must not
+	// hold up for long: the next refresh of the key reports after it
+	// returns, so that each key's events come in order. Calls for
+	// different keys may be concurrent. Close waits for the calls under
+	// way. A request that finds its
+	// token fresh calls nothing. nil: not called.
+	OnRefresh func(RefreshEvent)
 
 	// OnError is called with the key and the error for what goes wrong
 	// without failing a request: a *SaveError each time the store fails to
@@ -185,11 +200,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}()
 	}
-	if t.Store == nil {
-		return nil, errors.New("oauthrt: Transport.Store is nil")
-	}
-	if t.Refresher == nil {
-		return nil, errors.New("oauthrt: Transport.Refresher is nil")
+	if err := t.check(); err != nil {
+		return nil, err
 	}
 	if !credentialsAllowed(req) {
 		reqBodyClosed = true
@@ -291,6 +303,17 @@ func (t *Transport) String() string {
 
 // GoString is like String, so that %#v prints no token either.
 func (t *Transport) GoString() string { return t.String() }
+
+// check reports a Transport that lacks a required field.
+func (t *Transport) check() error {
+	switch {
+	case t.Store == nil:
+		return errors.New("oauthrt: Transport.Store is nil")
+	case t.Refresher == nil:
+		return errors.New("oauthrt: Transport.Refresher is nil")
+	}
+	return nil
+}
 
 func (t *Transport) base() http.RoundTripper {
 	if t.Base != nil {

@@ -1,0 +1,112 @@
+package oauthrt
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// A RefreshEvent describes one refresh of a key's token, for
+// [Transport.OnRefresh]: one per refresh, however many requests shared
+// it. It holds no token or secret; Err is the error the requests got,
+// which holds none either.
+type RefreshEvent struct {
+	// Key is the store key of the token.
+	Key string
+
+	// Reason says why the token was refreshed.
+	Reason RefreshReason
+
+	// Outcome says how the refresh ended.
+	Outcome RefreshOutcome
+
+	// Duration is how long the refresh took, from the first read of the
+	// store to the save of the new token: the wait for the store's lease
+	// and the token endpoint's answer included.
+	Duration time.Duration
+
+	// Err is why the refresh failed: nil unless Outcome is OutcomeFailed
+	// or OutcomeReauthRequired.
+	Err error
+}
+
+// RefreshReason says why a token was refreshed. Its values are short
+// lowercase words, fit to be metric labels.
+type RefreshReason string
+
+// The reasons for a refresh.
+const (
+	// ReasonExpired: the token had expired (Expiry - Leeway <= now) and
+	// requests waited for the new one.
+	ReasonExpired RefreshReason = "expired"
+	// ReasonRejected: the API rejected the token (a 401, or what the
+	// Refresher's RejectionDetector reported), and the request is sent
+	// again with the new one.
+	ReasonRejected RefreshReason = "rejected"
+	// ReasonAhead: the token's refresh-ahead window opened (see
+	// Transport.RefreshAhead); no request waited.
+	ReasonAhead RefreshReason = "ahead"
+	// ReasonMissing: the store held no token for the key, and the
+	// Refresher is an Issuer that got a first one.
+	ReasonMissing RefreshReason = "missing"
+)
+
+// RefreshOutcome says how a refresh ended. Its values are short
+// lowercase words, fit to be metric labels.
+type RefreshOutcome string
+
+// The outcomes of a refresh.
+const (
+	// OutcomeRefreshed: the Refresher returned a new token, which was
+	// saved (a failed save is reported to OnError as a *SaveError, and
+	// the token is still used).
+	OutcomeRefreshed RefreshOutcome = "refreshed"
+	// OutcomeLoaded: another process sharing the store had refreshed the
+	// token by the time this one held the store's lease, and its token
+	// was used: the token endpoint was not called.
+	OutcomeLoaded RefreshOutcome = "loaded"
+	// OutcomeFailed: no new token; Err says why (the token endpoint, the
+	// store, the lease, or a panic in the Store or Refresher). The grant
+	// is not known to be dead, and a later request tries again.
+	OutcomeFailed RefreshOutcome = "failed"
+	// OutcomeReauthRequired: the grant is dead (Err wraps
+	// ErrReauthRequired); only a person authorizing again revives it.
+	OutcomeReauthRequired RefreshOutcome = "reauth_required"
+)
+
+// outcomeOf is the outcome of a refresh that ended with err.
+func outcomeOf(err error, loaded bool) RefreshOutcome {
+	switch {
+	case errors.Is(err, ErrReauthRequired):
+		return OutcomeReauthRequired
+	case err != nil:
+		return OutcomeFailed
+	case loaded:
+		return OutcomeLoaded
+	}
+	return OutcomeRefreshed
+}
+
+// refreshed reports ev to OnRefresh and Logger. A failed refresh ahead of
+// expiry was already logged at level Error by aheadFailed.
+func (t *Transport) refreshed(ev RefreshEvent) {
+	if t.OnRefresh != nil {
+		t.OnRefresh(ev)
+	}
+	if t.Logger == nil {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("key", ev.Key),
+		slog.String("reason", string(ev.Reason)),
+		slog.String("outcome", string(ev.Outcome)),
+		slog.Duration("duration", ev.Duration),
+	}
+	switch {
+	case ev.Err == nil:
+		t.Logger.LogAttrs(context.Background(), slog.LevelDebug, "oauthrt: token refreshed", attrs...)
+	case ev.Reason != ReasonAhead:
+		t.Logger.LogAttrs(context.Background(), slog.LevelWarn, "oauthrt: token refresh failed", append(attrs, slog.Any("error", ev.Err))...)
+	}
+}
