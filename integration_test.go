@@ -100,7 +100,7 @@ func TestDeadGrantFromTokenEndpoint(t *testing.T) {
 		wantCode string
 	}{
 		{"invalid_grant", 400, `{"error":"invalid_grant","error_description":"refresh token revoked"}`, "invalid_grant"},
-		{"401", 401, `{"error":"invalid_client"}`, "invalid_client"},
+		{"401", 401, `{"error":"access_denied"}`, "access_denied"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -133,6 +133,35 @@ func TestDeadGrantFromTokenEndpoint(t *testing.T) {
 				t.Errorf("API called %d times, want 0", n)
 			}
 		})
+	}
+}
+
+// A 401 that blames the client's credential (a wrong or expired client
+// secret) is the application's to fix: the grant is not dead, and once
+// the credential is fixed the same refresh token works.
+func TestClientRejectedIsNotADeadGrant(t *testing.T) {
+	f := newFixture(t)
+	var fixed atomic.Bool
+	e := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if !fixed.Load() {
+			writeJSON(w, 401, `{"error":"invalid_client","error_description":"client secret expired"}`)
+			return
+		}
+		writeJSON(w, 200, `{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600}`)
+	})
+	withGeneric(f, e)
+	f.clock.Advance(time.Hour)
+	err := f.getErr(t)
+	var re *oauth2.RetrieveError
+	if errors.Is(err, oauthrt.ErrReauthRequired) || !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+		t.Fatalf("err = %v, want invalid_client and not ErrReauthRequired", err)
+	}
+	fixed.Store(true)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d after the credential was fixed", code)
+	}
+	if got := e.forms[len(e.forms)-1]["refresh_token"]; !cmp.Equal(got, []string{"rt-1"}) {
+		t.Errorf("refresh_token posted %q, want the same rt-1", got)
 	}
 }
 

@@ -18,6 +18,7 @@
 //		Refresher: generic.FromConfig(conf),
 //	}}
 //
-// A refresh token the endpoint rejects (invalid_grant, or a 401) ends in
-// an error wrapping [oauthrt.ErrReauthRequired].
+// A refresh token the endpoint rejects (invalid_grant, or a 401 that does
+// not say invalid_client) ends in an error wrapping
+// [oauthrt.ErrReauthRequired].
 package generic

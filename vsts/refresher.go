@@ -79,7 +79,8 @@ var (
 //
 // A nil tok, or one without a refresh token, gives an error wrapping
 // [oauthrt.ErrReauthRequired] without calling the endpoint; so does an
-// answer invalid_grant or 401. Other error answers wrap an
+// answer invalid_grant, or 401 unless it says invalid_client or
+// unauthorized_client. Other error answers wrap an
 // [*oauth2.RetrieveError].
 func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	if err := r.check(); err != nil {

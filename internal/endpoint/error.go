@@ -17,7 +17,10 @@ import (
 //
 // It wraps [oauthrt.ErrReauthRequired] when the grant is dead: the error
 // code is invalid_grant (or GitHub's bad_refresh_token), or the status is
-// 401.
+// 401 with a code that does not blame the client. A 401 invalid_client or
+// unauthorized_client (a wrong or expired client secret, a key the
+// provider does not know) is the application's to fix, and no user
+// authorizing again would help: it does not kill the grant.
 type ResponseError struct {
 	// Retrieve describes the answer as golang.org/x/oauth2 does. Its
 	// Response is a copy of the answer without body or request, never
@@ -35,7 +38,8 @@ type ResponseError struct {
 // newResponseError builds the error for resp. body is the body with
 // credential members already redacted; red redacts the secrets.
 func newResponseError(resp *http.Response, red *redactor, body []byte, code, desc, uri, reason string, cause error) *ResponseError {
-	dead := resp.StatusCode == http.StatusUnauthorized || code == "invalid_grant" || code == "bad_refresh_token"
+	dead := code == "invalid_grant" || code == "bad_refresh_token" ||
+		(resp.StatusCode == http.StatusUnauthorized && !blamesClient(code))
 	r := *resp
 	r.Body = http.NoBody
 	r.Request = nil
@@ -106,6 +110,12 @@ func (e *ResponseError) Unwrap() []error {
 		errs = append(errs, e.cause)
 	}
 	return errs
+}
+
+// blamesClient reports whether an error code says the client, not the
+// grant, is at fault (RFC 6749 §5.2).
+func blamesClient(code string) bool {
+	return code == "invalid_client" || code == "unauthorized_client"
 }
 
 // ClientRejected reports whether err says the token endpoint rejected the

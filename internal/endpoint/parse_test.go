@@ -258,13 +258,31 @@ func TestParseError(t *testing.T) {
 			msg:         "invalid_client",
 		},
 		{
+			// The client's credential is wrong: the application's to fix,
+			// not the user's; the grant lives on.
 			name:        "invalid_client 401",
 			status:      401,
 			contentType: jsonType,
 			body:        `{"error":"invalid_client"}`,
 			code:        "invalid_client",
-			dead:        true,
 			msg:         "invalid_client",
+		},
+		{
+			name:        "unauthorized_client 401",
+			status:      401,
+			contentType: jsonType,
+			body:        `{"error":"unauthorized_client"}`,
+			code:        "unauthorized_client",
+			msg:         "unauthorized_client",
+		},
+		{
+			name:        "401 with another code",
+			status:      401,
+			contentType: jsonType,
+			body:        `{"error":"invalid_token"}`,
+			code:        "invalid_token",
+			dead:        true,
+			msg:         "invalid_token",
 		},
 		{
 			name:   "401 empty",
