@@ -67,7 +67,8 @@
 // # On a dead grant
 //
 // When there is no refresh token, or the token endpoint answers
-// invalid_grant or 401, the Refresher returns an error wrapping
+// invalid_grant or 401 (but for a 401 invalid_client, which blames the
+// application's credential), the Refresher returns an error wrapping
 // [ErrReauthRequired], and RoundTrip returns it without sending the
 // request. The Transport never presents that refresh token again: later
 // requests for the key read the store and fail fast with the same error
@@ -113,8 +114,23 @@
 // # Refreshers
 //
 // Package generic implements the RFC 6749 refresh_token grant for any
-// provider; package vsts implements Azure DevOps' assertion-based flow.
-// A [RefresherFunc] covers anything else.
+// provider, with client_secret_basic, client_secret_post, private_key_jwt
+// or no client authentication; package entra, Microsoft Entra ID's
+// (Azure DevOps' new sign-in); package vsts, Azure DevOps' retiring
+// assertion-based flow. [TokenSourceRefresher] takes tokens from any
+// [golang.org/x/oauth2.TokenSource], and a [RefresherFunc] covers anything
+// else.
+//
+// # Libraries that take a TokenSource
+//
+// [Transport.TokenSource] hands such a library the tokens of one key from
+// the same cache, refresh and store as the Transport's requests.
+//
+// # Observability
+//
+// [Transport.OnRefresh] hears of every refresh, with its reason, outcome
+// and duration, for metrics; [Transport.Logger] logs them, and what goes
+// wrong in the background. Neither ever sees a token.
 //
 // # Secrets
 //

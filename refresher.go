@@ -19,12 +19,14 @@ import (
 // not rotate it: the [Transport] then keeps the old one (RFC 6749 §6).
 //
 // When the grant is dead and only a person can revive it (no refresh
-// token, the endpoint answered invalid_grant or 401), Refresh returns an
+// token, the endpoint answered invalid_grant, or a 401 other than
+// invalid_client or unauthorized_client), Refresh returns an
 // error wrapping [ErrReauthRequired]. The Transport then never presents
 // that refresh token again. Any other error is taken as transient.
 //
-// The packages generic and vsts hold the two Refreshers this module
-// provides.
+// The packages generic, entra and vsts hold the Refreshers this module
+// provides for refresh tokens; [TokenSourceRefresher] adapts an
+// [oauth2.TokenSource].
 type Refresher interface {
 	// Refresh exchanges tok's refresh token for a new token.
 	Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error)
@@ -41,7 +43,8 @@ func (f RefresherFunc) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.
 }
 
 // ErrReauthRequired means the grant is dead: there is no refresh token, or
-// the token endpoint rejected it (invalid_grant, or a 401). Only a person
+// the token endpoint rejected it (invalid_grant, or a 401 that does not
+// blame the client's credential). Only a person
 // authorizing the application again can revive it. Refreshers wrap it; the
 // [Transport] returns it without sending the API request, and keeps
 // returning it for the key until a different token is saved in the store.

@@ -14,6 +14,9 @@
 // page ([Refresher.PrepareRequest]), and recognizes the 203 sign-in page
 // that Azure DevOps answers otherwise ([Refresher.TokenRejected]).
 //
-// For Microsoft Entra ID tokens, which Azure DevOps accepts too, use the
-// generic package instead.
+// Azure DevOps OAuth is being retired: it has taken no new app
+// registrations since April 2025, and Microsoft has scheduled its removal
+// for 2026. Its successor is Microsoft Entra ID, whose tokens Azure
+// DevOps accepts too: package entra refreshes them, and its documentation
+// describes the migration.
 package vsts

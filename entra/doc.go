@@ -1,0 +1,104 @@
+// Package entra refreshes Microsoft Entra ID tokens (the v2.0 endpoint
+// at login.microsoftonline.com), by default tokens for Azure DevOps.
+//
+// Microsoft Entra ID, formerly Azure Active Directory, is Microsoft's
+// identity service, and the way Microsoft now wants apps to act for Azure
+// DevOps users: an app registered in Entra asks for the scope
+// [AzureDevOpsScope] and gets Entra access tokens, which Azure DevOps'
+// REST APIs take as Bearer tokens. They last about an hour. Each refresh
+// also hands out a new refresh token, which the [Refresher] returns and
+// an [oauthrt.Transport] saves.
+//
+//	client := &http.Client{Transport: &oauthrt.Transport{
+//		Store: store,
+//		Refresher: &entra.Refresher{
+//			Tenant:       tenantID,
+//			ClientID:     clientID,
+//			ClientSecret: clientSecret,
+//		},
+//	}}
+//
+// For requests to dev.azure.com and *.visualstudio.com the Refresher also
+// asks Azure DevOps for a 401, not a sign-in page, when it rejects a
+// token, and recognizes that page (a 203) if it comes all the same, as
+// the vsts package does. Requests to other hosts, such as Microsoft Graph
+// with other Scopes, are left as they are.
+//
+// # Migrating from package vsts
+//
+// Azure DevOps OAuth, the flow of package vsts, is being retired: it took
+// no new app registrations from April 2025, and Microsoft has scheduled
+// its removal for 2026. The sources this package was written from give no
+// exact day; check Microsoft's announcement for it. Until then existing
+// vsts grants keep working.
+//
+// A vsts grant cannot be turned into an Entra one: each user (or
+// organization, for a service acting for one) must authorize the new
+// Entra app once. That is Entra's authorization code flow, which
+// golang.org/x/oauth2 does; ask for AzureDevOpsScope and
+// "offline_access", and save the token it returns in the store:
+//
+//	conf := &oauth2.Config{
+//		ClientID:     clientID,
+//		ClientSecret: clientSecret,
+//		Endpoint:     microsoft.AzureADEndpoint(tenantID), // golang.org/x/oauth2/microsoft
+//		RedirectURL:  "https://app.example/entra/callback",
+//		Scopes:       []string{entra.AzureDevOpsScope, "offline_access"},
+//	}
+//	// Send the user to conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), then:
+//	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+//	...
+//	err = store.Save(ctx, "entra:"+org, tok)
+//
+// An app with a certificate credential instead of a secret leaves
+// ClientSecret out, sets Endpoint.AuthStyle to oauth2.AuthStyleInParams,
+// and passes Exchange two more options:
+// oauth2.SetAuthURLParam("client_assertion_type",
+// generic.ClientAssertionType) and oauth2.SetAuthURLParam(
+// "client_assertion", a), where a comes from [generic.PrivateKeyJWT]'s
+// Assertion(clientID, conf.Endpoint.TokenURL).
+//
+// During the migration, run two Transports over the same store: one
+// with the vsts Refresher for the old grants, one with this package's
+// for the new, under distinct keys such as "vsts:"+org and "entra:"+org.
+// Send each organization's requests through the Entra one once its key
+// holds a token (Load no longer reports oauthrt.ErrNoToken), and through
+// the vsts one until then. Nothing else changes: the API URLs are the
+// same, and so are the Transport's rules on expiry, on a 401 and on a
+// dead grant.
+//
+// # Errors
+//
+// Entra answers errors with an OAuth error code and a description that
+// starts with an AADSTS code. Refresh returns an error wrapping
+// [oauthrt.ErrReauthRequired], after which the Transport never presents
+// that refresh token again, when only a person can go on:
+//
+//   - invalid_grant: the refresh token expired (AADSTS700082, unused for
+//     too long), was revoked, or the user's password changed;
+//   - interaction_required: multifactor authentication or a Conditional
+//     Access policy wants the user to sign in (AADSTS50076, AADSTS50079);
+//   - consent_required: the app lacks a consent it needs;
+//   - login_required: the user must sign in again.
+//
+// An error that blames the app, invalid_client (a wrong or expired client
+// secret, AADSTS7000215 and AADSTS7000222, a certificate Entra does not
+// know) or unauthorized_client, is not a dead grant, although Entra sends
+// invalid_client with status 401: once the app's credential is fixed the
+// old refresh tokens work again. temporarily_unavailable is tried again,
+// briefly, with the same refresh token. Anything else is returned as it is,
+// a transient failure to the Transport, with the [*oauth2.RetrieveError]
+// reachable through errors.As.
+//
+// # Certificates or secrets
+//
+// A client secret is a password shared with Entra; the Entra admin center
+// gives secrets an expiry of at most two years, after which every refresh
+// fails with invalid_client until a new secret is deployed. A certificate
+// credential never leaves the app: Entra holds only the certificate, and
+// the private key signs a short-lived assertion for each request, so
+// nothing that could be replayed for long crosses the wire. Microsoft
+// recommends certificates for apps in production. Set PrivateKey and
+// Certificate (see [ParseCertificate]) instead of ClientSecret; the key may
+// be any [crypto.Signer], one held in a key vault or an HSM included.
+package entra

@@ -1,0 +1,345 @@
+package entra
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha1"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/generic"
+	"github.com/oauthrt/oauthrt/internal/endpoint"
+	"golang.org/x/oauth2"
+)
+
+const (
+	// AzureDevOpsScope asks for a token for Azure DevOps with every
+	// permission the app registration holds for it: the .default scope of
+	// Azure DevOps' resource ID.
+	AzureDevOpsScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
+
+	// DefaultAuthority is the Microsoft Entra ID login host of Azure's
+	// global cloud.
+	DefaultAuthority = "https://login.microsoftonline.com"
+)
+
+// defaultScopes are the scopes of a Refresher whose Scopes is empty.
+var defaultScopes = []string{AzureDevOpsScope, "offline_access"}
+
+// How a temporarily_unavailable answer is tried again: at most maxAttempts
+// requests in all, waiting retryDelay before the second and twice as long
+// before each later one, or as long as the answer's Retry-After asks, up
+// to maxRetryAfter.
+const (
+	maxAttempts   = 3
+	retryDelay    = time.Second
+	maxRetryAfter = 10 * time.Second
+)
+
+// pause waits d, or until ctx is done. Tests replace it.
+var pause = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// A Refresher refreshes Microsoft Entra ID (v2.0 endpoint) tokens with
+// the refresh_token grant: by default tokens for Azure DevOps, in place
+// of the vsts package's Azure DevOps OAuth. Set its fields before first
+// use and do not change them afterwards; it is then safe for concurrent
+// use.
+//
+// The app authenticates with a client secret, or with a certificate
+// (private_key_jwt, with the certificate's thumbprints in the assertion's
+// x5t and x5t#S256 headers), or, as a public client (a desktop or mobile
+// app registration), with neither. Setting both, or half a certificate
+// credential, makes Refresh fail before anything is sent.
+type Refresher struct {
+	// Tenant is the directory the users sign in to: its tenant ID (a
+	// GUID) or one of its domains, or "organizations" (any work or school
+	// account) or "common" (those and personal Microsoft accounts), as in
+	// the authorization request that got the first token. Required unless
+	// TokenURL is set; "" is then ignored.
+	Tenant string
+
+	// ClientID is the app registration's Application (client) ID.
+	// Required.
+	ClientID string
+
+	// ClientSecret is one of the app's client secrets (its value, not its
+	// ID), sent in the form (client_secret_post). "" means the app uses
+	// its certificate, or is a public client when PrivateKey and
+	// Certificate are nil too.
+	ClientSecret string
+
+	// PrivateKey and Certificate are a certificate credential: the key
+	// signs a client assertion for each request, and the certificate,
+	// whose public key must be PrivateKey's and which must be uploaded to
+	// the app registration, names it by its thumbprints. Set both or
+	// neither; nil means the app uses its ClientSecret, or is a public
+	// client. [ParseCertificate] reads both from a PEM file. Microsoft
+	// documents RSA keys for certificate credentials: an ECDSA key signs
+	// assertions here too, but Entra may refuse them.
+	PrivateKey crypto.Signer
+	// Certificate: see PrivateKey.
+	Certificate *x509.Certificate
+
+	// Scopes are sent space-separated as the scope parameter. Empty means
+	// AzureDevOpsScope and "offline_access". Keep "offline_access" in
+	// any other list, or Entra may stop handing out refresh tokens.
+	Scopes []string
+
+	// Authority is the login host, with its scheme: "" means
+	// DefaultAuthority. Sovereign clouds have their own, such as
+	// https://login.microsoftonline.us (Azure Government) or
+	// https://login.chinacloudapi.cn (Azure operated by 21Vianet).
+	Authority string
+
+	// TokenURL, when not empty, is the token endpoint, in place of the one
+	// Authority and Tenant make; for tests and proxies. "" means
+	// Authority + "/" + Tenant + "/oauth2/v2.0/token".
+	TokenURL string
+
+	// HTTPClient sends the token requests. Nil means a client shared by
+	// the module that retries transient failures (429, 5xx, connection
+	// errors); see the generic package's Refresher for what a client of
+	// your own must do about redirects.
+	HTTPClient *http.Client
+
+	// AllowInsecureHTTP lets the token endpoint be plain http:// to a host
+	// that is not a loopback address. false (the zero value): such a
+	// token URL makes Refresh fail with oauthrt.ErrInsecureURL before
+	// anything is sent. http:// to a loopback address is always allowed.
+	AllowInsecureHTTP bool
+}
+
+var (
+	_ oauthrt.Refresher         = (*Refresher)(nil)
+	_ oauthrt.RequestPreparer   = (*Refresher)(nil)
+	_ oauthrt.RejectionDetector = (*Refresher)(nil)
+)
+
+// TokenEndpoint returns the token URL that Refresh posts to: TokenURL if
+// set, else the v2.0 token endpoint of Tenant at Authority, or "" when
+// Tenant is empty too.
+func (r *Refresher) TokenEndpoint() string {
+	if r.TokenURL != "" {
+		return r.TokenURL
+	}
+	if r.Tenant == "" {
+		return ""
+	}
+	authority := r.Authority
+	if authority == "" {
+		authority = DefaultAuthority
+	}
+	return strings.TrimRight(authority, "/") + "/" + url.PathEscape(r.Tenant) + "/oauth2/v2.0/token"
+}
+
+// Refresh exchanges tok's refresh token for a new token. It returns a new
+// token and leaves tok alone. Entra hands out a new refresh token with
+// every refresh, which the new token carries; when an answer has none,
+// the new token keeps tok's.
+//
+// A nil tok, or one without a refresh token, gives an error wrapping
+// [oauthrt.ErrReauthRequired] without calling the endpoint. So does an
+// answer that only a person can get past: invalid_grant (an expired or
+// revoked grant), interaction_required (multifactor authentication or a
+// Conditional Access policy), consent_required or login_required. An
+// answer that blames the app (invalid_client, unauthorized_client, such
+// as an expired client secret) does not, even with status 401: fixing
+// the app revives every grant. An answer temporarily_unavailable is
+// tried again with the same refresh token, at most three requests in all
+// and honouring Retry-After up to 10 seconds; when HTTPClient is nil
+// and the answer's status is 429 or 5xx, the default client has already
+// retried it and Refresh does not again. Error answers wrap an
+// [*oauth2.RetrieveError].
+func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	g, err := r.generic()
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil || tok.RefreshToken == "" {
+		return nil, fmt.Errorf("entra: no refresh token: %w", oauthrt.ErrReauthRequired)
+	}
+	for attempt := 1; ; attempt++ {
+		next, err := g.Refresh(ctx, tok)
+		if err == nil {
+			return next, nil
+		}
+		d, again := r.retry(err, attempt)
+		if !again {
+			return nil, classify(err)
+		}
+		if err := pause(ctx, d); err != nil {
+			return nil, fmt.Errorf("entra: refresh: %w while waiting to try again after temporarily_unavailable", err)
+		}
+	}
+}
+
+// generic returns the generic Refresher that does the requests, or the
+// reason r cannot make one.
+func (r *Refresher) generic() (*generic.Refresher, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	g := &generic.Refresher{
+		TokenURL:          r.TokenEndpoint(),
+		ClientID:          r.ClientID,
+		Scopes:            r.Scopes,
+		HTTPClient:        r.HTTPClient,
+		AllowInsecureHTTP: r.AllowInsecureHTTP,
+		AuthMethod:        generic.AuthNone,
+	}
+	if len(g.Scopes) == 0 {
+		g.Scopes = defaultScopes
+	}
+	switch {
+	case r.ClientSecret != "":
+		g.ClientSecret = r.ClientSecret
+		g.AuthMethod = generic.AuthClientSecretPost
+	case r.PrivateKey != nil:
+		g.PrivateKeyJWT = &generic.PrivateKeyJWT{Key: r.PrivateKey, Certificate: r.Certificate}
+		g.AuthMethod = generic.AuthPrivateKeyJWT
+	}
+	return g, nil
+}
+
+// check reports a Refresher that cannot make a token request.
+func (r *Refresher) check() error {
+	switch {
+	case r.ClientID == "":
+		return errors.New("entra: Refresher.ClientID is empty; set it to the app registration's Application (client) ID")
+	case r.TokenURL == "" && r.Tenant == "":
+		return errors.New(`entra: Refresher.Tenant is empty; set it to the tenant ID or domain, "organizations" or "common"`)
+	case r.ClientSecret != "" && (r.PrivateKey != nil || r.Certificate != nil):
+		return errors.New("entra: Refresher.ClientSecret and a certificate credential are both set; set one of them")
+	case r.PrivateKey == nil && r.Certificate != nil:
+		return errors.New("entra: Refresher.Certificate is set without Refresher.PrivateKey")
+	case r.PrivateKey != nil && r.Certificate == nil:
+		return errors.New("entra: Refresher.PrivateKey is set without Refresher.Certificate, whose thumbprint Entra needs")
+	}
+	return nil // generic.PrivateKeyJWT checks the key and its certificate
+}
+
+// retry reports whether a request that failed with err is to be tried
+// again, and after how long.
+func (r *Refresher) retry(err error, attempt int) (time.Duration, bool) {
+	var re *oauth2.RetrieveError
+	if attempt >= maxAttempts || !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" ||
+		errors.Is(err, oauthrt.ErrReauthRequired) {
+		return 0, false
+	}
+	var status int
+	var header http.Header
+	if re.Response != nil {
+		status, header = re.Response.StatusCode, re.Response.Header
+	}
+	if r.HTTPClient == nil && (status == http.StatusTooManyRequests || status >= 500) {
+		return 0, false // the default client has retried it already
+	}
+	if d, ok := parseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
+		return min(d, maxRetryAfter), true
+	}
+	return retryDelay << (attempt - 1), true
+}
+
+// parseRetryAfter parses a Retry-After value: delay-seconds or an HTTP
+// date (RFC 9110 §10.2.3), a date in the past meaning no wait.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		return time.Duration(min(n, uint64(maxRetryAfter/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// classify turns an error of the generic Refresher into Refresh's own.
+func classify(err error) error {
+	inner := err
+	// The generic Refresher's "generic: refresh: " would only repeat ours.
+	if u := errors.Unwrap(err); u != nil && err.Error() == "generic: refresh: "+u.Error() {
+		inner = u
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("entra: refresh: %w", inner)
+	}
+	switch re.ErrorCode {
+	case "interaction_required", "consent_required", "login_required":
+		if !errors.Is(err, oauthrt.ErrReauthRequired) {
+			return fmt.Errorf("entra: refresh: %w: %w", oauthrt.ErrReauthRequired, inner)
+		}
+	}
+	return fmt.Errorf("entra: refresh: %w", inner)
+}
+
+// PrepareRequest asks Azure DevOps to answer a rejected token with a 401
+// rather than a redirect to its sign-in page, as the vsts package does.
+// It touches only requests to dev.azure.com, its subdomains and
+// *.visualstudio.com; requests to other APIs (Microsoft Graph, Azure
+// Resource Manager, …) are left alone.
+func (r *Refresher) PrepareRequest(req *http.Request) {
+	if req == nil || !azureDevOps(req.URL) {
+		return
+	}
+	if req.Header == nil {
+		req.Header = make(http.Header)
+	}
+	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
+}
+
+// TokenRejected reports whether resp is Azure DevOps' sign-in page, which
+// it serves with 203 Non-Authoritative Information to a request whose
+// token it rejects. Only responses to requests for the hosts
+// PrepareRequest touches count. It does not touch the body.
+func (r *Refresher) TokenRejected(resp *http.Response) bool {
+	return resp != nil && resp.StatusCode == http.StatusNonAuthoritativeInfo &&
+		resp.Request != nil && azureDevOps(resp.Request.URL)
+}
+
+// azureDevOps reports whether u is on an Azure DevOps Services host.
+func azureDevOps(u *url.URL) bool {
+	if u == nil {
+		return false
+	}
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return h == "dev.azure.com" || strings.HasSuffix(h, ".dev.azure.com") || strings.HasSuffix(h, ".visualstudio.com")
+}
+
+// String describes r without its secret or key. A certificate shows as
+// its SHA-1 thumbprint, as the Entra admin center lists it.
+func (r *Refresher) String() string {
+	key := "nil"
+	if r.PrivateKey != nil {
+		key = "[redacted]"
+	}
+	cert := "nil"
+	if r.Certificate != nil {
+		sum := sha1.Sum(r.Certificate.Raw)
+		cert = fmt.Sprintf("%X", sum[:])
+	}
+	return fmt.Sprintf("entra.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, PrivateKey: %s, Certificate: %s}",
+		endpoint.RedactedURL(r.TokenEndpoint()), r.ClientID, endpoint.Masked(r.ClientSecret), key, cert)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (r *Refresher) GoString() string { return r.String() }

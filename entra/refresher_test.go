@@ -1,0 +1,473 @@
+package entra_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/entra"
+	"golang.org/x/oauth2"
+)
+
+// noPause makes Refresh fail the test if it waits to try again.
+func noPause(t *testing.T) {
+	entra.SetPause(t, func(context.Context, time.Duration, func(context.Context, time.Duration) error) error {
+		t.Error("Refresh waited to try again")
+		return nil
+	})
+}
+
+// recordPauses makes Refresh's waits return at once, and returns what
+// they were asked to wait.
+func recordPauses(t *testing.T) func() []time.Duration {
+	var mu sync.Mutex
+	var waits []time.Duration
+	entra.SetPause(t, func(_ context.Context, d time.Duration, _ func(context.Context, time.Duration) error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, d)
+		return nil
+	})
+	return func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Duration(nil), waits...)
+	}
+}
+
+func TestRefreshWithSecret(t *testing.T) {
+	e := newFakeEntra(t, clientSecret, nil)
+	r := e.refresher()
+	old := &oauth2.Token{AccessToken: "AT-OLD", RefreshToken: firstRT}
+	before := time.Now()
+	tok, err := r.Refresh(context.Background(), old)
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if tok.AccessToken != "AT-1-ENTRA-ACCESS-TOKEN" || tok.Type() != "Bearer" {
+		t.Errorf("token %q type %q", tok.AccessToken, tok.Type())
+	}
+	if lo := before.Add(3599 * time.Second); tok.Expiry.Before(lo) || tok.Expiry.After(time.Now().Add(3599*time.Second)) {
+		t.Errorf("Expiry %v, want an hour from now", tok.Expiry)
+	}
+	if *old != (oauth2.Token{AccessToken: "AT-OLD", RefreshToken: firstRT}) {
+		t.Errorf("Refresh modified its argument: %+v", old)
+	}
+
+	// Entra rotated the refresh token: the new one is returned, and works.
+	if tok.RefreshToken != "RT-1-ROTATED-REFRESH-TOKEN" {
+		t.Fatalf("RefreshToken %q, want the rotated RT-1", tok.RefreshToken)
+	}
+	tok2, err := r.Refresh(context.Background(), tok)
+	if err != nil || tok2.RefreshToken != "RT-2-ROTATED-REFRESH-TOKEN" {
+		t.Fatalf("second Refresh = %v, %v; want RT-2", tok2, err)
+	}
+	if diff := cmp.Diff([]string{firstRT, "RT-1-ROTATED-REFRESH-TOKEN"}, e.seen()); diff != "" {
+		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
+	}
+}
+
+func TestRefreshWithCertificate(t *testing.T) {
+	key, cert := testCredential()
+	e := newFakeEntra(t, "", cert)
+	r := e.refresher()
+	r.PrivateKey, r.Certificate = key, cert
+	tok := &oauth2.Token{RefreshToken: firstRT}
+	for i := range 2 { // a new assertion, with a new jti, each time
+		var err error
+		if tok, err = r.Refresh(context.Background(), tok); err != nil {
+			t.Fatalf("Refresh %d: %v", i, err)
+		}
+	}
+	if tok.RefreshToken != "RT-2-ROTATED-REFRESH-TOKEN" {
+		t.Errorf("RefreshToken %q, want RT-2", tok.RefreshToken)
+	}
+}
+
+func TestRefreshAsPublicClient(t *testing.T) {
+	e := newFakeEntra(t, "", nil)
+	if _, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT}); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	e := newFakeEntra(t, clientSecret, nil)
+	e.scope = "https://graph.microsoft.com/Mail.Read offline_access"
+	r := e.refresher()
+	r.Scopes = []string{"https://graph.microsoft.com/Mail.Read", "offline_access"}
+	if _, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT}); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+}
+
+func TestTokenEndpoint(t *testing.T) {
+	tests := []struct {
+		name string
+		r    entra.Refresher
+		want string
+	}{
+		{"tenant ID", entra.Refresher{Tenant: "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+			"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"},
+		{"domain", entra.Refresher{Tenant: "contoso.onmicrosoft.com"}, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"},
+		{"organizations", entra.Refresher{Tenant: "organizations"}, "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"},
+		{"sovereign cloud", entra.Refresher{Tenant: "common", Authority: "https://login.microsoftonline.us/"}, "https://login.microsoftonline.us/common/oauth2/v2.0/token"},
+		{"escaped", entra.Refresher{Tenant: "a/b?c#d"}, "https://login.microsoftonline.com/a%2Fb%3Fc%23d/oauth2/v2.0/token"},
+		{"TokenURL wins", entra.Refresher{Tenant: "common", Authority: "https://x.test", TokenURL: "https://proxy.test/token"}, "https://proxy.test/token"},
+		{"no tenant", entra.Refresher{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.TokenEndpoint(); got != tt.want {
+				t.Errorf("TokenEndpoint() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	// Refresh posts there, the tenant escaped as one path segment.
+	var got string
+	client := &http.Client{Transport: roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.URL.Scheme + "://" + req.URL.Host + req.URL.EscapedPath()
+		return nil, errors.New("offline")
+	})}
+	r := &entra.Refresher{Tenant: "a/b", ClientID: clientID, ClientSecret: clientSecret, Authority: "https://login.microsoftonline.us", HTTPClient: client}
+	if _, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT}); err == nil {
+		t.Fatal("Refresh succeeded offline")
+	}
+	if want := "https://login.microsoftonline.us/a%2Fb/oauth2/v2.0/token"; got != want {
+		t.Errorf("posted to %q, want %q", got, want)
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func TestDeadGrant(t *testing.T) {
+	for _, a := range []answer{interactionRequired, consentRequired, loginRequired, refreshExpired} {
+		t.Run(a.code, func(t *testing.T) {
+			noPause(t)
+			e := newFakeEntra(t, clientSecret, nil)
+			e.answerAlways(a)
+			_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+			if !errors.Is(err, oauthrt.ErrReauthRequired) {
+				t.Errorf("Refresh = %v, want ErrReauthRequired", err)
+			}
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.ErrorCode != a.code || !strings.HasPrefix(re.ErrorDescription, fmt.Sprintf("AADSTS%d: ", a.aadsts)) {
+				t.Errorf("Refresh = %v, want a RetrieveError %s AADSTS%d", err, a.code, a.aadsts)
+			}
+			if !strings.HasPrefix(err.Error(), "entra: refresh: ") || strings.Contains(err.Error(), "generic:") {
+				t.Errorf("Error() = %q, want it to start with entra: refresh: and not name generic", err)
+			}
+			if n := len(e.seen()); n != 1 {
+				t.Errorf("%d requests, want 1: a dead grant is never tried again", n)
+			}
+		})
+	}
+}
+
+func TestInvalidClientIsNotDead(t *testing.T) {
+	noPause(t)
+	e := newFakeEntra(t, clientSecret, nil)
+	e.answerAlways(secretExpired)
+	_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
+		t.Fatalf("Refresh = %v, want a RetrieveError invalid_client 401", err)
+	}
+	if errors.Is(err, oauthrt.ErrReauthRequired) {
+		t.Errorf("%v wraps ErrReauthRequired: an expired app secret would kill every grant", err)
+	}
+	if want := "entra: refresh: oauthrt: token endpoint answered 401 Unauthorized: invalid_client: AADSTS7000222: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Error() = %q, want it to start with %q", err, want)
+	}
+}
+
+func TestTemporarilyUnavailableOnce(t *testing.T) {
+	waits := recordPauses(t)
+	e := newFakeEntra(t, clientSecret, nil)
+	e.answerWith(unavailable)
+	tok, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if tok.RefreshToken != "RT-1-ROTATED-REFRESH-TOKEN" {
+		t.Errorf("RefreshToken %q", tok.RefreshToken)
+	}
+	if diff := cmp.Diff([]string{firstRT, firstRT}, e.seen()); diff != "" {
+		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]time.Duration{time.Second}, waits()); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+}
+
+func TestTemporarilyUnavailableForever(t *testing.T) {
+	waits := recordPauses(t)
+	e := newFakeEntra(t, clientSecret, nil)
+	e.answerAlways(unavailable)
+	_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" {
+		t.Fatalf("Refresh = %v, want a RetrieveError temporarily_unavailable", err)
+	}
+	if errors.Is(err, oauthrt.ErrReauthRequired) {
+		t.Errorf("%v wraps ErrReauthRequired", err)
+	}
+	if diff := cmp.Diff([]string{firstRT, firstRT, firstRT}, e.seen()); diff != "" {
+		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]time.Duration{time.Second, 2 * time.Second}, waits()); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+	}{
+		{"7", 7 * time.Second},
+		{"3600", 10 * time.Second}, // capped
+		{"99999999999999999999999", 10 * time.Second},
+		{"soon", time.Second}, // unreadable: the default
+		{time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat), 0},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			waits := recordPauses(t)
+			e := newFakeEntra(t, clientSecret, nil)
+			e.answerWith(answer{503, "temporarily_unavailable", 50196, http.Header{"Retry-After": {tt.value}}})
+			if _, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT}); err != nil {
+				t.Fatalf("Refresh: %v", err)
+			}
+			if diff := cmp.Diff([]time.Duration{tt.want}, waits()); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// With the default HTTP client, a 5xx temporarily_unavailable has been
+// retried by the client already, and Refresh adds no retries of its own.
+func TestTemporarilyUnavailableDefaultClient(t *testing.T) {
+	noPause(t)
+	e := newFakeEntra(t, clientSecret, nil)
+	e.answerAlways(answer{503, "temporarily_unavailable", 50196, http.Header{"Retry-After": {"0"}}})
+	r := e.refresher()
+	r.HTTPClient = nil
+	_, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" {
+		t.Fatalf("Refresh = %v, want a RetrieveError temporarily_unavailable", err)
+	}
+	if n := len(e.seen()); n < 2 {
+		t.Errorf("%d requests: the default client did not retry", n)
+	}
+}
+
+func TestCancelDuringBackoff(t *testing.T) {
+	waiting := make(chan time.Duration, 1)
+	entra.SetPause(t, func(ctx context.Context, d time.Duration, real func(context.Context, time.Duration) error) error {
+		waiting <- d
+		return real(ctx, d)
+	})
+	e := newFakeEntra(t, clientSecret, nil)
+	e.answerAlways(answer{400, "temporarily_unavailable", 50196, http.Header{"Retry-After": {"3600"}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := e.refresher().Refresh(ctx, &oauth2.Token{RefreshToken: firstRT})
+		done <- err
+	}()
+	d := <-waiting
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "entra: ") {
+			t.Errorf("Refresh = %v, want an entra: error wrapping context.Canceled", err)
+		}
+		if elapsed := time.Since(start); elapsed >= d {
+			t.Errorf("Refresh returned after %v, not before the %v wait ended", elapsed, d)
+		}
+	case <-time.After(d):
+		t.Fatalf("Refresh still waiting %v after its context was cancelled", d)
+	}
+	if n := len(e.seen()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+func TestMisconfiguration(t *testing.T) {
+	key, cert := testCredential()
+	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newFakeEntra(t, clientSecret, nil)
+	good := &oauth2.Token{RefreshToken: firstRT}
+	tests := []struct {
+		name   string
+		edit   func(r *entra.Refresher)
+		tok    *oauth2.Token
+		reauth bool
+		msg    string
+	}{
+		{"no ClientID", func(r *entra.Refresher) { r.ClientID = "" }, good, false, "ClientID"},
+		{"no Tenant", func(r *entra.Refresher) { r.Tenant = "" }, good, false, "Tenant"},
+		{"secret and certificate", func(r *entra.Refresher) { r.PrivateKey, r.Certificate = key, cert }, good, false, "both"},
+		{"certificate without key", func(r *entra.Refresher) { r.ClientSecret, r.Certificate = "", cert }, good, false, "PrivateKey"},
+		{"key without certificate", func(r *entra.Refresher) { r.ClientSecret, r.PrivateKey = "", key }, good, false, "Certificate"},
+		{"certificate of another key", func(r *entra.Refresher) { r.ClientSecret, r.PrivateKey, r.Certificate = "", otherKey, cert }, good, false, "not the certificate"},
+		{"Ed25519 key", func(r *entra.Refresher) {
+			r.ClientSecret, r.PrivateKey, r.Certificate = "", edKey, selfSigned(edKey, "ed")
+		}, good, false, "RSA"},
+		{"plain http", func(r *entra.Refresher) { r.Authority = "http://login.example.com" }, good, false, "plain HTTP"},
+		{"nil token", func(*entra.Refresher) {}, nil, true, "refresh token"},
+		{"no refresh token", func(*entra.Refresher) {}, &oauth2.Token{AccessToken: "AT"}, true, "refresh token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.refresher()
+			tt.edit(r)
+			_, err := r.Refresh(context.Background(), tt.tok)
+			if err == nil || !strings.HasPrefix(err.Error(), "entra: ") || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("Refresh = %v, want an entra: error about %s", err, tt.msg)
+			}
+			if got := errors.Is(err, oauthrt.ErrReauthRequired); got != tt.reauth {
+				t.Errorf("errors.Is(err, ErrReauthRequired) = %v, want %v", got, tt.reauth)
+			}
+		})
+	}
+	if n := len(e.seen()); n != 0 {
+		t.Errorf("the token endpoint got %d requests, want 0", n)
+	}
+}
+
+func TestSecretsHidden(t *testing.T) {
+	key, cert := testCredential()
+	for _, withCert := range []bool{false, true} {
+		t.Run(fmt.Sprint("certificate=", withCert), func(t *testing.T) {
+			noPause(t)
+			e := newFakeEntra(t, clientSecret, nil)
+			r := e.refresher()
+			if withCert {
+				e.secret, e.cert = "", cert
+				r.ClientSecret, r.PrivateKey, r.Certificate = "", key, cert
+			}
+			e.echo = true
+			e.answerAlways(interactionRequired)
+			const at = "ACCESS-TOKEN-THAT-MUST-NOT-LEAK"
+			_, err := r.Refresh(context.Background(), &oauth2.Token{AccessToken: at, RefreshToken: firstRT})
+			if err == nil {
+				t.Fatal("Refresh succeeded")
+			}
+			e.mu.Lock()
+			assertion := e.assertion
+			e.mu.Unlock()
+			if withCert && assertion == "" {
+				t.Fatal("no client assertion was sent")
+			}
+			texts := []string{err.Error(), fmt.Sprintf("%v %+v %#v", err, err, err), r.String(), fmt.Sprintf("%v %+v %#v", r, r, r)}
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) {
+				t.Fatalf("%v wraps no RetrieveError", err)
+			}
+			texts = append(texts, string(re.Body), re.ErrorDescription, re.Error())
+			for _, s := range texts {
+				for _, v := range []string{clientSecret, firstRT, at, assertion} {
+					if v != "" && strings.Contains(s, v) {
+						t.Errorf("%q leaks %q", s, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestString(t *testing.T) {
+	key, cert := testCredential()
+	r := &entra.Refresher{Tenant: tenant, ClientID: clientID, ClientSecret: clientSecret}
+	want := `entra.Refresher{TokenURL: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", ClientID: "` + clientID + `", ClientSecret: [redacted], PrivateKey: nil, Certificate: nil}`
+	for _, s := range []string{r.String(), r.GoString(), fmt.Sprintf("%v", r), fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r)} {
+		if s != want {
+			t.Errorf("got %s\nwant %s", s, want)
+		}
+	}
+	c := &entra.Refresher{Tenant: tenant, ClientID: clientID, PrivateKey: key, Certificate: cert}
+	s := fmt.Sprintf("%#v", c)
+	if !strings.Contains(s, "PrivateKey: [redacted]") || strings.Contains(s, key.D.String()) || strings.Contains(s, fmt.Sprintf("%X", key.D.Bytes())) {
+		t.Errorf("%s: want the key redacted", s)
+	}
+}
+
+func TestPrepareRequestAndTokenRejected(t *testing.T) {
+	r := new(entra.Refresher)
+	for raw, azure := range map[string]bool{
+		"https://dev.azure.com/org/_apis/projects":             true,
+		"https://DEV.Azure.com./org/_apis/projects":            true,
+		"https://vssps.dev.azure.com/org/_apis/profile":        true,
+		"https://org.visualstudio.com/_apis/projects":          true,
+		"https://graph.microsoft.com/v1.0/me":                  false,
+		"https://management.azure.com/subscriptions":           false,
+		"https://notdev.azure.com/org":                         false,
+		"https://dev.azure.com.example.net/org":                false,
+		"https://visualstudio.com/x":                           false,
+		"https://visualstudio.com.example.net/x":               false,
+		"http://127.0.0.1:8080/org/_apis/projects":             false,
+		"https://dev.azure.com:443/org/_apis/git/repositories": true,
+	} {
+		t.Run(raw, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, raw, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.PrepareRequest(req)
+			if got := req.Header.Get("X-TFS-FedAuthRedirect") == "Suppress"; got != azure {
+				t.Errorf("X-TFS-FedAuthRedirect set: %v, want %v", got, azure)
+			}
+			for status, want := range map[int]bool{203: azure, 200: false, 401: false, 302: false} {
+				resp := &http.Response{StatusCode: status, Body: http.NoBody, Request: req}
+				if got := r.TokenRejected(resp); got != want {
+					t.Errorf("TokenRejected(%d) = %v, want %v", status, got, want)
+				}
+			}
+		})
+	}
+	bare := &http.Request{URL: mustURL(t, "https://dev.azure.com/org")}
+	r.PrepareRequest(bare)
+	if bare.Header.Get("X-TFS-FedAuthRedirect") != "Suppress" {
+		t.Error("with a nil Header: X-TFS-FedAuthRedirect not set")
+	}
+	r.PrepareRequest(&http.Request{}) // no URL: left alone, no panic
+	if r.TokenRejected(nil) || r.TokenRejected(&http.Response{StatusCode: 203}) {
+		t.Error("TokenRejected = true for a nil response, or one without a request")
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
