@@ -183,7 +183,9 @@ func WithKey(ctx context.Context, key string) context.Context {
 // invalid_request (or if the Refresher's RejectionDetector reports a
 // rejection), the token is refreshed and the request sent once more, its
 // body replayed through req.GetBody; a request whose body cannot be
-// replayed gets the 401 back as it is. A request that a redirect has taken
+// replayed gets the 401 back as it is. GetBody must return a reader of
+// its own each time, as those of http.NewRequest do: Base may still be
+// reading the first body when the 401 arrives. A request that a redirect has taken
 // to another host (by net/http's rule: not the same host or a subdomain of
 // it) is sent without a token.
 //
