@@ -1,0 +1,25 @@
+// Package conformance checks oauthrt against an OAuth2 authorization
+// server that this project did not write: Ory's fosite, run in-process
+// on an httptest server with its in-memory storage.
+//
+// Everything lives in the package's tests. fosite issues the first token
+// pair through a real authorization code flow, refreshes with rotation,
+// revokes a whole token family when a used refresh token comes back, and
+// authenticates clients with client_secret_basic, client_secret_post and
+// private_key_jwt. A protected API on the same server introspects every
+// bearer token through fosite and answers 401 with
+// WWW-Authenticate: Bearer error="invalid_token" when it is not valid.
+//
+// The tests prove the things oauthrt promises against that server: the
+// configured client authentication method is the one used, a refresh
+// token is never presented twice (fosite would revoke the grant), a 401
+// from a token rotated by another member of a fleet is answered from the
+// shared store, and a dead grant fails fast until a new one is saved.
+// TestFleetSoak runs a fleet of Transports against two-second tokens for
+// about 25 seconds (OAUTHRT_CONFORMANCE_DURATION overrides it; -short
+// skips it) and, when OAUTHRT_CONFORMANCE_REPORT names a file, appends
+// its one-line summary there.
+//
+// The module is separate from oauthrt's so that fosite and its
+// dependencies never reach oauthrt's users.
+package conformance
