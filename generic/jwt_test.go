@@ -312,3 +312,37 @@ func TestPrivateKeyJWTUnsupportedKey(t *testing.T) {
 		t.Error("a request was sent")
 	}
 }
+
+// A request the default client tries again carries a new assertion each
+// time: a provider that saw a jti once may refuse it, even on a request
+// it failed to answer (fosite does).
+func TestPrivateKeyJWTNewAssertionPerAttempt(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jtis []string
+	ts := newTokenServer(t, func(s seen) (int, string) {
+		_, c := verifyJWT(t, s.Form.Get("client_assertion"), key.Public())
+		jtis = append(jtis, c.Jti) // the server answers one request at a time
+		if len(jtis) < 3 {
+			return 503, `{"error":"temporarily_unavailable"}`
+		}
+		return ok(s)
+	})
+	r := &generic.Refresher{TokenURL: ts.tokenURL(), ClientID: "c", PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key}} // HTTPClient nil: the default, retrying one
+	if _, err := r.Refresh(context.Background(), oldToken()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if len(jtis) != 3 || jtis[0] == jtis[1] || jtis[1] == jtis[2] || jtis[0] == jtis[2] {
+		t.Errorf("jtis %q, want three different ones", jtis)
+	}
+
+	// An answer no retry can cure is not tried again.
+	jtis = nil
+	ts2 := newTokenServer(t, func(seen) (int, string) { jtis = append(jtis, ""); return 400, `{"error":"invalid_grant"}` })
+	r.TokenURL = ts2.tokenURL()
+	if _, err := r.Refresh(context.Background(), oldToken()); !errors.Is(err, oauthrt.ErrReauthRequired) || len(jtis) != 1 {
+		t.Errorf("invalid_grant: %v after %d requests, want ErrReauthRequired after 1", err, len(jtis))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -67,7 +68,10 @@ type Refresher struct {
 	// comes from another host. A client whose Transport wraps another
 	// client (go-retryablehttp's StandardClient) must have that inner
 	// client refuse redirects too, or a 307 could re-post the credentials
-	// before the answer is refused.
+	// before the answer is refused. With private_key_jwt, the default
+	// client's retries each carry a new assertion; a client of your own
+	// that retries resends the same one, which a provider that remembers
+	// jti values refuses.
 	HTTPClient *http.Client
 
 	// AllowInsecureHTTP lets the token URL be plain http:// to a host that
@@ -227,14 +231,24 @@ func (r *Refresher) post(ctx context.Context, form url.Values, method AuthMethod
 		req.Form.Set("client_id", r.ClientID)
 		req.Form.Set("client_secret", r.ClientSecret)
 	case AuthPrivateKeyJWT:
-		assertion, err := r.PrivateKeyJWT.Assertion(r.ClientID, r.TokenURL)
-		if err != nil {
-			return nil, err
-		}
-		req.Form.Set("client_id", r.ClientID)
-		req.Form.Set("client_assertion_type", ClientAssertionType)
-		req.Form.Set("client_assertion", assertion)
-		req.Secrets = append(req.Secrets, assertion)
+		// A new assertion for each attempt: a provider may refuse a jti
+		// it has seen, even on a request it failed to answer.
+		return endpoint.DoFresh(ctx, r.HTTPClient, func() (endpoint.Request, error) {
+			assertion, err := r.PrivateKeyJWT.Assertion(r.ClientID, r.TokenURL)
+			if err != nil {
+				return endpoint.Request{}, err
+			}
+			attempt := req
+			attempt.Form = make(url.Values, len(req.Form)+3)
+			for k, v := range req.Form {
+				attempt.Form[k] = v
+			}
+			attempt.Form.Set("client_id", r.ClientID)
+			attempt.Form.Set("client_assertion_type", ClientAssertionType)
+			attempt.Form.Set("client_assertion", assertion)
+			attempt.Secrets = append(slices.Clip(req.Secrets), assertion)
+			return attempt, nil
+		})
 	}
 	return endpoint.Do(ctx, r.HTTPClient, req)
 }

@@ -3,6 +3,7 @@ package endpoint_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -448,5 +449,47 @@ func TestClientRejected(t *testing.T) {
 				t.Errorf("ClientRejected(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// DoFresh builds each attempt anew, and tries again only what the
+// default client would: not a request refused before it was sent, and
+// never with a client of the caller's.
+func TestDoFreshBuildsEachAttempt(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at","token_type":"Bearer"}`)
+	}))
+	defer srv.Close()
+	var builds []string
+	build := func(u string) func() (endpoint.Request, error) {
+		return func() (endpoint.Request, error) {
+			builds = append(builds, fmt.Sprint(len(builds)))
+			return endpoint.Request{URL: u, Form: url.Values{"n": {builds[len(builds)-1]}}}, nil
+		}
+	}
+	if _, err := endpoint.DoFresh(context.Background(), nil, build(srv.URL)); err != nil || len(builds) != 2 {
+		t.Errorf("after a 502: err %v, %d builds, want success after 2", err, len(builds))
+	}
+
+	builds = nil
+	calls.Store(0)
+	if _, err := endpoint.DoFresh(context.Background(), srv.Client(), build(srv.URL)); err == nil || len(builds) != 1 {
+		t.Errorf("with the caller's client: err %v, %d builds, want the 502 after 1", err, len(builds))
+	}
+
+	builds = nil
+	if _, err := endpoint.DoFresh(context.Background(), nil, build("http://token.example/")); !errors.Is(err, oauthrt.ErrInsecureURL) || len(builds) != 1 {
+		t.Errorf("plain http: err %v, %d builds, want ErrInsecureURL after 1", err, len(builds))
+	}
+
+	failing := func() (endpoint.Request, error) { return endpoint.Request{}, errors.New("cannot sign") }
+	if _, err := endpoint.DoFresh(context.Background(), nil, failing); err == nil || err.Error() != "cannot sign" {
+		t.Errorf("a failing build: %v", err)
 	}
 }
