@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
 	"errors"
@@ -63,7 +64,8 @@ var pause = func(ctx context.Context, d time.Duration) error {
 //
 // The app authenticates with a client secret, or with a certificate
 // (private_key_jwt, with the certificate's thumbprints in the assertion's
-// x5t and x5t#S256 headers), or, as a public client (a desktop or mobile
+// x5t and x5t#S256 headers, signed PS256 with an RSA key as Microsoft now
+// documents), or, as a public client (a desktop or mobile
 // app registration), with neither. Setting both, or half a certificate
 // credential, makes Refresh fail before anything is sent.
 type Refresher struct {
@@ -212,6 +214,9 @@ func (r *Refresher) generic() (*generic.Refresher, error) {
 		g.AuthMethod = generic.AuthClientSecretPost
 	case r.PrivateKey != nil:
 		g.PrivateKeyJWT = &generic.PrivateKeyJWT{Key: r.PrivateKey, Certificate: r.Certificate}
+		if _, isRSA := r.PrivateKey.Public().(*rsa.PublicKey); isRSA {
+			g.PrivateKeyJWT.Algorithm = "PS256" // what Microsoft documents now; RS256 with x5t was its older form
+		}
 		g.AuthMethod = generic.AuthPrivateKeyJWT
 	}
 	return g, nil

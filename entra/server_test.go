@@ -190,8 +190,9 @@ func (e *fakeEntra) authenticate(r *http.Request, f url.Values) error {
 	return nil
 }
 
-// verify checks an RS256 client assertion as Entra does: signed by the
-// key of the certificate that its x5t and x5t#S256 name, for aud.
+// verify checks a client assertion as Entra's current documentation asks
+// for it: PS256, signed by the key of the certificate that its x5t#S256
+// (and x5t, which older clients send alone) names, for aud.
 func (e *fakeEntra) verify(jwt, aud string) error {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
@@ -214,7 +215,7 @@ func (e *fakeEntra) verify(jwt, aud string) error {
 		return err
 	}
 	s1, s256 := sha1.Sum(e.cert.Raw), sha256.Sum256(e.cert.Raw)
-	if h.Alg != "RS256" || h.Typ != "JWT" || h.X5t != b64(s1[:]) || h.X5tS256 != b64(s256[:]) {
+	if h.Alg != "PS256" || h.Typ != "JWT" || h.X5t != b64(s1[:]) || h.X5tS256 != b64(s256[:]) {
 		return fmt.Errorf("header %+v does not name the certificate", h)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
@@ -222,7 +223,7 @@ func (e *fakeEntra) verify(jwt, aud string) error {
 		return err
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(e.cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
+	if err := rsa.VerifyPSS(e.cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}); err != nil {
 		return fmt.Errorf("signature: %v", err)
 	}
 	now := time.Now().Unix()

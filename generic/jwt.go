@@ -54,6 +54,13 @@ type PrivateKeyJWT struct {
 	// key. Its public key must be Key's. nil sends neither.
 	Certificate *x509.Certificate
 
+	// Algorithm is the JWS algorithm to sign with. "" means RS256 for an
+	// RSA key, and ES256, ES384 or ES512 by the curve of an ECDSA key. An
+	// RSA key may also sign PS256 (RSASSA-PSS), which Microsoft Entra ID
+	// now documents for certificate credentials. Any other value, or one
+	// the key cannot sign, makes every request fail before it is sent.
+	Algorithm string
+
 	// Audience is the assertion's "aud" claim. "" means the token URL, as
 	// RFC 7523 asks; set it for a provider that wants its issuer instead.
 	Audience string
@@ -139,12 +146,24 @@ func (p *PrivateKeyJWT) Assertion(clientID, tokenURL string) (string, error) {
 	return signed + "." + b64(sig), nil
 }
 
-// algorithm is the JWS algorithm Key signs with.
+// algorithm is the JWS algorithm to sign with.
 func (p *PrivateKeyJWT) algorithm() (string, error) {
 	if p == nil || p.Key == nil {
 		return "", errors.New("generic: PrivateKeyJWT.Key is nil")
 	}
-	switch pub := p.Key.Public().(type) {
+	alg, err := keyAlgorithm(p.Key.Public())
+	switch {
+	case err != nil || p.Algorithm == "" || p.Algorithm == alg:
+		return alg, err
+	case p.Algorithm == "PS256" && alg == "RS256":
+		return "PS256", nil
+	}
+	return "", fmt.Errorf("generic: PrivateKeyJWT.Algorithm %q cannot be signed with the key, whose algorithm is %s", p.Algorithm, alg)
+}
+
+// keyAlgorithm is the JWS algorithm a key signs with by default.
+func keyAlgorithm(pub crypto.PublicKey) (string, error) {
+	switch pub := pub.(type) {
 	case *rsa.PublicKey:
 		return "RS256", nil
 	case *ecdsa.PublicKey:
@@ -166,14 +185,18 @@ func (p *PrivateKeyJWT) algorithm() (string, error) {
 // for ECDSA, R and S side by side, each as long as the curve's order
 // (RFC 7518 §3.4), not the ASN.1 a crypto.Signer returns.
 func (p *PrivateKeyJWT) sign(alg string, data []byte) ([]byte, error) {
-	hash := map[string]crypto.Hash{"RS256": crypto.SHA256, "ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512}[alg]
+	hash := map[string]crypto.Hash{"RS256": crypto.SHA256, "PS256": crypto.SHA256, "ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512}[alg]
 	h := hash.New()
 	h.Write(data)
-	sig, err := p.Key.Sign(rand.Reader, h.Sum(nil), hash)
+	var opts crypto.SignerOpts = hash
+	if alg == "PS256" {
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash}
+	}
+	sig, err := p.Key.Sign(rand.Reader, h.Sum(nil), opts)
 	if err != nil {
 		return nil, fmt.Errorf("generic: signing the client assertion: %w", err)
 	}
-	if alg == "RS256" {
+	if alg == "RS256" || alg == "PS256" {
 		return sig, nil
 	}
 	var rs struct{ R, S *big.Int }

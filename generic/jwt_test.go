@@ -56,7 +56,7 @@ func verifyJWT(t *testing.T, token string, pub crypto.PublicKey) (map[string]str
 	}
 	signed, sig := []byte(parts[0]+"."+parts[1]), dec(parts[2])
 
-	hashes := map[string]crypto.Hash{"RS256": crypto.SHA256, "ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512}
+	hashes := map[string]crypto.Hash{"RS256": crypto.SHA256, "PS256": crypto.SHA256, "ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512}
 	hash, ok := hashes[header["alg"]]
 	if !ok {
 		t.Fatalf("alg %q", header["alg"])
@@ -66,8 +66,14 @@ func verifyJWT(t *testing.T, token string, pub crypto.PublicKey) (map[string]str
 	digest := h.Sum(nil)
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
-		if err := rsa.VerifyPKCS1v15(pub, hash, digest, sig); err != nil {
-			t.Fatalf("RS256 signature does not verify: %v", err)
+		verify := func() error { return rsa.VerifyPKCS1v15(pub, hash, digest, sig) }
+		if header["alg"] == "PS256" {
+			verify = func() error {
+				return rsa.VerifyPSS(pub, hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+			}
+		}
+		if err := verify(); err != nil {
+			t.Fatalf("%s signature does not verify: %v", header["alg"], err)
 		}
 	case *ecdsa.PublicKey:
 		n := (pub.Curve.Params().BitSize + 7) / 8
@@ -87,7 +93,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]crypto.Signer{"RS256": rsaKey}
+	keys := map[string]crypto.Signer{"RS256": rsaKey, "PS256": rsaKey}
 	for alg, curve := range map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()} {
 		k, err := ecdsa.GenerateKey(curve, rand.Reader)
 		if err != nil {
@@ -97,12 +103,16 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 	for alg, key := range keys {
 		t.Run(alg, func(t *testing.T) {
+			algorithm := "" // the key's own
+			if alg == "PS256" {
+				algorithm = alg
+			}
 			ts := newTokenServer(t, ok)
 			r := &generic.Refresher{
 				TokenURL:      ts.tokenURL(),
 				ClientID:      "client-7",
 				ClientSecret:  "unused-secret", // PrivateKeyJWT wins over it
-				PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key, KeyID: "key-1", Lifetime: 2 * time.Minute},
+				PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key, KeyID: "key-1", Lifetime: 2 * time.Minute, Algorithm: algorithm},
 				HTTPClient:    fastClient(),
 			}
 			before := time.Now().Unix()
@@ -293,6 +303,24 @@ func TestPrivateKeyJWTSecrets(t *testing.T) {
 		if !strings.Contains(s, "RS256") && !strings.Contains(s, "private_key_jwt") {
 			t.Errorf("formatting does not say how the client authenticates: %s", s)
 		}
+	}
+}
+
+// An Algorithm the key cannot sign is refused before anything is sent.
+func TestPrivateKeyJWTAlgorithmMismatch(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTokenServer(t, ok)
+	for _, alg := range []string{"PS256", "ES384", "HS256", "none"} {
+		r := &generic.Refresher{TokenURL: ts.tokenURL(), ClientID: "c", PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key, Algorithm: alg}, HTTPClient: fastClient()}
+		if _, err := r.Refresh(context.Background(), oldToken()); err == nil || !strings.Contains(err.Error(), "cannot be signed") {
+			t.Errorf("Algorithm %s with a P-256 key: %v", alg, err)
+		}
+	}
+	if len(ts.seen()) != 0 {
+		t.Error("a request was sent")
 	}
 }
 
