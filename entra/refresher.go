@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -255,26 +254,10 @@ func (r *Refresher) retry(err error, attempt int) (time.Duration, bool) {
 	if r.HTTPClient == nil && (status == http.StatusTooManyRequests || status >= 500) {
 		return 0, false // the default client has retried it already
 	}
-	if d, ok := parseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
+	if d, ok := endpoint.ParseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
 		return min(d, maxRetryAfter), true
 	}
 	return retryDelay << (attempt - 1), true
-}
-
-// parseRetryAfter parses a Retry-After value: delay-seconds or an HTTP
-// date (RFC 9110 §10.2.3), a date in the past meaning no wait.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		return time.Duration(min(n, uint64(maxRetryAfter/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // classify turns an error of the generic Refresher into Refresh's own.

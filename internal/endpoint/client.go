@@ -131,12 +131,13 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
 	}
-	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	return ParseRetryAfter(resp.Header.Get("Retry-After"), now)
 }
 
-// parseRetryAfter parses a Retry-After value, delay-seconds or an HTTP
-// date (RFC 9110 §10.2.3). A date in the past means no wait.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+// ParseRetryAfter parses a Retry-After value, delay-seconds or an HTTP
+// date (RFC 9110 §10.2.3). A date in the past means no wait; a number too
+// large for a Duration means the longest one.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
