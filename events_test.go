@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,5 +172,46 @@ func TestRefreshEventsCarryNoToken(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
 		}
+	}
+}
+
+// An Issuer's first token for an empty key is got under the store's
+// lease, like a refresh; a process that finds, once it holds the lease,
+// that another one issued it meanwhile uses that token and issues none.
+func TestIssuerUnderTheLease(t *testing.T) {
+	f := newFixture(t)
+	events := recordEvents(f)
+	s := newLeasingStore(f)
+	var issued atomic.Int32
+	f.tr.Refresher = oauthrt.TokenSourceRefresher{Source: tokenSourceFunc(func() (*oauth2.Token, error) {
+		issued.Add(1)
+		return &oauth2.Token{AccessToken: "at-9", Expiry: f.clock.Now().Add(time.Hour)}, nil
+	})}
+
+	// Another process issues "other" while this one waits for the lease.
+	s.onLock = func() {
+		f.store.put(t, "other", &oauth2.Token{AccessToken: "at-8", Expiry: f.clock.Now().Add(time.Hour)})
+	}
+	if tok, err := f.tr.TokenSource(context.Background(), "other").Token(); err != nil || tok.AccessToken != "at-8" {
+		t.Errorf("other: %v, %v; want the other process's at-8", tok, err)
+	}
+	s.onLock = nil
+	if tok, err := f.tr.TokenSource(context.Background(), "new").Token(); err != nil || tok.AccessToken != "at-9" {
+		t.Errorf("new: %v, %v; want the issued at-9", tok, err)
+	}
+	if n := issued.Load(); n != 1 {
+		t.Errorf("issued %d tokens, want 1", n)
+	}
+	wantEvents(t, s, "load", "lock", "load", "unlock", "load", "lock", "load", "save at-9", "unlock")
+
+	outcomes := map[string]oauthrt.RefreshOutcome{}
+	for _, ev := range events() {
+		if ev.Reason != oauthrt.ReasonMissing {
+			t.Errorf("event %+v, want reason missing", ev)
+		}
+		outcomes[ev.Key] = ev.Outcome
+	}
+	if outcomes["other"] != oauthrt.OutcomeLoaded || outcomes["new"] != oauthrt.OutcomeRefreshed || len(outcomes) != 2 {
+		t.Errorf("outcomes %v, want other: loaded, new: refreshed", outcomes)
 	}
 }
