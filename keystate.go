@@ -198,15 +198,15 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
 		s.flight.Store(nil)
-		report := rep.reason != "" && (t.OnRefresh != nil || t.Logger != nil)
-		if report {
+		announce := rep.reason != "" && (t.OnRefresh != nil || t.Logger != nil)
+		if announce {
 			// Taken before the next flight can start, so that the key's
 			// events are reported in order, after the requests went on.
 			s.reporting.Lock()
 		}
 		s.mu.Unlock()
 		close(f.done)
-		if report {
+		if announce {
 			defer s.reporting.Unlock()
 			t.refreshed(RefreshEvent{Key: s.key, Reason: rep.reason, Outcome: outcomeOf(f.err, rep.loaded), Duration: time.Since(start), Err: f.err})
 		}
@@ -312,9 +312,8 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, e
 	return s.newCached(t, base), nil, true
 }
 
-// refresh exchanges base for a new token and saves it.
-// A nil base, for a key the store has no token for, is issued one by the
-// Refresher, an Issuer.
+// refresh exchanges base for a new token and saves it. For a nil base (the
+// store has no token for the key) the Refresher, an Issuer, issues one.
 func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token) (*cached, error) {
 	var (
 		tok *oauth2.Token
