@@ -108,8 +108,11 @@
 // fail anything: the new token, whose refresh token is now the only live
 // one, is used and kept in memory, and later requests save it again (at
 // most once per backoff step, from one second to a minute) until the
-// store takes it. Each failure is reported as a [*SaveError] to
-// [Transport.OnError] and [Transport.Logger].
+// store takes it. Before each of those saves the store is read: a token
+// there that this Transport did not refresh (the user authorized again,
+// and the application saved the new token) is newer, and replaces the
+// one in memory instead of being written over. Each failure is reported
+// as a [*SaveError] to [Transport.OnError] and [Transport.Logger].
 //
 // # Refreshers
 //

@@ -25,10 +25,14 @@ type keyState struct {
 
 	// Only the running flight touches these; flights of one key never
 	// overlap, and mu orders one after the other.
-	dead       *deadGrant    // the token whose grant the endpoint rejected
-	unsaved    *oauth2.Token // a refreshed token the store failed to save
-	saveFails  int           // failed saves of unsaved, in a row
-	aheadFails int           // failed refreshes ahead of expiry, in a row
+	dead      *deadGrant    // the token whose grant the endpoint rejected
+	unsaved   *oauth2.Token // a refreshed token the store failed to save
+	saveFails int           // failed saves of unsaved, in a row
+	// The refresh tokens of the unsaved chain: the stored one it started
+	// from and each one refreshed since. A stored token with another one
+	// was saved by someone else, such as a new authorization.
+	ours       map[string]bool
+	aheadFails int // failed refreshes ahead of expiry, in a row
 
 	// When a request may next start a background flight: to save unsaved
 	// again, or to refresh ahead of expiry after one failed (Unix
@@ -354,6 +358,15 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 			break
 		}
 	}
+	if s.unsaved == &nt {
+		if s.ours == nil {
+			s.ours = make(map[string]bool)
+			if base != nil {
+				s.ours[base.RefreshToken] = true // the store's, as unsaved was nil
+			}
+		}
+		s.ours[nt.RefreshToken] = true
+	}
 	return s.newCached(t, &nt), nil
 }
 
@@ -386,10 +399,10 @@ func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 // the store has none and the Refresher is an Issuer.
 func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, error) {
 	if s.unsaved != nil {
-		tok := s.unsaved
-		if ctx.Err() == nil {
-			s.save(ctx, t, tok, true)
+		if ctx.Err() != nil {
+			return s.unsaved, nil
 		}
+		tok, _ := s.resave(ctx, t)
 		return tok, nil
 	}
 	tok, err := t.Store.Load(ctx, s.key)
@@ -405,6 +418,22 @@ func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, err
 	return tok, nil
 }
 
+// resave saves the unsaved token again, and returns the token to use. If
+// the store now holds a token this Transport did not refresh (a new
+// authorization saved by the application while the store was failing
+// here), that one is newer: it replaces the unsaved token, which is
+// dropped rather than written over it.
+func (s *keyState) resave(ctx context.Context, t *Transport) (*oauth2.Token, *SaveError) {
+	tok := s.unsaved
+	stored, err := t.Store.Load(ctx, s.key)
+	if err == nil && stored != nil && !s.ours[stored.RefreshToken] && stored.AccessToken != tok.AccessToken {
+		s.unsaved, s.saveFails, s.ours = nil, 0, nil
+		s.nextSave.Store(0)
+		return stored, nil
+	}
+	return tok, s.save(ctx, t, tok, true)
+}
+
 // save stores tok, and returns nil if the store took it. When it does
 // not, tok is still used (its refresh token is the only live one), kept
 // as unsaved and saved again by a later flight, no sooner than a backoff
@@ -413,7 +442,7 @@ func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, err
 func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, report bool) *SaveError {
 	err := t.Store.Save(ctx, s.key, tok)
 	if err == nil {
-		s.unsaved, s.saveFails = nil, 0
+		s.unsaved, s.saveFails, s.ours = nil, 0, nil
 		s.nextSave.Store(0)
 		return nil
 	}

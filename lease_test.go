@@ -339,3 +339,78 @@ func TestLockerUnsavedTokenIsTheOnePresented(t *testing.T) {
 		t.Fatalf("store holds %q; the test needs the save to have failed", got)
 	}
 }
+
+// saveFaultStore is a countingStore whose Save can fail outright, or
+// store the token and then report a failure (a commit whose answer was
+// lost).
+type saveFaultStore struct {
+	*countingStore
+	mode atomic.Int32 // 0: works, 1: stores and fails, 2: fails
+}
+
+func (s *saveFaultStore) Save(ctx context.Context, key string, tok *oauth2.Token) error {
+	switch s.mode.Load() {
+	case 1:
+		s.countingStore.MemoryStore.Save(ctx, key, tok)
+		return errBoom
+	case 2:
+		return errBoom
+	}
+	return s.countingStore.Save(ctx, key, tok)
+}
+
+// A token the application saved while the store was failing here (the
+// user authorized again) is newer than the refreshed token kept in
+// memory: it is used, and never written over.
+func TestUnsavedTokenYieldsToANewAuthorization(t *testing.T) {
+	f := newFixture(t)
+	f.store.failSaves(errBoom)
+	f.clock.Advance(time.Hour)
+	if _, auth := f.getWithin(t); auth != "Bearer at-2" {
+		t.Fatalf("API got %q, want the refreshed at-2", auth)
+	}
+	f.store.saveErr.Store(nil)
+	f.store.put(t, "k", &oauth2.Token{AccessToken: "at-7", RefreshToken: "rt-7", Expiry: f.clock.Now().Add(time.Hour)})
+	f.clock.Advance(time.Second) // past the save's backoff: a request starts the save
+	f.getWithin(t)
+	waitNoFlight(t, f.tr, "k")
+	if got := f.store.mustLoad(t, "k"); got.AccessToken != "at-7" {
+		t.Fatalf("store holds %s, want the new authorization's at-7", got.AccessToken)
+	}
+	if _, auth := f.getWithin(t); auth != "Bearer at-7" {
+		t.Errorf("API got %q, want at-7", auth)
+	}
+	if err := f.tr.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if got := f.store.mustLoad(t, "k"); got.AccessToken != "at-7" {
+		t.Errorf("after Close the store holds %s, want at-7", got.AccessToken)
+	}
+}
+
+// But a token of the Transport's own chain in the store (a save that
+// went through though it reported a failure) is older than the one in
+// memory, whose refresh token replaced it: that one is saved over it.
+func TestUnsavedTokenWinsOverItsOwnChain(t *testing.T) {
+	f := newFixture(t)
+	s := &saveFaultStore{countingStore: f.store}
+	f.tr.Store = s
+	s.mode.Store(1) // at-2 reaches the store, but the Transport hears of a failure
+	f.clock.Advance(time.Hour)
+	f.getWithin(t)
+	s.mode.Store(2) // at-3 does not reach it
+	f.clock.Advance(time.Hour)
+	f.getWithin(t)
+	if got := f.store.mustLoad(t, "k").AccessToken; got != "at-2" {
+		t.Fatalf("store holds %s, want at-2 for this test", got)
+	}
+	s.mode.Store(0)
+	f.clock.Advance(time.Minute)
+	if _, auth := f.getWithin(t); auth != "Bearer at-3" {
+		t.Errorf("API got %q, want at-3: at-2's refresh token was rotated away", auth)
+	}
+	waitNoFlight(t, f.tr, "k")
+	if got := f.store.mustLoad(t, "k"); got.AccessToken != "at-3" || got.RefreshToken != "rt-3" {
+		t.Errorf("store holds %s/%s, want at-3/rt-3", got.AccessToken, got.RefreshToken)
+	}
+}

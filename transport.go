@@ -248,7 +248,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // Refresher already under way, and the Save after it, are waited for (at
 // most RefreshTimeout), since cutting them off could drop a rotated
 // refresh token. Then Close saves, one last time and for at most ten
-// seconds, any refreshed token the store has not taken yet, and returns
+// seconds, any refreshed token the store has not taken yet (unless the
+// store now holds one this Transport did not refresh), and returns
 // the *SaveErrors of those it still could not save (joined, each with the
 // store's error and a zero Retry), as those tokens are lost with the
 // process.
@@ -275,8 +276,8 @@ func (t *Transport) Close() error {
 	t.keys.Range(func(_, v any) bool {
 		s := v.(*keyState)
 		s.mu.Lock() // no flight runs any more; mu orders this after the last
-		if tok := s.unsaved; tok != nil {
-			if se := s.save(ctx, t, tok, true); se != nil {
+		if s.unsaved != nil {
+			if _, se := s.resave(ctx, t); se != nil {
 				se.Retry = time.Time{} // there is no later
 				errs = append(errs, se)
 			}
