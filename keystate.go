@@ -25,14 +25,15 @@ type keyState struct {
 
 	// Only the running flight touches these; flights of one key never
 	// overlap, and mu orders one after the other.
-	dead      *deadGrant    // the token whose grant the endpoint rejected
-	unsaved   *oauth2.Token // a refreshed token the store failed to save
-	saveFails int           // failed saves of unsaved, in a row
+	dead       *deadGrant    // the token whose grant the endpoint rejected
+	unsaved    *oauth2.Token // a refreshed token the store failed to save
+	saveFails  int           // failed saves of unsaved, in a row
+	aheadFails int           // failed refreshes ahead of expiry, in a row
+
 	// The refresh tokens of the unsaved chain: the stored one it started
 	// from and each one refreshed since. A stored token with another one
 	// was saved by someone else, such as a new authorization.
-	ours       map[string]bool
-	aheadFails int // failed refreshes ahead of expiry, in a row
+	ours map[string]bool
 
 	// When a request may next start a background flight: to save unsaved
 	// again, or to refresh ahead of expiry after one failed (Unix
