@@ -186,3 +186,40 @@ func ExampleTokenSourceRefresher() {
 	// Output:
 	// cc-1 saved: cc-1
 }
+
+// OnRefresh hears of each refresh once, however many requests shared it:
+// here eight requests find the token expired, and one refresh serves
+// them. The event names the key, why and how; never a token.
+func ExampleRefreshEvent() {
+	provider := rotatingProvider()
+	defer provider.Close()
+	ctx := context.Background()
+	store := oauthrt.NewMemoryStore()
+	store.Save(ctx, "user-42", &oauth2.Token{AccessToken: "access-1", RefreshToken: "refresh-1", Expiry: time.Now().Add(-time.Minute)})
+
+	tr := &oauthrt.Transport{
+		Store:     store,
+		Key:       "user-42",
+		Refresher: &generic.Refresher{TokenURL: provider.URL + "/token", ClientID: "my-app", ClientSecret: "my-secret"},
+		OnRefresh: func(ev oauthrt.RefreshEvent) {
+			// In a service: a counter by ev.Reason and ev.Outcome, and a
+			// histogram of ev.Duration (see examples/metrics).
+			fmt.Printf("refresh of %s: %s, %s, error: %v\n", ev.Key, ev.Reason, ev.Outcome, ev.Err)
+		},
+	}
+	client := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			resp, err := client.Get(provider.URL + "/api")
+			if err != nil {
+				log.Fatal(err)
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	tr.Close() // waits for the OnRefresh calls under way
+	// Output:
+	// refresh of user-42: expired, refreshed, error: <nil>
+}
