@@ -18,6 +18,11 @@
 //		Refresher: generic.FromConfig(conf),
 //	}}
 //
+// [Refresher.Exchange] redeems an authorization code for the first token
+// of a grant, with the same client authentication, for applications that
+// run the authorization flow without golang.org/x/oauth2 (a client with
+// private_key_jwt, which x/oauth2 cannot authenticate).
+//
 // A refresh token the endpoint rejects (invalid_grant, or a 401 that does
 // not say invalid_client) ends in an error wrapping
 // [oauthrt.ErrReauthRequired].

@@ -134,8 +134,8 @@ func FromConfig(c *oauth2.Config) *Refresher {
 // revives every grant). Other error answers wrap an
 // [*oauth2.RetrieveError].
 func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
-	if r.TokenURL == "" {
-		return nil, errors.New("generic: Refresher.TokenURL is empty")
+	if err := r.check(); err != nil {
+		return nil, err
 	}
 	if tok == nil || tok.RefreshToken == "" {
 		return nil, fmt.Errorf("generic: no refresh token: %w", oauthrt.ErrReauthRequired)
@@ -147,30 +147,96 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
-	secrets := []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken}
-
-	method, err := r.method()
-	if err != nil {
-		return nil, err
-	}
-	var next *oauth2.Token
-	if method == "" { // AutoDetect, with nothing detected yet
-		next, err = r.post(ctx, form, AuthClientSecretBasic, secrets)
-		if err == nil {
-			r.detected.Store(int32(oauth2.AuthStyleInHeader))
-		} else if endpoint.ClientRejected(err) {
-			next, err = r.post(ctx, form, AuthClientSecretPost, secrets)
-			if err == nil {
-				r.detected.Store(int32(oauth2.AuthStyleInParams))
-			}
-		}
-	} else {
-		next, err = r.post(ctx, form, method, secrets)
-	}
+	next, err := r.request(ctx, form, []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken})
 	if err != nil {
 		return nil, fmt.Errorf("generic: refresh: %w", err)
 	}
 	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
+}
+
+// Exchange gets the first token of a grant: it redeems the authorization
+// code that the provider passed to redirectURL (RFC 6749 §4.1.3), with
+// the client authenticated as for Refresh, and Scopes sent as scope when
+// set (Microsoft Entra ID wants them). redirectURL must be the one the
+// authorization request carried; "" sends none. verifier is the PKCE code
+// verifier (RFC 7636) when the authorization request carried a challenge
+// (oauth2.S256ChallengeOption), else "". Save the token in the store
+// under its key, and the Transport takes it from there.
+//
+// An empty code is an error, sent nowhere. A code the endpoint refuses
+// (invalid_grant: used, expired, or for another redirect URL) gives an
+// error wrapping [oauthrt.ErrReauthRequired]: the user must authorize
+// again.
+func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier string) (*oauth2.Token, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if code == "" {
+		return nil, errors.New("generic: Exchange: empty authorization code")
+	}
+	form := url.Values{
+		"grant_type": {"authorization_code"},
+		"code":       {code},
+	}
+	if redirectURL != "" {
+		form.Set("redirect_uri", redirectURL)
+	}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
+	}
+	if len(r.Scopes) > 0 {
+		form.Set("scope", strings.Join(r.Scopes, " "))
+	}
+	tok, err := r.request(ctx, form, []string{code, verifier, r.ClientSecret})
+	if err != nil {
+		return nil, fmt.Errorf("generic: exchange: %w", err)
+	}
+	return tok, nil
+}
+
+// check reports a Refresher that cannot make a token request, before
+// anything is sent.
+func (r *Refresher) check() error {
+	if r.TokenURL == "" {
+		return errors.New("generic: Refresher.TokenURL is empty")
+	}
+	method, err := r.method()
+	if err != nil || method != AuthPrivateKeyJWT {
+		return err
+	}
+	if r.ClientID == "" {
+		return errors.New("generic: private_key_jwt needs a client ID (Refresher.ClientID): it is the assertion's issuer and subject")
+	}
+	_, err = r.PrivateKeyJWT.algorithm()
+	return err
+}
+
+// request posts form to the token endpoint with the client authenticated
+// by its method; under AutoDetect, trying Basic first and the form once
+// if the endpoint rejects the client, and remembering what worked.
+// secrets are redacted from errors. The Refresher has passed check.
+func (r *Refresher) request(ctx context.Context, form url.Values, secrets []string) (*oauth2.Token, error) {
+	method, err := r.method()
+	if err != nil {
+		return nil, err
+	}
+	if method != "" {
+		return r.post(ctx, form, method, secrets)
+	}
+	// AutoDetect, with nothing detected yet.
+	tok, err := r.post(ctx, form, AuthClientSecretBasic, secrets)
+	if err == nil {
+		r.detected.Store(int32(oauth2.AuthStyleInHeader))
+		return tok, nil
+	}
+	if !endpoint.ClientRejected(err) {
+		return nil, err
+	}
+	tok, err = r.post(ctx, form, AuthClientSecretPost, secrets)
+	if err == nil {
+		r.detected.Store(int32(oauth2.AuthStyleInParams))
+	}
+	return tok, err
 }
 
 // method returns the client authentication method to use, or "" for
