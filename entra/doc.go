@@ -34,29 +34,17 @@
 //
 // A vsts grant cannot be turned into an Entra one: each user (or
 // organization, for a service acting for one) must authorize the new
-// Entra app once. That is Entra's authorization code flow, which
-// golang.org/x/oauth2 does; ask for AzureDevOpsScope and
-// "offline_access", and save the token it returns in the store:
+// Entra app once, through Entra's authorization code flow, as they once
+// did through vsts.Refresher's AuthCodeURL and Exchange. The Refresher
+// has both, and authenticates the exchange with a secret or a
+// certificate alike:
 //
-//	conf := &oauth2.Config{
-//		ClientID:     clientID,
-//		ClientSecret: clientSecret,
-//		Endpoint:     microsoft.AzureADEndpoint(tenantID), // golang.org/x/oauth2/microsoft
-//		RedirectURL:  "https://app.example/entra/callback",
-//		Scopes:       []string{entra.AzureDevOpsScope, "offline_access"},
-//	}
-//	// Send the user to conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), then:
-//	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+//	verifier := oauth2.GenerateVerifier()
+//	http.Redirect(w, req, r.AuthCodeURL(state, callbackURL, oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+//	// … then, in the handler of callbackURL, after checking state:
+//	tok, err := r.Exchange(ctx, req.FormValue("code"), callbackURL, verifier)
 //	...
 //	err = store.Save(ctx, "entra:"+org, tok)
-//
-// An app with a certificate credential instead of a secret leaves
-// ClientSecret out, sets Endpoint.AuthStyle to oauth2.AuthStyleInParams,
-// and passes Exchange two more options:
-// oauth2.SetAuthURLParam("client_assertion_type",
-// generic.ClientAssertionType) and oauth2.SetAuthURLParam(
-// "client_assertion", a), where a comes from [generic.PrivateKeyJWT]'s
-// Assertion(clientID, conf.Endpoint.TokenURL).
 //
 // During the migration, run two Transports over the same store: one
 // with the vsts Refresher for the old grants, one with this package's

@@ -175,17 +175,62 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	if tok == nil || tok.RefreshToken == "" {
 		return nil, fmt.Errorf("entra: no refresh token: %w", oauthrt.ErrReauthRequired)
 	}
+	return r.retrying(ctx, "refresh", func() (*oauth2.Token, error) { return g.Refresh(ctx, tok) })
+}
+
+// AuthCodeURL returns the URL of Entra's v2.0 authorization endpoint (of
+// Tenant at Authority) to send a user to, so that they authorize the app
+// for Scopes: AzureDevOpsScope and offline_access by default. Entra sends
+// the user back to redirectURL, which the app registration must list,
+// with state and a code for Exchange. opts add parameters:
+// oauth2.S256ChallengeOption(verifier) for PKCE, which Microsoft
+// recommends, or oauth2.SetAuthURLParam("prompt", "select_account"). With
+// TokenURL set, the authorization URL is TokenURL with its last path
+// element, token, replaced by authorize.
+func (r *Refresher) AuthCodeURL(state, redirectURL string, opts ...oauth2.AuthCodeOption) string {
+	authURL := r.TokenEndpoint()
+	if base, ok := strings.CutSuffix(authURL, "/token"); ok {
+		authURL = base + "/authorize"
+	}
+	scopes := r.Scopes
+	if len(scopes) == 0 {
+		scopes = defaultScopes
+	}
+	conf := &oauth2.Config{ClientID: r.ClientID, RedirectURL: redirectURL, Scopes: scopes, Endpoint: oauth2.Endpoint{AuthURL: authURL}}
+	return conf.AuthCodeURL(state, opts...)
+}
+
+// Exchange gets the first token of a grant: it redeems the code that
+// Entra passed to redirectURL after AuthCodeURL, authenticating the app
+// as Refresh does (a certificate included, which golang.org/x/oauth2
+// cannot). verifier is the PKCE code verifier when the authorization URL
+// carried its challenge, else "". Save the token in the store under the
+// key the Transport will use. Errors are Refresh's, and a code Entra
+// refuses (used, expired, or for another redirect URL) wraps
+// [oauthrt.ErrReauthRequired]: the user must authorize again.
+func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier string) (*oauth2.Token, error) {
+	g, err := r.generic()
+	if err != nil {
+		return nil, err
+	}
+	return r.retrying(ctx, "exchange", func() (*oauth2.Token, error) { return g.Exchange(ctx, code, redirectURL, verifier) })
+}
+
+// retrying makes the request call does, again after
+// temporarily_unavailable as Refresh documents, and gives its error
+// entra's meaning. op names the request in errors.
+func (r *Refresher) retrying(ctx context.Context, op string, call func() (*oauth2.Token, error)) (*oauth2.Token, error) {
 	for attempt := 1; ; attempt++ {
-		next, err := g.Refresh(ctx, tok)
+		tok, err := call()
 		if err == nil {
-			return next, nil
+			return tok, nil
 		}
 		d, again := r.retry(err, attempt)
 		if !again {
-			return nil, classify(err)
+			return nil, classify(op, err)
 		}
 		if err := pause(ctx, d); err != nil {
-			return nil, fmt.Errorf("entra: refresh: %w while waiting to try again after temporarily_unavailable", err)
+			return nil, fmt.Errorf("entra: %s: %w while waiting to try again after temporarily_unavailable", op, err)
 		}
 	}
 }
@@ -260,24 +305,22 @@ func (r *Refresher) retry(err error, attempt int) (time.Duration, bool) {
 	return retryDelay << (attempt - 1), true
 }
 
-// classify turns an error of the generic Refresher into Refresh's own.
-func classify(err error) error {
+// classify turns an error of the generic Refresher's op (refresh or
+// exchange) into entra's own.
+func classify(op string, err error) error {
 	inner := err
 	// The generic Refresher's "generic: refresh: " would only repeat ours.
-	if u := errors.Unwrap(err); u != nil && err.Error() == "generic: refresh: "+u.Error() {
+	if u := errors.Unwrap(err); u != nil && err.Error() == "generic: "+op+": "+u.Error() {
 		inner = u
 	}
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return fmt.Errorf("entra: refresh: %w", inner)
-	}
-	switch re.ErrorCode {
-	case "interaction_required", "consent_required", "login_required":
-		if !errors.Is(err, oauthrt.ErrReauthRequired) {
-			return fmt.Errorf("entra: refresh: %w: %w", oauthrt.ErrReauthRequired, inner)
+	if errors.As(err, &re) && !errors.Is(err, oauthrt.ErrReauthRequired) {
+		switch re.ErrorCode {
+		case "interaction_required", "consent_required", "login_required":
+			return fmt.Errorf("entra: %s: %w: %w", op, oauthrt.ErrReauthRequired, inner)
 		}
 	}
-	return fmt.Errorf("entra: refresh: %w", inner)
+	return fmt.Errorf("entra: %s: %w", op, inner)
 }
 
 // PrepareRequest asks Azure DevOps to answer a rejected token with a 401

@@ -471,3 +471,64 @@ func mustURL(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
+
+// The first token of a grant: the authorization URL asks for Azure
+// DevOps' scope with PKCE, and Exchange redeems the code Entra sent back,
+// with the app's certificate, which golang.org/x/oauth2 cannot do.
+func TestAuthCodeURLAndExchange(t *testing.T) {
+	key, cert := testCredential()
+	e := newFakeEntra(t, "", cert)
+	r := e.refresher()
+	r.PrivateKey, r.Certificate = key, cert
+
+	u, err := url.Parse(r.AuthCodeURL("state-1", callbackURL, oauth2.S256ChallengeOption(pkceVerifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if got := u.Scheme + "://" + u.Host + u.Path; got != e.URL+"/"+tenant+"/oauth2/v2.0/authorize" {
+		t.Errorf("authorization endpoint %s", got)
+	}
+	want := map[string]string{
+		"client_id": clientID, "response_type": "code", "redirect_uri": callbackURL, "state": "state-1",
+		"scope": defaultScope, "code_challenge_method": "S256", "code_challenge": oauth2.S256ChallengeFromVerifier(pkceVerifier),
+	}
+	for k, v := range want {
+		if q.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, q.Get(k), v)
+		}
+	}
+
+	tok, err := r.Exchange(context.Background(), firstCode, callbackURL, pkceVerifier)
+	if err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if tok.AccessToken != e.lastAccess() || tok.RefreshToken == "" {
+		t.Errorf("token %+v", tok)
+	}
+	// A code is good once: redeeming it again means authorizing again.
+	_, err = r.Exchange(context.Background(), firstCode, callbackURL, pkceVerifier)
+	if !errors.Is(err, oauthrt.ErrReauthRequired) || !strings.HasPrefix(err.Error(), "entra: exchange: oauthrt: token endpoint") {
+		t.Errorf("second Exchange: %v, want an entra: exchange: error wrapping ErrReauthRequired", err)
+	}
+	if strings.Contains(err.Error(), firstCode) || strings.Contains(err.Error(), pkceVerifier) {
+		t.Errorf("the error shows the code or verifier: %v", err)
+	}
+}
+
+// The authorization URL follows Authority, and TokenURL when it is set.
+func TestAuthCodeURLEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		r    entra.Refresher
+		want string
+	}{
+		{entra.Refresher{Tenant: "organizations"}, "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"},
+		{entra.Refresher{Tenant: "t", Authority: "https://login.microsoftonline.us/"}, "https://login.microsoftonline.us/t/oauth2/v2.0/authorize"},
+		{entra.Refresher{TokenURL: "https://proxy.example/login/t/oauth2/v2.0/token"}, "https://proxy.example/login/t/oauth2/v2.0/authorize"},
+	} {
+		got, _, _ := strings.Cut(tt.r.AuthCodeURL("s", callbackURL), "?")
+		if got != tt.want {
+			t.Errorf("%v: %s, want %s", tt.r.String(), got, tt.want)
+		}
+	}
+}

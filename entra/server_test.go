@@ -31,6 +31,10 @@ const (
 	clientSecret = "ENTRA~CLIENT~SECRET~VALUE"
 	defaultScope = "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access"
 	firstRT      = "RT-0-INITIAL-REFRESH-TOKEN"
+	// The code, PKCE verifier and redirect URL of one authorization.
+	firstCode    = "CODE-0-AUTHORIZATION-CODE"
+	pkceVerifier = "PKCE-VERIFIER-0123456789-abcdefghijklmnopqrstuvwxyz"
+	callbackURL  = "https://app.example/entra/callback"
 )
 
 // An answer is an error answer the fake Entra gives.
@@ -63,7 +67,8 @@ type fakeEntra struct {
 
 	mu        sync.Mutex
 	live      map[string]bool
-	presented []string // the refresh tokens presented, in order
+	codes     map[string]bool // authorization codes not redeemed yet
+	presented []string        // the refresh tokens presented, in order
 	jtis      map[string]bool
 	script    []answer // error answers to give first
 	forever   *answer  // error answer to give once script is done
@@ -75,7 +80,7 @@ type fakeEntra struct {
 func newFakeEntra(t *testing.T, secret string, cert *x509.Certificate) *fakeEntra {
 	t.Helper()
 	e := &fakeEntra{secret: secret, cert: cert, scope: defaultScope,
-		live: map[string]bool{firstRT: true}, jtis: map[string]bool{}}
+		live: map[string]bool{firstRT: true}, codes: map[string]bool{firstCode: true}, jtis: map[string]bool{}}
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.serve(t, w, r) }))
 	t.Cleanup(e.Close)
 	return e
@@ -128,7 +133,8 @@ func (e *fakeEntra) serve(t *testing.T, w http.ResponseWriter, r *http.Request) 
 	rt := f.Get("refresh_token")
 	e.presented = append(e.presented, rt)
 	e.assertion = f.Get("client_assertion")
-	if f.Get("grant_type") != "refresh_token" || f.Get("client_id") != clientID || f.Get("scope") != e.scope {
+	grant := f.Get("grant_type")
+	if (grant != "refresh_token" && grant != "authorization_code") || f.Get("client_id") != clientID || f.Get("scope") != e.scope {
 		t.Errorf("fake Entra: grant_type %q, client_id %q, scope %q", f.Get("grant_type"), f.Get("client_id"), f.Get("scope"))
 		e.fail(w, r, answer{400, "invalid_request", 900144, nil})
 		return
@@ -147,6 +153,15 @@ func (e *fakeEntra) serve(t *testing.T, w http.ResponseWriter, r *http.Request) 
 	case e.forever != nil:
 		e.fail(w, r, *e.forever)
 		return
+	case grant == "authorization_code":
+		// Single use, and bound to the redirect URL and PKCE challenge
+		// of its authorization request.
+		code := f.Get("code")
+		if !e.codes[code] || f.Get("redirect_uri") != callbackURL || f.Get("code_verifier") != pkceVerifier {
+			e.fail(w, r, answer{400, "invalid_grant", 54005, nil})
+			return
+		}
+		delete(e.codes, code)
 	case !e.live[rt]:
 		e.fail(w, r, refreshExpired)
 		return
