@@ -384,6 +384,35 @@ func (s *authServer) errorCounts() map[string]int {
 func (s *authServer) authorize(t testing.TB, c client, subject string) *oauth2.Token {
 	t.Helper()
 	ctx := context.Background()
+	code := s.authorizationCode(t, c, subject)
+	conf := &oauth2.Config{ClientID: c.id, RedirectURL: s.redirectURL, Endpoint: oauth2.Endpoint{TokenURL: s.tokenURL}}
+	var opts []oauth2.AuthCodeOption
+	switch c.method {
+	case methodBasic:
+		conf.ClientSecret, conf.Endpoint.AuthStyle = c.secret, oauth2.AuthStyleInHeader
+	case methodPost:
+		conf.ClientSecret, conf.Endpoint.AuthStyle = c.secret, oauth2.AuthStyleInParams
+	case methodJWT:
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams // client_id only
+		opts = append(opts,
+			oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+			oauth2.SetAuthURLParam("client_assertion", s.seedAssertion(t, c)))
+	}
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.srv.Client()), code, opts...)
+	if err != nil {
+		t.Fatalf("exchanging the code of %s: %v", c.id, err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Expiry.IsZero() {
+		t.Fatalf("the code exchange of %s gave access token %t, refresh token %t, expiry %v", c.id, tok.AccessToken != "", tok.RefreshToken != "", tok.Expiry)
+	}
+	return tok
+}
+
+// authorizationCode has the user subject authorize client c, in-process,
+// and returns the code fosite sends to the redirect URL.
+func (s *authServer) authorizationCode(t testing.TB, c client, subject string) string {
+	t.Helper()
+	ctx := context.Background()
 	q := url.Values{
 		"response_type": {"code"},
 		"client_id":     {c.id},
@@ -406,28 +435,7 @@ func (s *authServer) authorize(t testing.TB, c client, subject string) *oauth2.T
 	if code == "" {
 		t.Fatal("fosite issued no authorization code")
 	}
-
-	conf := &oauth2.Config{ClientID: c.id, RedirectURL: s.redirectURL, Endpoint: oauth2.Endpoint{TokenURL: s.tokenURL}}
-	var opts []oauth2.AuthCodeOption
-	switch c.method {
-	case methodBasic:
-		conf.ClientSecret, conf.Endpoint.AuthStyle = c.secret, oauth2.AuthStyleInHeader
-	case methodPost:
-		conf.ClientSecret, conf.Endpoint.AuthStyle = c.secret, oauth2.AuthStyleInParams
-	case methodJWT:
-		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams // client_id only
-		opts = append(opts,
-			oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-			oauth2.SetAuthURLParam("client_assertion", s.seedAssertion(t, c)))
-	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.srv.Client()), code, opts...)
-	if err != nil {
-		t.Fatalf("exchanging the code of %s: %v", c.id, err)
-	}
-	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Expiry.IsZero() {
-		t.Fatalf("the code exchange of %s gave access token %t, refresh token %t, expiry %v", c.id, tok.AccessToken != "", tok.RefreshToken != "", tok.Expiry)
-	}
-	return tok
+	return code
 }
 
 // seedAssertion signs a client assertion for the code exchange with
