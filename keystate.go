@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oauthrt/oauthrt/internal/pause"
 	"golang.org/x/oauth2"
 )
 
@@ -352,7 +353,7 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 		attempts = 1 + len(saveRetryWaits)
 	}
 	for i := range attempts {
-		if i > 0 && !pause(ctx, saveRetryWaits[i-1]) {
+		if i > 0 && !pause.For(ctx, saveRetryWaits[i-1]) {
 			break
 		}
 		if s.save(ctx, t, &nt, i == attempts-1) == nil {
@@ -374,18 +375,6 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 // saveRetryWaits are the pauses between the saves of a refreshed token
 // under a lease.
 var saveRetryWaits = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
-
-// pause waits for d or until ctx ends, and reports whether d passed.
-func pause(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // newCached returns tok ready for the hot path, marked if the store does
 // not hold it yet.

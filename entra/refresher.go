@@ -16,6 +16,7 @@ import (
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/generic"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
+	"github.com/oauthrt/oauthrt/internal/pause"
 	"golang.org/x/oauth2"
 )
 
@@ -43,16 +44,12 @@ const (
 	maxRetryAfter = 10 * time.Second
 )
 
-// pause waits d, or until ctx is done. Tests replace it.
-var pause = func(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+// wait waits d, or until ctx is done. Tests replace it.
+var wait = func(ctx context.Context, d time.Duration) error {
+	if !pause.For(ctx, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // A Refresher refreshes Microsoft Entra ID (v2.0 endpoint) tokens with
@@ -229,7 +226,7 @@ func (r *Refresher) retrying(ctx context.Context, op string, call func() (*oauth
 		if !again {
 			return nil, classify(op, err)
 		}
-		if err := pause(ctx, d); err != nil {
+		if err := wait(ctx, d); err != nil {
 			return nil, fmt.Errorf("entra: %s: %w while waiting to try again after temporarily_unavailable", op, err)
 		}
 	}

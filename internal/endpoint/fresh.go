@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthrt/oauthrt/internal/pause"
 	"golang.org/x/oauth2"
 )
 
@@ -52,7 +53,7 @@ func DoFresh(ctx context.Context, c *http.Client, build func() (Request, error))
 		if !ok {
 			return tok, err // refused before sending, or not the endpoint's answer
 		}
-		if again, _ := checkRetry(ctx, resp, cause); !again || !pause(ctx, backoff(freshWaitMin, freshWaitMax, attempt, resp)) {
+		if again, _ := checkRetry(ctx, resp, cause); !again || !pause.For(ctx, backoff(freshWaitMin, freshWaitMax, attempt, resp)) {
 			return tok, err
 		}
 	}
@@ -71,16 +72,4 @@ func answer(err error) (resp *http.Response, cause error, ok bool) {
 		return nil, te.err, true
 	}
 	return nil, nil, false
-}
-
-// pause waits for d or until ctx ends, and reports whether d passed.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
