@@ -37,6 +37,53 @@ type Locker interface {
 // refresh may take.
 const DefaultLeaseTTL = 2 * RefreshTimeout
 
+// MinLeaseTTL is the shortest lease time to live the stores of this
+// module accept: Lock and TakeLease refuse a shorter positive LeaseTTL
+// with an error, and so does the [Transport] for a [Lease] whose TTL is
+// shorter. A lease taken through a [LeaseLocker] is renewed by the
+// Transport every third of its TTL for as long as it holds it, so the TTL
+// need not outlast a refresh, only the time between two renewals with
+// room for a slow store. A lease taken through a plain [Locker] is not
+// renewed: its TTL must outlast a whole refresh, more than
+// [RefreshTimeout].
+const MinLeaseTTL = 2 * time.Second
+
+// ErrLeaseLost is returned, wrapped, by [Lease.Renew] when the lease
+// lapsed: another holder may have taken it since.
+var ErrLeaseLost = errors.New("oauthrt: the refresh lease was lost")
+
+// A Lease is one holding of a key's refresh lease, taken through a
+// [LeaseLocker]. Its methods must be safe for concurrent use.
+type Lease interface {
+	// TTL is how long the lease lasts after it was taken or last renewed,
+	// unless it is released first.
+	TTL() time.Duration
+
+	// Renew extends the lease to a full TTL from now. Once the lease has
+	// lapsed, Renew fails with an error wrapping ErrLeaseLost and does
+	// not take it again; any other error means the store could not be
+	// asked, and the lease may still be held until its TTL runs out.
+	Renew(ctx context.Context) error
+
+	// Release releases the lease if it is still this holder's. It may be
+	// called more than once, and after the lease lapsed, and must not
+	// block for long; a release that fails leaves the lease to lapse.
+	Release()
+}
+
+// A LeaseLocker is a [Locker] whose leases can be kept alive. When the
+// Store implements it, the [Transport] takes its refresh leases through
+// TakeLease and renews them every third of their TTL while it holds
+// them: while the Refresher is called, and while a refreshed token the
+// store failed to take is saved again, so that the other processes wait
+// rather than present the rotated refresh token the store still holds.
+type LeaseLocker interface {
+	Locker
+	// TakeLease takes the lease of key as Lock does, waiting while
+	// another holder has it until ctx ends.
+	TakeLease(ctx context.Context, key string) (Lease, error)
+}
+
 // ErrDecrypt means a store holds a token it cannot decrypt: the store was
 // given a different AEAD key than the one the token was written with, or
 // none, or the ciphertext was tampered with. The error text never holds
