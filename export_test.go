@@ -29,12 +29,20 @@ var (
 	CredentialsAllowed = credentialsAllowed
 )
 
-// ShortSaveRetries makes the saves under a lease retry without pausing,
-// until the test ends.
+// ShortSaveRetries makes the saves of a token kept under a lease retry
+// after a millisecond, doubling, until the test ends.
 func ShortSaveRetries(t interface{ Cleanup(func()) }) {
-	old := saveRetryWaits
-	saveRetryWaits = []time.Duration{0, 0}
-	t.Cleanup(func() { saveRetryWaits = old })
+	old := heldSaveFirst
+	heldSaveFirst = time.Millisecond
+	t.Cleanup(func() { heldSaveFirst = old })
+}
+
+// ShortCloseWait makes Close wait at most d for the refreshes under way,
+// until the test ends.
+func ShortCloseWait(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := closeWait
+	closeWait = d
+	t.Cleanup(func() { closeWait = old })
 }
 
 // FlightDone returns a channel closed when the refresh under way for key

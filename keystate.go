@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/oauthrt/oauthrt/internal/pause"
 	"golang.org/x/oauth2"
 )
 
@@ -30,6 +29,11 @@ type keyState struct {
 	unsaved    *oauth2.Token // a refreshed token the store failed to save
 	saveFails  int           // failed saves of unsaved, in a row
 	aheadFails int           // failed refreshes ahead of expiry, in a row
+
+	// held is the store's lease, kept after a refresh whose token the
+	// store did not take, until it does: the store still holds the
+	// rotated refresh token, which no other process may present.
+	held *hold
 
 	// The refresh tokens of the unsaved chain: the stored one it started
 	// from and each one refreshed since. A stored token with another one
@@ -58,6 +62,7 @@ type flight struct {
 type why struct {
 	rejected *oauth2.Token
 	stale    *oauth2.Token
+	resave   bool // save the unsaved token again, even within its backoff
 }
 
 type deadGrant struct {
@@ -133,6 +138,7 @@ func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now 
 	case c.ahead(now) && now >= s.nextAhead.Load():
 		w.stale = c.tok // the flight also saves an unsaved token first
 	case c.unsaved && now >= s.nextSave.Load():
+		w.resave = true
 	default:
 		return
 	}
@@ -157,9 +163,9 @@ func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*fligh
 	}
 	f := &flight{done: make(chan struct{})}
 	s.flight.Store(f)
-	lc.flights.Add(1)
+	lc.flights.add()
 	go func() {
-		defer lc.flights.Done()
+		defer lc.flights.done()
 		s.run(context.WithoutCancel(ctx), t, f, w)
 	}()
 	return f, nil
@@ -176,13 +182,10 @@ func (s *keyState) gaveUp(err error) error {
 func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 	start := time.Now()
 	var rep report
-	// The refresh itself (the Refresher and the Save after it) is bounded
-	// by RefreshTimeout only: cutting it off could drop a rotated refresh
-	// token. Waiting (store reads, the lease) also ends when the Transport
-	// is closed.
-	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
-	defer cancel()
-	wait, stopWait := context.WithCancel(ctx)
+	// Waiting (store reads, the lease) is bounded by RefreshTimeout, and
+	// ends when the Transport is closed. The refresh itself gets a
+	// RefreshTimeout of its own once the lease is held (see obtain).
+	wait, stopWait := context.WithTimeout(ctx, RefreshTimeout)
 	defer stopWait()
 	defer context.AfterFunc(t.lifecycle().ctx, stopWait)()
 
@@ -236,220 +239,4 @@ func (s *keyState) aheadFailed(t *Transport, err error) {
 // backoff is the pause after n failures in a row: 1s, 2s, 4s, … 1m.
 func backoff(n int) time.Duration {
 	return min(time.Second<<min(n-1, 6), time.Minute)
-}
-
-// obtain reads the newest token for the key and refreshes it if it has
-// expired or was rejected, saving the new token before handing it out.
-// With a Store that is a Locker, the refresh happens under the store's
-// lease, after reading the store once more: another process may have
-// refreshed the token while this one waited.
-//
-// ctx bounds the refresh; wait, which ends earlier when the Transport is
-// closed, bounds the reads of the store and the wait for the lease.
-//
-// When the store holds no token and the Refresher is an [Issuer], base is
-// nil: the Issuer gets a first token. rep learns whether a refresh was
-// needed, and why, and whether another process did it.
-func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *report) (*cached, error) {
-	base, err := s.newest(wait, t)
-	if err != nil {
-		return nil, err
-	}
-	if c, err, done := s.settle(t, base, w); done {
-		return c, err
-	}
-	rep.reason = reasonFor(base, w)
-	if l, ok := t.Store.(Locker); ok {
-		unlock, err := l.Lock(wait, s.key)
-		if err != nil {
-			return nil, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
-		}
-		defer unlock()
-		if base, err = s.newest(wait, t); err != nil {
-			return nil, err
-		}
-		if c, err, done := s.settle(t, base, w); done {
-			rep.loaded = err == nil
-			return c, err
-		}
-	}
-	return s.refresh(ctx, t, base)
-}
-
-// report is what a flight learns for its RefreshEvent.
-type report struct {
-	reason RefreshReason // "": no refresh was needed
-	loaded bool          // another process had refreshed the token
-}
-
-// reasonFor says why base needs a refresh.
-func reasonFor(base *oauth2.Token, w why) RefreshReason {
-	switch {
-	case base == nil:
-		return ReasonMissing
-	case isToken(base, w.rejected):
-		return ReasonRejected
-	case isToken(base, w.stale):
-		return ReasonAhead
-	}
-	return ReasonExpired
-}
-
-// settle decides whether base can be handed out as it is (done, with the
-// token to send) or the grant is known dead (done, with the error), or
-// base must be refreshed (not done).
-func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, err error, done bool) {
-	if base == nil {
-		return nil, nil, false // nothing stored: an Issuer gets a first token
-	}
-	needRefresh := isToken(base, w.rejected) || isToken(base, w.stale) || t.expired(base)
-	if d := s.dead; d != nil {
-		if base.RefreshToken == d.tok.RefreshToken {
-			if needRefresh || base.AccessToken == d.tok.AccessToken {
-				return nil, d.err, true // never present that refresh token again
-			}
-		} else {
-			s.dead = nil // a new grant was saved
-		}
-	}
-	if needRefresh {
-		return nil, nil, false
-	}
-	return s.newCached(t, base), nil, true
-}
-
-// refresh exchanges base for a new token and saves it. For a nil base (the
-// store has no token for the key) the Refresher, an Issuer, issues one.
-func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token) (*cached, error) {
-	var (
-		tok *oauth2.Token
-		err error
-	)
-	if base == nil {
-		tok, err = t.Refresher.(Issuer).Issue(ctx)
-	} else {
-		tok, err = t.Refresher.Refresh(ctx, base)
-	}
-	if err != nil {
-		err = fmt.Errorf("oauthrt: refreshing the token of key %q: %w", s.key, err)
-		if base != nil && errors.Is(err, ErrReauthRequired) {
-			s.dead = &deadGrant{tok: base, err: err}
-		}
-		return nil, err
-	}
-	if tok == nil || tok.AccessToken == "" {
-		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
-	}
-	nt := *tok
-	if nt.RefreshToken == "" && base != nil {
-		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
-	}
-	// Under a lease, other processes wait for this save and then read the
-	// store: a save lost to a passing fault would have them refresh with
-	// the old, rotated refresh token. So it is tried a few times before
-	// the lease is released.
-	attempts := 1
-	if _, ok := t.Store.(Locker); ok {
-		attempts = 1 + len(saveRetryWaits)
-	}
-	for i := range attempts {
-		if i > 0 && !pause.For(ctx, saveRetryWaits[i-1]) {
-			break
-		}
-		if s.save(ctx, t, &nt, i == attempts-1) == nil {
-			break
-		}
-	}
-	if s.unsaved == &nt {
-		if s.ours == nil {
-			s.ours = make(map[string]bool)
-			if base != nil {
-				s.ours[base.RefreshToken] = true // the store's, as unsaved was nil
-			}
-		}
-		s.ours[nt.RefreshToken] = true
-	}
-	return s.newCached(t, &nt), nil
-}
-
-// saveRetryWaits are the pauses between the saves of a refreshed token
-// under a lease.
-var saveRetryWaits = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
-
-// newCached returns tok ready for the hot path, marked if the store does
-// not hold it yet.
-func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
-	c := t.newCached(tok)
-	c.unsaved = tok == s.unsaved
-	return c
-}
-
-// newest returns the newest token known for the key: one that the store
-// failed to save (after trying again), or else the stored one; nil when
-// the store has none and the Refresher is an Issuer.
-func (s *keyState) newest(ctx context.Context, t *Transport) (*oauth2.Token, error) {
-	if s.unsaved != nil {
-		if ctx.Err() != nil {
-			return s.unsaved, nil
-		}
-		tok, _ := s.resave(ctx, t)
-		return tok, nil
-	}
-	tok, err := t.Store.Load(ctx, s.key)
-	if _, issuer := t.Refresher.(Issuer); issuer && errors.Is(err, ErrNoToken) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
-	}
-	if tok == nil {
-		return nil, fmt.Errorf("oauthrt: loading the token of key %q: the store returned a nil token", s.key)
-	}
-	return tok, nil
-}
-
-// resave saves the unsaved token again, and returns the token to use. If
-// the store now holds a token this Transport did not refresh (a new
-// authorization saved by the application while the store was failing
-// here), that one is newer: it replaces the unsaved token, which is
-// dropped rather than written over it.
-func (s *keyState) resave(ctx context.Context, t *Transport) (*oauth2.Token, *SaveError) {
-	tok := s.unsaved
-	stored, err := t.Store.Load(ctx, s.key)
-	if err == nil && stored != nil && !s.ours[stored.RefreshToken] && stored.AccessToken != tok.AccessToken {
-		s.unsaved, s.saveFails, s.ours = nil, 0, nil
-		s.nextSave.Store(0)
-		return stored, nil
-	}
-	return tok, s.save(ctx, t, tok, true)
-}
-
-// save stores tok, and returns nil if the store took it. When it does
-// not, tok is still used (its refresh token is the only live one), kept
-// as unsaved and saved again by a later flight, no sooner than a backoff
-// that doubles from one second to a minute. When report is set, the
-// failure goes to the Transport's OnError and Logger as a *SaveError.
-func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token, report bool) *SaveError {
-	err := t.Store.Save(ctx, s.key, tok)
-	if err == nil {
-		s.unsaved, s.saveFails, s.ours = nil, 0, nil
-		s.nextSave.Store(0)
-		return nil
-	}
-	if s.unsaved != tok {
-		s.unsaved, s.saveFails = tok, 0
-	}
-	s.saveFails++
-	retry := t.now().Add(backoff(s.saveFails))
-	s.nextSave.Store(retry.UnixNano())
-	se := &SaveError{Key: s.key, Err: err, Attempt: s.saveFails, Retry: retry}
-	if report {
-		t.reportError(s.key, "oauthrt: saving the refreshed token failed; keeping it in memory", se)
-	}
-	return se
-}
-
-// isToken reports whether tok carries the same access token as other.
-func isToken(tok, other *oauth2.Token) bool {
-	return other != nil && tok.AccessToken == other.AccessToken
 }

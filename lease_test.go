@@ -22,6 +22,7 @@ type leasingStore struct {
 	sem       chan struct{} // holds one value while the lease is taken
 	lockErr   error
 	onLock    func() // runs in Lock before the lease is granted
+	onUnlock  func() // runs when the lease is released
 	saveFails atomic.Int32
 
 	mu     sync.Mutex
@@ -75,7 +76,15 @@ func (s *leasingStore) Lock(ctx context.Context, key string) (func(), error) {
 		return nil, ctx.Err()
 	}
 	var once sync.Once
-	return func() { once.Do(func() { s.log("unlock"); <-s.sem }) }, nil
+	return func() {
+		once.Do(func() {
+			s.log("unlock")
+			<-s.sem
+			if s.onUnlock != nil {
+				s.onUnlock()
+			}
+		})
+	}, nil
 }
 
 func wantEvents(t *testing.T, s *leasingStore, want ...string) {
@@ -197,20 +206,35 @@ func TestLockerWaitEndsWithRequestContext(t *testing.T) {
 	}
 }
 
-func TestLockerSaveRetriedBeforeRelease(t *testing.T) {
+// A refreshed token the store does not take keeps the lease held, so
+// that no other process reads the rotated refresh token still stored and
+// presents it: the save is tried again under the lease until the store
+// takes it, and only then is the lease released. Each failed save is
+// reported, also the ones a later try made good.
+func TestLockerLeaseHeldUntilSaved(t *testing.T) {
 	oauthrt.ShortSaveRetries(t)
 	f := newFixture(t)
 	s := newLeasingStore(f)
-	var reported []error
-	f.tr.OnError = func(key string, err error) { reported = append(reported, err) }
+	reports := make(chan error, 10)
+	f.tr.OnError = func(key string, err error) { reports <- err }
+	unlocked := make(chan struct{})
+	s.onUnlock = func() { close(unlocked) }
 	s.saveFails.Store(2)
 	f.clock.Advance(time.Hour)
 	if code, _ := f.get(t); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	wantEvents(t, s, "load", "lock", "load", "refresh", "save failed", "save failed", "save at-2", "unlock")
-	if len(reported) != 0 {
-		t.Errorf("OnError got %v for a save that succeeded on its third try", reported)
+	recv(t, unlocked)
+	waitNoFlight(t, f.tr, "k")
+	wantEvents(t, s, "load", "lock", "load", "refresh", "save failed", "load", "save failed", "load", "save at-2", "unlock")
+	for attempt := 1; attempt <= 2; attempt++ {
+		var se *oauthrt.SaveError
+		if err := recv(t, reports); !errors.As(err, &se) || se.Attempt != attempt || !errors.Is(err, errBoom) {
+			t.Errorf("report %d = %v, want a *SaveError of attempt %d wrapping boom", attempt, err, attempt)
+		}
+	}
+	if got := f.store.mustLoad(t, "k").AccessToken; got != "at-2" {
+		t.Errorf("store holds %s, want at-2", got)
 	}
 }
 
@@ -414,3 +438,21 @@ func TestUnsavedTokenWinsOverItsOwnChain(t *testing.T) {
 		t.Errorf("store holds %s/%s, want at-3/rt-3", got.AccessToken, got.RefreshToken)
 	}
 }
+
+// TakeLease makes leasingStore's own lease the one the Transport takes,
+// rather than the MemoryStore's it embeds.
+func (s *leasingStore) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
+	unlock, err := s.Lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return releaseLease(unlock), nil
+}
+
+// releaseLease is a Lease that lasts a minute, renews without asking
+// anyone, and releases through its func.
+type releaseLease func()
+
+func (releaseLease) TTL() time.Duration          { return time.Minute }
+func (releaseLease) Renew(context.Context) error { return nil }
+func (l releaseLease) Release()                  { l() }

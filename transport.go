@@ -148,7 +148,51 @@ type lifecycle struct {
 
 	mu      sync.Mutex
 	closed  bool
-	flights sync.WaitGroup
+	flights goroutines // flights, and the keepers of their leases
+}
+
+// goroutines counts running goroutines, and lets Close wait, for a bounded
+// time, until none runs. Unlike a sync.WaitGroup it needs no goroutine of
+// its own to wait with a timeout.
+type goroutines struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (g *goroutines) add() {
+	g.mu.Lock()
+	if g.n == 0 {
+		g.idle = make(chan struct{})
+	}
+	g.n++
+	g.mu.Unlock()
+}
+
+func (g *goroutines) done() {
+	g.mu.Lock()
+	g.n--
+	if g.n == 0 {
+		close(g.idle)
+	}
+	g.mu.Unlock()
+}
+
+// wait waits until no goroutine runs, at most d.
+func (g *goroutines) wait(d time.Duration) {
+	g.mu.Lock()
+	idle := g.idle
+	running := g.n > 0
+	g.mu.Unlock()
+	if !running {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-idle:
+	case <-timer.C:
+	}
 }
 
 func (t *Transport) lifecycle() *lifecycle {
@@ -219,9 +263,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := t.authorize(req, c)
+	if err != nil {
+		return nil, err
+	}
 	reqBodyClosed = true // Base closes it from here on.
-	resp, err := t.base().RoundTrip(t.authorize(req, c))
-	if err != nil || resp == nil || !t.rejected(resp) {
+	resp, err := t.base().RoundTrip(r)
+	if err != nil || resp == nil || !t.rejected(state.key, resp) {
 		return resp, err
 	}
 
@@ -237,7 +285,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	retry := t.authorize(req, c)
+	retry, err := t.authorize(req, c)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return nil, err
+	}
 	retry.Body = body
 	return t.base().RoundTrip(retry)
 }
@@ -266,7 +320,7 @@ func (t *Transport) Close() error {
 	lc.closed = true
 	lc.mu.Unlock()
 	lc.cancel()
-	lc.flights.Wait()
+	lc.flights.wait(closeWait)
 	if already {
 		return nil
 	}
@@ -275,18 +329,29 @@ func (t *Transport) Close() error {
 	var errs []error
 	t.keys.Range(func(_, v any) bool {
 		s := v.(*keyState)
-		s.mu.Lock() // no flight runs any more; mu orders this after the last
+		s.mu.Lock() // mu orders this after the key's last flight
+		defer s.mu.Unlock()
+		if s.flight.Load() != nil {
+			// A Refresher or Store that ignores its context: the flight is
+			// left to end when it will, and its key not touched here.
+			errs = append(errs, fmt.Errorf("oauthrt: Close: the refresh of key %q was still running after %v; left to finish on its own", s.key, closeWait))
+			return true
+		}
 		if s.unsaved != nil {
 			if _, se := s.resave(ctx, t); se != nil {
 				se.Retry = time.Time{} // there is no later
 				errs = append(errs, se)
 			}
 		}
-		s.mu.Unlock()
 		return true
 	})
 	return errors.Join(errs...)
 }
+
+// closeWait bounds Close's wait for the flights under way: as long as a
+// refresh may take, which a Refresher that honours its context never
+// exceeds. A variable for the tests.
+var closeWait = RefreshTimeout
 
 // CloseIdleConnections closes the idle connections of Base (or of
 // http.DefaultTransport when Base is nil), if it has such a method.
@@ -360,21 +425,26 @@ func (t *Transport) state(key string) *keyState {
 	return s.(*keyState)
 }
 
-// authorize returns a clone of req carrying c's access token.
-func (t *Transport) authorize(req *http.Request, c *cached) *http.Request {
+// authorize returns a clone of req carrying c's access token. A panic in
+// the Refresher's PrepareRequest is an error.
+func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, error) {
 	r := req.Clone(req.Context())
 	if r.Header == nil {
 		r.Header = make(http.Header)
 	}
 	r.Header.Set("Authorization", c.authz)
 	if p, ok := t.Refresher.(RequestPreparer); ok {
-		p.PrepareRequest(r)
+		if err := guard("the Refresher's PrepareRequest", func() error { p.PrepareRequest(r); return nil }); err != nil {
+			return nil, err
+		}
 	}
-	return r
+	return r, nil
 }
 
 // rejected reports whether resp says the access token was not accepted.
-func (t *Transport) rejected(resp *http.Response) bool {
+// A panic in the Refresher's TokenRejected counts as no rejection, and
+// is reported to OnError and Logger: the response is the caller's.
+func (t *Transport) rejected(key string, resp *http.Response) bool {
 	if resp.StatusCode == http.StatusUnauthorized {
 		switch bearerError(resp.Header.Values("Www-Authenticate")) {
 		case "insufficient_scope", "invalid_request":
@@ -383,7 +453,11 @@ func (t *Transport) rejected(resp *http.Response) bool {
 		return true
 	}
 	if d, ok := t.Refresher.(RejectionDetector); ok {
-		return d.TokenRejected(resp)
+		rej, err := guardValue("the Refresher's TokenRejected", func() (bool, error) { return d.TokenRejected(resp), nil })
+		if err != nil {
+			t.reportError(key, "oauthrt: the Refresher's TokenRejected panicked; the response is returned as it is", err)
+		}
+		return rej
 	}
 	return false
 }
