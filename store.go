@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -32,16 +33,24 @@ var ErrNoToken = errors.New("oauthrt: no token stored")
 
 // MemoryStore is a [TokenStore] that keeps tokens in this process's
 // memory. It is safe for concurrent use. The zero value is an empty store
-// ready to use.
+// ready to use. Every key, any Go string, is kept exactly as given.
 //
 // It suits single-process programs and tests; tokens saved in it are lost
-// when the process exits.
+// when the process exits. It is also a [LeaseLocker], so that several
+// Transports of one process sharing a MemoryStore refresh each key once
+// between them, as one Transport would.
 type MemoryStore struct {
+	// LeaseTTL is how long a refresh lease lasts unless it is renewed or
+	// released. Zero or negative means DefaultLeaseTTL; a positive value
+	// below MinLeaseTTL makes Lock and TakeLease fail.
+	LeaseTTL time.Duration
+
 	mu     sync.RWMutex
 	tokens map[string]*oauth2.Token
+	leases map[string]*memoryLease
 }
 
-var _ TokenStore = (*MemoryStore)(nil)
+var _ LeaseLocker = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -91,3 +100,101 @@ func (s *MemoryStore) String() string {
 
 // GoString is like String, so that %#v does not print tokens either.
 func (s *MemoryStore) GoString() string { return s.String() }
+
+// Lock takes the refresh lease of key, waiting while another holder has
+// it, until ctx ends. See [Locker].
+func (s *MemoryStore) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	l, err := s.TakeLease(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return l.Release, nil
+}
+
+// TakeLease takes the refresh lease of key for LeaseTTL, waiting while
+// another holder has it, until ctx ends; then the error wraps ctx.Err().
+func (s *MemoryStore) TakeLease(ctx context.Context, key string) (Lease, error) {
+	ttl, err := memoryLeaseTTL(s.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	var timer *time.Timer
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("oauthrt: MemoryStore: waiting for the refresh lease of key %q: %w", key, err)
+		}
+		s.mu.Lock()
+		now := time.Now()
+		held := s.leases[key]
+		if held == nil || !now.Before(held.until) {
+			l := &memoryLease{store: s, key: key, ttl: ttl, until: now.Add(ttl), released: make(chan struct{})}
+			if s.leases == nil {
+				s.leases = make(map[string]*memoryLease)
+			}
+			s.leases[key] = l
+			s.mu.Unlock()
+			return l, nil
+		}
+		released, left := held.released, held.until.Sub(now)
+		s.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(left)
+			defer timer.Stop()
+		} else {
+			timer.Reset(left)
+		}
+		select {
+		case <-released:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// memoryLeaseTTL resolves MemoryStore.LeaseTTL.
+func memoryLeaseTTL(ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl <= 0:
+		return DefaultLeaseTTL, nil
+	case ttl < MinLeaseTTL:
+		return 0, fmt.Errorf("oauthrt: MemoryStore.LeaseTTL %v is shorter than MinLeaseTTL (%v)", ttl, MinLeaseTTL)
+	}
+	return ttl, nil
+}
+
+// memoryLease is a lease of a MemoryStore; its until is guarded by the
+// store's mu.
+type memoryLease struct {
+	store    *MemoryStore
+	key      string
+	ttl      time.Duration
+	until    time.Time
+	released chan struct{} // closed when released while current
+}
+
+func (l *memoryLease) TTL() time.Duration { return l.ttl }
+
+func (l *memoryLease) Renew(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := l.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if s.leases[l.key] != l || !now.Before(l.until) {
+		return fmt.Errorf("%w: key %q", ErrLeaseLost, l.key)
+	}
+	l.until = now.Add(l.ttl)
+	return nil
+}
+
+func (l *memoryLease) Release() {
+	s := l.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leases[l.key] == l {
+		delete(s.leases, l.key)
+		close(l.released)
+	}
+}
