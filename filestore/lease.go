@@ -16,8 +16,11 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	ttl, err := lease.TTL("filestore", s.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
 	holder := lease.NewHolder()
-	ttl := lease.TTL(s.LeaseTTL)
 	err = lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
 		taken := false
 		err := s.update(ctx, func(doc *document) bool {

@@ -29,7 +29,9 @@ type Store struct {
 	Path string
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
-	// releases it nor exits. Zero means oauthrt.DefaultLeaseTTL.
+	// releases it nor exits. Zero or negative means
+	// [oauthrt.DefaultLeaseTTL]. A positive LeaseTTL shorter than
+	// [oauthrt.MinLeaseTTL] makes Lock fail.
 	LeaseTTL time.Duration
 
 	// AEAD encrypts the tokens in the file. nil means they are stored in

@@ -96,6 +96,8 @@ const (
 	saveSQL    = `INSERT INTO {table} (token_key, token, updated_at) VALUES (?, ?, {now})`
 	takeSQL    = `UPDATE {table} SET lease_holder = ?, lease_until = {now} + ? WHERE token_key = ? AND (lease_holder IS NULL OR lease_until <= {now})`
 	releaseSQL = `UPDATE {table} SET lease_holder = NULL, lease_until = 0 WHERE token_key = ? AND lease_holder = ?`
+	renewSQL   = `UPDATE {table} SET lease_until = {now} + ? WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`
+	heldSQL    = `SELECT COUNT(*) FROM {table} WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`
 )
 
 // sql returns the statement q for table, in the dialect's placeholders.
