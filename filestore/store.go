@@ -19,19 +19,22 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Store is an [oauthrt.TokenStore] and [oauthrt.Locker] on one JSON file.
+// Store is an [oauthrt.TokenStore] and [oauthrt.LeaseLocker] on one JSON file.
 // It is safe for concurrent use by goroutines and by processes on one
 // host. See the package documentation for the file's layout and its
 // guarantees.
 type Store struct {
 	// Path is the token file. Required: with an empty Path every method
-	// fails. The lock file Path + ".lock" is created beside it.
+	// fails. The lock file Path + ".lock" and the lease directory
+	// Path + ".leases" are created beside it.
 	Path string
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
-	// releases it nor exits. Zero or negative means
-	// [oauthrt.DefaultLeaseTTL]. A positive LeaseTTL shorter than
-	// [oauthrt.MinLeaseTTL] makes Lock fail.
+	// renews nor releases it; a lease whose process exits ends at once.
+	// Zero or negative means [oauthrt.DefaultLeaseTTL]. A positive
+	// LeaseTTL shorter than [oauthrt.MinLeaseTTL] makes Lock and
+	// TakeLease fail. A lease taken by Lock is never renewed: keep its
+	// TTL longer than [oauthrt.RefreshTimeout].
 	LeaseTTL time.Duration
 
 	// AEAD encrypts the tokens in the file. nil means they are stored in
@@ -40,8 +43,8 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore = (*Store)(nil)
-	_ oauthrt.Locker     = (*Store)(nil)
+	_ oauthrt.TokenStore  = (*Store)(nil)
+	_ oauthrt.LeaseLocker = (*Store)(nil)
 )
 
 // fileVersion is the layout this package reads and writes.
@@ -51,13 +54,8 @@ const fileVersion = 1
 type document struct {
 	Version int                        `json:"version"`
 	Tokens  map[string]json.RawMessage `json:"tokens"`
-	Leases  map[string]leaseRecord     `json:"leases,omitempty"`
-}
-
-type leaseRecord struct {
-	Holder string    `json:"holder"`
-	PID    int       `json:"pid"`
-	Until  time.Time `json:"until"`
+	// A "leases" object, which earlier versions wrote, is ignored, and
+	// dropped when the file is written.
 }
 
 // Load returns the token stored under key, or an error wrapping
