@@ -37,6 +37,10 @@
 // File locks are only as good as the file system's: use a local disk,
 // not a network file system, for a token file shared by processes.
 //
+// Keys are arbitrary strings: every key, including the empty one, one
+// with NUL bytes or invalid UTF-8, and a long one, is stored under
+// exactly its bytes.
+//
 // A file that is not what this package writes is an error wrapping
 // [oauthrt.ErrCorruptToken], for Load, Save and Lock alike: it is never
 // replaced, so nothing stored in it is silently lost.
@@ -48,6 +52,9 @@
 //	  "tokens": {
 //	    "<key>": {"access_token": "…", "refresh_token": "…", "expiry": "…", …},
 //	    "<key, with an AEAD>": "<base64 of the sealed token>"
+//	  },
+//	  "byte_keys": {
+//	    "<standard base64 of a key that is not valid UTF-8>": <its token, as in "tokens">
 //	  }
 //	}
 //
@@ -55,8 +62,14 @@
 // AEAD it is sealed (AES-GCM, say) and kept as a base64 string, so the
 // file holds no token in the clear.
 //
-// A "leases" object, where earlier versions kept lease records, is
-// ignored, and dropped on the next write.
+// A JSON string cannot spell a key that is not valid UTF-8 (encoding it
+// would turn the invalid bytes into U+FFFD, another key), so such keys
+// go to "byte_keys", spelled in base64. Keeping them apart means no
+// valid key, however it reads, can collide with one. A file with
+// "byte_keys" has version 2, so that an earlier version of this package,
+// which would rewrite it without them, refuses it instead; a file
+// without them keeps version 1. A "leases" object, where earlier
+// versions kept lease records, is ignored, and dropped on the next write.
 //
 // The lease files are in the directory Path + ".leases" (mode 0700), one
 // per key, named by the hex SHA-256 of the key's bytes (mode 0600, and

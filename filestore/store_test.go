@@ -190,6 +190,50 @@ func TestLayoutIsDocumentedOne(t *testing.T) {
 	}
 }
 
+func TestInvalidUTF8KeyLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	s := &filestore.Store{Path: path}
+	// "/w==" is the base64 of "\xff": a valid key that reads like the
+	// spelling of an invalid one.
+	for _, k := range []string{"/w==", "\ufffd", "\xff"} {
+		if err := s.Save(ctx(), k, &oauth2.Token{AccessToken: fmt.Sprintf("at-%x", k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"/w==", "\ufffd", "\xff"} {
+		if tok, err := s.Load(ctx(), k); err != nil || tok.AccessToken != fmt.Sprintf("at-%x", k) {
+			t.Errorf("Load(%q) = %v, %v; want the token saved under it", k, tok, err)
+		}
+	}
+	doc, err := readDoc(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc["version"] != 2.0 {
+		t.Errorf("version = %v, want 2 for a file with a key that is not valid UTF-8", doc["version"])
+	}
+	byteKeys, _ := doc["byte_keys"].(map[string]any)
+	if len(byteKeys) != 1 || byteKeys["/w=="] == nil {
+		t.Errorf("byte_keys = %v, want the token of \"\\xff\" under \"/w==\" only", byteKeys)
+	}
+	if tokens := doc["tokens"].(map[string]any); len(tokens) != 2 {
+		t.Errorf("tokens = %v, want the two valid keys", tokens)
+	}
+}
+
+func TestByteKeysMustBeInvalidUTF8(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	// "YQ==" is "a": valid UTF-8 belongs in "tokens", and would shadow it.
+	content := `{"version":2,"tokens":{"a":{"access_token":"at-1"}},"byte_keys":{"YQ==":{"access_token":"at-2"}}}`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &filestore.Store{Path: path}
+	if _, err := s.Load(ctx(), "a"); !errors.Is(err, oauthrt.ErrCorruptToken) {
+		t.Errorf("Load: err = %v, want ErrCorruptToken", err)
+	}
+}
+
 func TestCorruptFileIsErrorAndLeftAlone(t *testing.T) {
 	for name, content := range map[string]string{
 		"not JSON":   "at-secret rt-secret",
@@ -228,11 +272,11 @@ func TestCorruptFileIsErrorAndLeftAlone(t *testing.T) {
 
 func TestNewerLayoutIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.json")
-	content := `{"version":2,"tokens":{}}`
+	content := `{"version":3,"tokens":{}}`
 	os.WriteFile(path, []byte(content), 0o600)
 	s := &filestore.Store{Path: path}
 	err := s.Save(ctx(), "k", &oauth2.Token{AccessToken: "at"})
-	if err == nil || !strings.Contains(err.Error(), "version 2") {
+	if err == nil || !strings.Contains(err.Error(), "version 3") {
 		t.Errorf("Save into a newer layout: err = %v", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != content {

@@ -33,8 +33,9 @@
 //
 // The token key is never given an expiry: the refresh token inside it
 // outlives the access token. Store keys are used verbatim, whatever
-// bytes they hold (':', spaces, and glob characters such as '*', '?' and
-// '[' included); the Store never uses them as patterns. Every command
+// bytes they hold (':', spaces, NUL, invalid UTF-8, glob characters such
+// as '*', '?' and '[', and the empty key included); the Store never uses
+// them as patterns. Every command
 // touches a single Redis key, so the layout works on Redis Cluster as it
 // is.
 //

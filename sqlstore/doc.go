@@ -105,7 +105,11 @@
 // keys. That is why MySQL's key column is binary, as its text collations
 // ignore case or trailing spaces; it holds at most 512 bytes, and a
 // longer key is an error before any SQL runs. PostgreSQL's TEXT cannot
-// hold a key with a NUL byte or invalid UTF-8; the database rejects one.
+// hold a key with a NUL byte or invalid UTF-8, and its primary key index
+// refuses a long key depending on how well it compresses; such keys, and
+// any key longer than 2048 bytes, are errors before any SQL runs too,
+// from Load, Save, Lock and TakeLease alike. SQLite holds every key as
+// it is. No key is ever truncated or stored under another spelling.
 // The table name is spliced into the SQL unquoted, and so folds to lower
 // case in PostgreSQL.
 //

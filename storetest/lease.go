@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -328,6 +327,3 @@ func testLeaseLockerRelease(t *testing.T, b Backend) {
 	mustBeHeld(t, a, "k", "after a released holder tried to renew")
 	unlock()
 }
-
-// showKey quotes key for a message.
-func showKey(key string) string { return fmt.Sprintf("%q", key) }

@@ -36,6 +36,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"SharedHandles", testSharedHandles},
 		{"Concurrent", testConcurrent},
 		{"CancelledContext", testCancelledContext},
+		{"OddKeys", testOddKeys},
 		{"LeaseExclusion", testLeaseExclusion},
 		{"LeaseWaitHonoursContext", testLeaseWaitHonoursContext},
 		{"LeaseExpiry", testLeaseExpiry},

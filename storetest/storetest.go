@@ -17,6 +17,15 @@
 // the second, and the raw extra fields), ErrNoToken for a missing key,
 // safety under concurrent use, and that a cancelled context is honoured.
 //
+// Keys are arbitrary Go strings. The suite saves a distinct token under
+// each of a set of odd keys: empty, invalid UTF-8 and its U+FFFD
+// spelling, NUL bytes, newlines, '/', ':', "..", surrounding spaces,
+// case, both Unicode normalizations of one text, keys of 10 KB and 100
+// KB and their truncations. Each must either round-trip exactly, or be
+// refused by Save, Lock and TakeLease alike with an error that says so
+// (and then Load returns no token); no key may reach another's token or
+// lease.
+//
 // When the store implements [oauthrt.Locker], it checks that a lease
 // excludes other holders, lapses after its TTL, cannot be released by a
 // holder whose lease lapsed, and that a positive LeaseTTL below
