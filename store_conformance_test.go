@@ -1,6 +1,7 @@
 package oauthrt_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/oauthrt/oauthrt"
@@ -9,10 +10,25 @@ import (
 
 func TestMemoryStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		s := new(oauthrt.MemoryStore) // one process: every Open shares it
+		// One process: every Open of a subtest shares one store, made
+		// with the first Open's options; the suite gives every Open of a
+		// subtest the same ones.
+		var once sync.Once
+		var s *oauthrt.MemoryStore
 		return storetest.Backend{
-			Open:         func(storetest.Options) oauthrt.TokenStore { return s },
+			Open: func(o storetest.Options) oauthrt.TokenStore {
+				once.Do(func() { s = newMemoryStore(o) })
+				return s
+			},
 			NoEncryption: true,
 		}
 	})
+}
+
+// newMemoryStore returns a MemoryStore set up with o. MemoryStore has no
+// lease settings yet; when it implements oauthrt.LeaseLocker, its lease
+// TTL is o.LeaseTTL, so that the suite's lease checks apply to it.
+func newMemoryStore(o storetest.Options) *oauthrt.MemoryStore {
+	_ = o.LeaseTTL
+	return new(oauthrt.MemoryStore)
 }

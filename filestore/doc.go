@@ -16,14 +16,33 @@
 // Processes on one host coordinate through flock(2) on a companion file,
 // Path + ".lock": every read-modify-write of the token file holds it, so
 // two processes saving different keys never lose each other's writes.
-// Store also implements [oauthrt.Locker]: the refresh lease of a key is a
-// record in the file, taken and released under the same flock. It lapses
-// after LeaseTTL, or as soon as the process that holds it has exited, so
-// a command killed in the middle of a refresh does not hold up the next
-// one.
+//
+// Store also implements [oauthrt.LeaseLocker]. The refresh lease of a key
+// is an exclusive OS file lock (flock(2) on Unix, LockFileEx on Windows)
+// on the key's lease file, held for as long as the lease is. The kernel
+// releases it when the holder's process exits, however it exits: a
+// command killed in the middle of a refresh, or one that exited and that
+// its parent has not reaped yet (a zombie), does not hold up the next
+// one. No process id is recorded or checked, so processes in different
+// PID namespaces (containers) sharing the volume on one host exclude
+// each other correctly. The lock belongs to the open file, so two
+// goroutines of one process exclude each other too. The holder itself
+// keeps the TTL: it releases the lock when LeaseTTL has passed since it
+// took or last renewed the lease, and Renew after that fails with
+// [oauthrt.ErrLeaseLost]. A released lease's file is removed while still
+// locked (a taker checks, once it holds a lock, that the file it locked
+// is still the one at the path, and starts again otherwise), so lease
+// files do not pile up; on Windows they are left in place.
+//
+// File locks are only as good as the file system's: use a local disk,
+// not a network file system, for a token file shared by processes.
+//
+// Keys are arbitrary strings: every key, including the empty one, one
+// with NUL bytes or invalid UTF-8, and a long one, is stored under
+// exactly its bytes.
 //
 // A file that is not what this package writes is an error wrapping
-// [oauthrt.ErrCorruptToken], for Load and Save alike: it is never
+// [oauthrt.ErrCorruptToken], for Load, Save and Lock alike: it is never
 // replaced, so nothing stored in it is silently lost.
 //
 // # File layout
@@ -34,8 +53,8 @@
 //	    "<key>": {"access_token": "…", "refresh_token": "…", "expiry": "…", …},
 //	    "<key, with an AEAD>": "<base64 of the sealed token>"
 //	  },
-//	  "leases": {
-//	    "<key>": {"holder": "<random hex>", "pid": 1234, "until": "<RFC 3339 time>"}
+//	  "byte_keys": {
+//	    "<standard base64 of a key that is not valid UTF-8>": <its token, as in "tokens">
 //	  }
 //	}
 //
@@ -43,6 +62,20 @@
 // AEAD it is sealed (AES-GCM, say) and kept as a base64 string, so the
 // file holds no token in the clear.
 //
+// A JSON string cannot spell a key that is not valid UTF-8 (encoding it
+// would turn the invalid bytes into U+FFFD, another key), so such keys
+// go to "byte_keys", spelled in base64. Keeping them apart means no
+// valid key, however it reads, can collide with one. A file with
+// "byte_keys" has version 2, so that an earlier version of this package,
+// which would rewrite it without them, refuses it instead; a file
+// without them keeps version 1. A "leases" object, where earlier
+// versions kept lease records, is ignored, and dropped on the next write.
+//
+// The lease files are in the directory Path + ".leases" (mode 0700), one
+// per key, named by the hex SHA-256 of the key's bytes (mode 0600, and
+// empty): any key names a file of a fixed, portable name.
+//
 // Cross-process locking is implemented with flock on Unix systems and
-// LockFileEx on Windows; on other systems Save and Lock return an error.
+// LockFileEx on Windows; on other systems Save, Lock and TakeLease return
+// an error.
 package filestore

@@ -9,7 +9,8 @@ import (
 )
 
 // tryLock takes an exclusive flock on f without waiting, and reports
-// whether it did.
+// whether it did. A flock belongs to the open file description, so two
+// opens of one file in one process exclude each other too.
 func tryLock(f *os.File) (bool, error) {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EINTR) {
@@ -20,12 +21,6 @@ func tryLock(f *os.File) (bool, error) {
 
 func unlockFile(f *os.File) { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 
-// processAlive reports whether a process with this pid exists. A pid of
-// another host or a reused pid can only make a lease last until its TTL.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
+// removeLocked removes a lease file its caller has locked. A failure
+// leaves the file for the next taker, which locks it as it is.
+func removeLocked(path string) { os.Remove(path) }

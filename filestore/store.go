@@ -13,23 +13,29 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/tokencodec"
 	"golang.org/x/oauth2"
 )
 
-// Store is an [oauthrt.TokenStore] and [oauthrt.Locker] on one JSON file.
+// Store is an [oauthrt.TokenStore] and [oauthrt.LeaseLocker] on one JSON file.
 // It is safe for concurrent use by goroutines and by processes on one
 // host. See the package documentation for the file's layout and its
 // guarantees.
 type Store struct {
 	// Path is the token file. Required: with an empty Path every method
-	// fails. The lock file Path + ".lock" is created beside it.
+	// fails. The lock file Path + ".lock" and the lease directory
+	// Path + ".leases" are created beside it.
 	Path string
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
-	// releases it nor exits. Zero means oauthrt.DefaultLeaseTTL.
+	// renews nor releases it; a lease whose process exits ends at once.
+	// Zero or negative means [oauthrt.DefaultLeaseTTL]. A positive
+	// LeaseTTL shorter than [oauthrt.MinLeaseTTL] makes Lock and
+	// TakeLease fail. A lease taken by Lock is never renewed: keep its
+	// TTL longer than [oauthrt.RefreshTimeout].
 	LeaseTTL time.Duration
 
 	// AEAD encrypts the tokens in the file. nil means they are stored in
@@ -38,24 +44,58 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore = (*Store)(nil)
-	_ oauthrt.Locker     = (*Store)(nil)
+	_ oauthrt.TokenStore  = (*Store)(nil)
+	_ oauthrt.LeaseLocker = (*Store)(nil)
 )
 
-// fileVersion is the layout this package reads and writes.
-const fileVersion = 1
+// fileVersion is the newest layout this package reads and writes. It
+// writes layout 1 while every key in the file is valid UTF-8, and layout
+// 2, which adds "byte_keys", once one is not: a package of layout 1 then
+// refuses the file instead of rewriting it without those tokens.
+const fileVersion = 2
 
 // document is the token file.
 type document struct {
 	Version int                        `json:"version"`
 	Tokens  map[string]json.RawMessage `json:"tokens"`
-	Leases  map[string]leaseRecord     `json:"leases,omitempty"`
+	// ByteKeys holds the tokens of the keys that are not valid UTF-8,
+	// which a JSON string cannot spell, each under the standard base64
+	// of the key's bytes. Being apart from Tokens, they cannot collide
+	// with a key that reads like base64.
+	ByteKeys map[string]json.RawMessage `json:"byte_keys,omitempty"`
+	// A "leases" object, which earlier versions wrote, is ignored, and
+	// dropped when the file is written.
 }
 
-type leaseRecord struct {
-	Holder string    `json:"holder"`
-	PID    int       `json:"pid"`
-	Until  time.Time `json:"until"`
+// token returns the token stored under key.
+func (d *document) token(key string) (json.RawMessage, bool) {
+	if utf8.ValidString(key) {
+		raw, ok := d.Tokens[key]
+		return raw, ok
+	}
+	raw, ok := d.ByteKeys[base64.StdEncoding.EncodeToString([]byte(key))]
+	return raw, ok
+}
+
+// put stores raw under key.
+func (d *document) put(key string, raw json.RawMessage) {
+	if utf8.ValidString(key) {
+		d.Tokens[key] = raw
+		return
+	}
+	if d.ByteKeys == nil {
+		d.ByteKeys = map[string]json.RawMessage{}
+	}
+	d.ByteKeys[base64.StdEncoding.EncodeToString([]byte(key))] = raw
+}
+
+// layout is the version the document is written with: the oldest that
+// holds it.
+func (d *document) layout() int {
+	if len(d.ByteKeys) > 0 {
+		return 2
+	}
+	return 1
 }
 
 // Load returns the token stored under key, or an error wrapping
@@ -69,7 +109,7 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, ok := doc.Tokens[key]
+	raw, ok := doc.token(key)
 	if !ok {
 		return nil, fmt.Errorf("%w under key %q", oauthrt.ErrNoToken, key)
 	}
@@ -96,7 +136,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 	}
 	raw := wrap(b)
 	return s.update(ctx, func(doc *document) bool {
-		doc.Tokens[key] = raw
+		doc.put(key, raw)
 		return true
 	})
 }
@@ -148,7 +188,7 @@ func unwrap(raw json.RawMessage) ([]byte, error) {
 func (s *Store) read() (*document, error) {
 	b, err := os.ReadFile(s.Path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &document{Version: fileVersion, Tokens: map[string]json.RawMessage{}}, nil
+		return &document{Version: 1, Tokens: map[string]json.RawMessage{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: reading the token file: %w", err)
@@ -159,7 +199,7 @@ func (s *Store) read() (*document, error) {
 // parse decodes a token file. Its errors never quote the file.
 func parse(b []byte) (*document, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
-		return &document{Version: fileVersion, Tokens: map[string]json.RawMessage{}}, nil
+		return &document{Version: 1, Tokens: map[string]json.RawMessage{}}, nil
 	}
 	doc := new(document)
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -177,6 +217,14 @@ func parse(b []byte) (*document, error) {
 	}
 	if doc.Tokens == nil {
 		doc.Tokens = map[string]json.RawMessage{}
+	}
+	for name := range doc.ByteKeys {
+		b, err := base64.StdEncoding.DecodeString(name)
+		if err != nil || utf8.Valid(b) || base64.StdEncoding.EncodeToString(b) != name {
+			// A valid UTF-8 key there would shadow its entry in
+			// "tokens"; a second spelling of one key, another entry.
+			return nil, fmt.Errorf("%w: the token file's byte_keys has a name that is not the base64 of a key that is not valid UTF-8; it was left as it is", oauthrt.ErrCorruptToken)
+		}
 	}
 	return doc, nil
 }
@@ -199,7 +247,7 @@ func (s *Store) update(ctx context.Context, change func(*document) bool) error {
 	if !change(doc) {
 		return nil
 	}
-	doc.Version = fileVersion
+	doc.Version = doc.layout()
 	return writeAtomic(s.Path, doc)
 }
 

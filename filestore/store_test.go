@@ -1,17 +1,22 @@
 package filestore_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -153,17 +158,79 @@ func TestLayoutIsDocumentedOne(t *testing.T) {
 	if tok["access_token"] != "at-1" || tok["refresh_token"] != "rt-1" || tok["expiry"] != "2030-01-02T03:04:05Z" {
 		t.Errorf("token record = %v", tok)
 	}
-	l := doc["leases"].(map[string]any)["org/1"].(map[string]any)
-	if l["pid"] != float64(os.Getpid()) || len(l["holder"].(string)) != 32 {
-		t.Errorf("lease record = %v, want this pid and a 128-bit holder", l)
+	if _, ok := doc["leases"]; ok {
+		t.Errorf("the token file holds leases: %v", doc["leases"])
+	}
+	// The lease is a lock on a file named by the key's SHA-256.
+	sum := sha256.Sum256([]byte("org/1"))
+	leaseFile := filepath.Join(path+".leases", hex.EncodeToString(sum[:]))
+	st, err := os.Stat(leaseFile)
+	if err != nil {
+		t.Fatalf("while the lease is held: %v", err)
+	}
+	if m := st.Mode().Perm(); m != 0o600 {
+		t.Errorf("lease file mode %v, want 0600", m)
+	}
+	if st, err := os.Stat(path + ".leases"); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("lease directory: %v, %v; want mode 0700", st, err)
 	}
 	unlock()
-	doc, err = readDoc(path)
+	// Released leases leave no files behind.
+	for i := range 20 {
+		unlock, err := s.Lock(ctx(), fmt.Sprint("k", i%4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+	}
+	if runtime.GOOS != "windows" {
+		if entries, err := os.ReadDir(path + ".leases"); err != nil || len(entries) != 0 {
+			t.Errorf("lease directory after every lease was released: %d files, %v; want none", len(entries), err)
+		}
+	}
+}
+
+func TestInvalidUTF8KeyLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	s := &filestore.Store{Path: path}
+	// "/w==" is the base64 of "\xff": a valid key that reads like the
+	// spelling of an invalid one.
+	for _, k := range []string{"/w==", "\ufffd", "\xff"} {
+		if err := s.Save(ctx(), k, &oauth2.Token{AccessToken: fmt.Sprintf("at-%x", k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"/w==", "\ufffd", "\xff"} {
+		if tok, err := s.Load(ctx(), k); err != nil || tok.AccessToken != fmt.Sprintf("at-%x", k) {
+			t.Errorf("Load(%q) = %v, %v; want the token saved under it", k, tok, err)
+		}
+	}
+	doc, err := readDoc(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if leases, _ := doc["leases"].(map[string]any); len(leases) != 0 {
-		t.Errorf("leases after unlock = %v, want none", leases)
+	if doc["version"] != 2.0 {
+		t.Errorf("version = %v, want 2 for a file with a key that is not valid UTF-8", doc["version"])
+	}
+	byteKeys, _ := doc["byte_keys"].(map[string]any)
+	if len(byteKeys) != 1 || byteKeys["/w=="] == nil {
+		t.Errorf("byte_keys = %v, want the token of \"\\xff\" under \"/w==\" only", byteKeys)
+	}
+	if tokens := doc["tokens"].(map[string]any); len(tokens) != 2 {
+		t.Errorf("tokens = %v, want the two valid keys", tokens)
+	}
+}
+
+func TestByteKeysMustBeInvalidUTF8(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	// "YQ==" is "a": valid UTF-8 belongs in "tokens", and would shadow it.
+	content := `{"version":2,"tokens":{"a":{"access_token":"at-1"}},"byte_keys":{"YQ==":{"access_token":"at-2"}}}`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &filestore.Store{Path: path}
+	if _, err := s.Load(ctx(), "a"); !errors.Is(err, oauthrt.ErrCorruptToken) {
+		t.Errorf("Load: err = %v, want ErrCorruptToken", err)
 	}
 }
 
@@ -205,11 +272,11 @@ func TestCorruptFileIsErrorAndLeftAlone(t *testing.T) {
 
 func TestNewerLayoutIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.json")
-	content := `{"version":2,"tokens":{}}`
+	content := `{"version":3,"tokens":{}}`
 	os.WriteFile(path, []byte(content), 0o600)
 	s := &filestore.Store{Path: path}
 	err := s.Save(ctx(), "k", &oauth2.Token{AccessToken: "at"})
-	if err == nil || !strings.Contains(err.Error(), "version 2") {
+	if err == nil || !strings.Contains(err.Error(), "version 3") {
 		t.Errorf("Save into a newer layout: err = %v", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != content {
@@ -230,8 +297,8 @@ func TestEmptyPath(t *testing.T) {
 	}
 }
 
-// writeLease puts a lease record for key into the file, as another
-// process would.
+// writeLease puts a lease record for key into the file, as the earlier
+// versions of the package wrote it.
 func writeLease(t *testing.T, path, key string, pid int, until time.Time) {
 	t.Helper()
 	doc, err := readDoc(path)
@@ -248,27 +315,109 @@ func writeLease(t *testing.T, path, key string, pid int, until time.Time) {
 	}
 }
 
-func TestLeaseOfExitedProcessIsTakenAtOnce(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	if err := cmd.Run(); err != nil {
+// TestOldLeaseRecordDoesNotBlock: a lease record the earlier layout
+// wrote names a process by its pid, which means nothing in another PID
+// namespace sharing the volume: there it may be any live process. Such
+// a record, with a live pid and a far TTL, must not hold the lease.
+func TestOldLeaseRecordDoesNotBlock(t *testing.T) {
+	for _, pid := range []int{os.Getpid(), 1} {
+		path := filepath.Join(t.TempDir(), "tokens.json")
+		s := &filestore.Store{Path: path}
+		if err := s.Save(ctx(), "k", &oauth2.Token{AccessToken: "at"}); err != nil {
+			t.Fatal(err)
+		}
+		writeLease(t, path, "k", pid, time.Now().Add(time.Hour))
+		c, cancel := context.WithTimeout(ctx(), 5*time.Second)
+		unlock, err := s.Lock(c, "k")
+		cancel()
+		if err != nil {
+			t.Fatalf("Lock of a key with an old lease record of live pid %d: %v", pid, err)
+		}
+		unlock()
+		if tok, err := s.Load(ctx(), "k"); err != nil || tok.AccessToken != "at" {
+			t.Errorf("Load from a file with an old lease record = %v, %v", tok, err)
+		}
+	}
+}
+
+// TestLeaseChild is the child process of the tests of dead holders:
+// with FILESTORE_LEASE_CHILD set to a token file, it takes the lease of
+// "k" for an hour, says "held" on stdout, and then exits without
+// releasing it (FILESTORE_LEASE_CHILD_EXIT set) or waits to be killed.
+func TestLeaseChild(t *testing.T) {
+	path := os.Getenv("FILESTORE_LEASE_CHILD")
+	if path == "" {
+		t.Skip("runs only as a child process of TestLeaseOf…")
+	}
+	s := &filestore.Store{Path: path, LeaseTTL: time.Hour}
+	if _, err := s.TakeLease(ctx(), "k"); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(2)
+	}
+	fmt.Println("held")
+	if os.Getenv("FILESTORE_LEASE_CHILD_EXIT") != "" {
+		os.Exit(0)
+	}
+	time.Sleep(time.Hour) // until the parent kills it
+	os.Exit(3)
+}
+
+// startHolder starts a child process that takes the lease of "k" in the
+// token file at path for an hour, and returns once it holds it. Its
+// stdout reaches EOF when it has exited.
+func startHolder(t *testing.T, path string, exit bool) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLeaseChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "FILESTORE_LEASE_CHILD="+path)
+	if exit {
+		cmd.Env = append(cmd.Env, "FILESTORE_LEASE_CHILD_EXIT=1")
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	dead := cmd.Process.Pid // exited and reaped
-	path := filepath.Join(t.TempDir(), "tokens.json")
-	writeLease(t, path, "k", dead, time.Now().Add(time.Hour))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	r := bufio.NewReader(out)
+	line, err := r.ReadString('\n')
+	if line != "held\n" {
+		t.Fatalf("the child said %q, %v; want \"held\"", line, err)
+	}
+	return cmd, r
+}
+
+// waitExited returns once the child has exited: its stdout is closed
+// when the kernel closes all its files, its lock's too.
+func waitExited(t *testing.T, out io.Reader) {
+	t.Helper()
+	if _, err := io.Copy(io.Discard, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockSoon takes the lease of "k" in a time far below the child's TTL
+// of an hour.
+func lockSoon(t *testing.T, path, why string) {
+	t.Helper()
 	s := &filestore.Store{Path: path}
-	c, cancel := context.WithTimeout(ctx(), 30*time.Second)
+	c, cancel := context.WithTimeout(ctx(), 10*time.Second)
 	defer cancel()
 	unlock, err := s.Lock(c, "k")
 	if err != nil {
-		t.Fatalf("Lock of a lease whose holder exited: %v", err)
+		t.Fatalf("Lock %s: %v", why, err)
 	}
 	unlock()
 }
 
-func TestLeaseOfLiveProcessIsHeld(t *testing.T) {
+func TestLeaseOfKilledProcessIsFreeAtOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.json")
-	writeLease(t, path, "k", os.Getppid(), time.Now().Add(time.Hour))
+	cmd, out := startHolder(t, path, false)
 	s := &filestore.Store{Path: path}
 	c, cancel := context.WithTimeout(ctx(), 150*time.Millisecond)
 	defer cancel()
@@ -276,7 +425,45 @@ func TestLeaseOfLiveProcessIsHeld(t *testing.T) {
 		if err == nil {
 			unlock()
 		}
-		t.Fatalf("Lock of a lease a live process holds: err = %v, want DeadlineExceeded", err)
+		t.Fatalf("Lock while a live child held the lease: err = %v, want DeadlineExceeded", err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, out) // not reaped yet: the test does not depend on it
+	lockSoon(t, path, "after its holder was killed")
+}
+
+// TestLeaseOfZombieIsFreeAtOnce: a holder that exited and that its
+// parent has not reaped still has a process (a zombie), and a pid that
+// kill(pid, 0) finds; but it holds no file, and no lock.
+func TestLeaseOfZombieIsFreeAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	cmd, out := startHolder(t, path, true)
+	waitExited(t, out)
+	if runtime.GOOS == "linux" {
+		waitZombie(t, cmd.Process.Pid)
+	}
+	lockSoon(t, path, "after its holder exited, unreaped")
+}
+
+// waitZombie waits until /proc says that pid is a zombie.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("the child is not a zombie: %v", err)
+		}
+		// The state follows the command name, in parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child exited but is not a zombie: %s", b)
+		}
+		time.Sleep(5 * time.Millisecond) // polling /proc: it has no event to wait on
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package redisstore keeps OAuth2 tokens in Redis, so that every process
 // of a fleet shares them, and gives the fleet one refresh lease per key.
 //
-// A [Store] is an [oauthrt.TokenStore] and an [oauthrt.Locker]: when many
+// A [Store] is an [oauthrt.TokenStore] and an [oauthrt.LeaseLocker]: when many
 // processes find a key's token expired at once, one of them takes the
 // lease and refreshes, and the others wait, then use the token it saved.
 // A provider that rotates refresh tokens therefore never sees one used
@@ -33,8 +33,9 @@
 //
 // The token key is never given an expiry: the refresh token inside it
 // outlives the access token. Store keys are used verbatim, whatever
-// bytes they hold (':', spaces, and glob characters such as '*', '?' and
-// '[' included); the Store never uses them as patterns. Every command
+// bytes they hold (':', spaces, NUL, invalid UTF-8, glob characters such
+// as '*', '?' and '[', and the empty key included); the Store never uses
+// them as patterns. Every command
 // touches a single Redis key, so the layout works on Redis Cluster as it
 // is.
 //
@@ -49,7 +50,11 @@
 // its context ends. The function it returns runs a Lua script that
 // deletes the lease only while it still holds this holder's id, so a
 // holder whose lease lapsed cannot release its successor's. A failed
-// release is ignored: the lease then lapses after its TTL.
+// release is ignored: the lease then lapses after its TTL. TakeLease
+// takes the lease the same way; its Lease's Renew runs a Lua script that
+// sets the lease's PEXPIRE again only while it still holds this holder's
+// id. A lapsed lease is gone from Redis, so Renew then fails with
+// [oauthrt.ErrLeaseLost] and never takes it again.
 //
 // # Encryption
 //

@@ -18,7 +18,7 @@ const defaultPrefix = "oauthrt:"
 
 var errNilClient = errors.New("oauthrt: redisstore: Store.Client is nil")
 
-// Store is an [oauthrt.TokenStore] and [oauthrt.Locker] on Redis. See the
+// Store is an [oauthrt.TokenStore] and [oauthrt.LeaseLocker] on Redis. See the
 // package documentation for the keys it writes.
 //
 // A Store is safe for concurrent use, and any number of Stores, in any
@@ -33,9 +33,12 @@ type Store struct {
 	// "oauthrt:".
 	Prefix string
 
-	// LeaseTTL is how long a lease taken by Lock lives unless released.
-	// Zero or negative means oauthrt.DefaultLeaseTTL. Keep it longer than
-	// oauthrt.RefreshTimeout.
+	// LeaseTTL is how long a lease taken by Lock or TakeLease lives
+	// unless renewed or released. Zero or negative means
+	// [oauthrt.DefaultLeaseTTL]. A positive LeaseTTL shorter than
+	// [oauthrt.MinLeaseTTL] makes Lock and TakeLease fail. A lease taken
+	// by Lock is never renewed: keep its TTL longer than
+	// [oauthrt.RefreshTimeout].
 	LeaseTTL time.Duration
 
 	// AEAD encrypts tokens at rest, for example AES-GCM. nil means tokens
@@ -44,8 +47,8 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore = (*Store)(nil)
-	_ oauthrt.Locker     = (*Store)(nil)
+	_ oauthrt.TokenStore  = (*Store)(nil)
+	_ oauthrt.LeaseLocker = (*Store)(nil)
 )
 
 func (s *Store) client() (redis.UniversalClient, error) {

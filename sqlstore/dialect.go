@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A Dialect is what the Store must know of a database's SQL: its
@@ -21,6 +22,7 @@ type Dialect struct {
 	upsert   string // what follows the INSERT of Save: replace token and updated_at only
 	ensure   string // INSERT of a key alone that leaves an existing row as it is
 	maxKey   int    // longest key in bytes; 0: no limit
+	utf8Key  bool   // the key column holds valid UTF-8 without NUL bytes only
 }
 
 // String returns the dialect's name: "sqlite", "postgres" or "mysql".
@@ -65,6 +67,17 @@ var Postgres = &Dialect{
 	now:    `(extract(epoch from clock_timestamp()) * 1000)::bigint`,
 	upsert: ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
 	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
+	// TEXT holds neither NUL nor invalid UTF-8 in a UTF8 database, and
+	// the primary key's btree index "an index entry cannot exceed
+	// approximately one-third of a page (after TOAST compression, if
+	// applicable)": 2704 bytes with the default 8 kB page, and whether a
+	// longer key fits depends on how well it compresses. A fixed limit
+	// below that refuses the same keys every time. (PostgreSQL 15
+	// documentation, 67.1 "B-Tree Indexes: Introduction",
+	// https://www.postgresql.org/docs/15/btree-intro.html, read
+	// 2026-11-30.)
+	maxKey:  2048,
+	utf8Key: true,
 }
 
 // MySQL is the dialect of MySQL 5.7 or later and of MariaDB 10.3 or
@@ -96,6 +109,8 @@ const (
 	saveSQL    = `INSERT INTO {table} (token_key, token, updated_at) VALUES (?, ?, {now})`
 	takeSQL    = `UPDATE {table} SET lease_holder = ?, lease_until = {now} + ? WHERE token_key = ? AND (lease_holder IS NULL OR lease_until <= {now})`
 	releaseSQL = `UPDATE {table} SET lease_holder = NULL, lease_until = 0 WHERE token_key = ? AND lease_holder = ?`
+	renewSQL   = `UPDATE {table} SET lease_until = {now} + ? WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`
+	heldSQL    = `SELECT COUNT(*) FROM {table} WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`
 )
 
 // sql returns the statement q for table, in the dialect's placeholders.
@@ -118,10 +133,20 @@ func (d *Dialect) sql(q, table string) string {
 	return b.String()
 }
 
-// checkKey rejects a key the dialect's key column cannot hold.
+// checkKey rejects, before any SQL runs, a key the dialect's key column
+// cannot hold as it is: the database would refuse it, or store another.
 func (d *Dialect) checkKey(key string) error {
 	if d.maxKey > 0 && len(key) > d.maxKey {
 		return fmt.Errorf("oauthrt: sqlstore: a key of %d bytes is longer than the %d bytes the %s token_key column holds", len(key), d.maxKey, d.name)
+	}
+	if !d.utf8Key {
+		return nil
+	}
+	if i := strings.IndexByte(key, 0); i >= 0 {
+		return fmt.Errorf("oauthrt: sqlstore: key %q has a NUL byte (at byte %d), which the %s token_key column (TEXT) cannot hold", key, i, d.name)
+	}
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("oauthrt: sqlstore: key %q is not valid UTF-8, which the %s token_key column (TEXT) requires", key, d.name)
 	}
 	return nil
 }

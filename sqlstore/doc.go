@@ -3,7 +3,7 @@
 // every process of a fleet shares them, and gives the fleet one refresh
 // lease per key.
 //
-// A [Store] is an [oauthrt.TokenStore] and an [oauthrt.Locker]: when many
+// A [Store] is an [oauthrt.TokenStore] and an [oauthrt.LeaseLocker]: when many
 // processes find a key's token expired at once, one of them takes the
 // lease and refreshes, and the others wait, then use the token it saved.
 // A provider that rotates refresh tokens therefore never sees one used
@@ -105,7 +105,11 @@
 // keys. That is why MySQL's key column is binary, as its text collations
 // ignore case or trailing spaces; it holds at most 512 bytes, and a
 // longer key is an error before any SQL runs. PostgreSQL's TEXT cannot
-// hold a key with a NUL byte or invalid UTF-8; the database rejects one.
+// hold a key with a NUL byte or invalid UTF-8, and its primary key index
+// refuses a long key depending on how well it compresses; such keys, and
+// any key longer than 2048 bytes, are errors before any SQL runs too,
+// from Load, Save, Lock and TakeLease alike. SQLite holds every key as
+// it is. No key is ever truncated or stored under another spelling.
 // The table name is spliced into the SQL unquoted, and so folds to lower
 // case in PostgreSQL.
 //
@@ -133,6 +137,14 @@
 // lease_holder back to NULL only where it still holds this holder's id,
 // so a holder whose lease lapsed cannot release its successor's. Its
 // error is ignored: a lease it could not release lapses after its TTL.
+// TakeLease takes the lease the same way; its Lease's Renew runs
+//
+//	UPDATE oauthrt_tokens SET lease_until = <now> + <LeaseTTL in ms>
+//	WHERE token_key = <key> AND lease_holder = <holder> AND lease_until > <now>
+//
+// which matches nothing once the lease has lapsed, whether or not
+// another holder has taken it since: Renew then fails with
+// [oauthrt.ErrLeaseLost], and never takes a lapsed lease again.
 //
 // # Encryption
 //

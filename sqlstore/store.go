@@ -16,7 +16,7 @@ import (
 // defaultTable is the table of a Store whose Table is empty.
 const defaultTable = "oauthrt_tokens"
 
-// Store is an [oauthrt.TokenStore] and an [oauthrt.Locker] that keeps one
+// Store is an [oauthrt.TokenStore] and an [oauthrt.LeaseLocker] that keeps one
 // row per key in a table of a SQL database. It is safe for concurrent
 // use, and any number of Stores, in any number of processes, may share a
 // table. Set its fields before first use and do not change them after.
@@ -37,8 +37,12 @@ type Store struct {
 	// underscores, not start with a digit, and not be a reserved word.
 	Table string
 
-	// LeaseTTL is how long a lease taken by Lock lasts unless released.
-	// Zero or negative: [oauthrt.DefaultLeaseTTL].
+	// LeaseTTL is how long a lease taken by Lock or TakeLease lasts
+	// unless renewed or released, by the database's clock. Zero or
+	// negative: [oauthrt.DefaultLeaseTTL]. A positive LeaseTTL shorter
+	// than [oauthrt.MinLeaseTTL] makes Lock and TakeLease fail. A lease
+	// taken by Lock is never renewed: keep its TTL longer than
+	// [oauthrt.RefreshTimeout].
 	LeaseTTL time.Duration
 
 	// AEAD encrypts tokens at rest, each bound to its key. nil: tokens
@@ -47,8 +51,8 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore = (*Store)(nil)
-	_ oauthrt.Locker     = (*Store)(nil)
+	_ oauthrt.TokenStore  = (*Store)(nil)
+	_ oauthrt.LeaseLocker = (*Store)(nil)
 )
 
 // setup returns the Store's database, dialect and table, checked.

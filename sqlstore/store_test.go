@@ -177,6 +177,35 @@ func TestMySQLKeyLength(t *testing.T) {
 	})
 }
 
+// TestPostgresKeyRules: PostgreSQL's TEXT refuses NUL bytes and invalid
+// UTF-8, and its index long keys; the Store refuses them first, naming
+// the reason, without sending any SQL.
+func TestPostgresKeyRules(t *testing.T) {
+	db, fake := openFake(t)
+	s := &sqlstore.Store{DB: db, Dialect: sqlstore.Postgres}
+	ctx := context.Background()
+	for key, why := range map[string]string{
+		"a\x00b":                  "NUL",
+		"\xff\xfe":                "UTF-8",
+		"\xed\xa0\x80":            "UTF-8",
+		strings.Repeat("k", 2049): "2048",
+	} {
+		errs := map[string]error{}
+		_, errs["Load"] = s.Load(ctx, key)
+		errs["Save"] = s.Save(ctx, key, &oauth2.Token{AccessToken: "at"})
+		_, errs["Lock"] = s.Lock(ctx, key)
+		_, errs["TakeLease"] = s.TakeLease(ctx, key)
+		for name, err := range errs {
+			if err == nil || !strings.HasPrefix(err.Error(), "oauthrt: sqlstore: ") || !strings.Contains(err.Error(), why) {
+				t.Errorf("%s of key %.20q: err = %v, want an oauthrt: sqlstore: error saying %q", name, key, err, why)
+			}
+		}
+	}
+	if n := fake.connects.Load(); n != 0 {
+		t.Errorf("the database was reached %d times for keys PostgreSQL cannot hold", n)
+	}
+}
+
 func TestStringHidesSecrets(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789ABCDEF")
 	block, err := aes.NewCipher(key)

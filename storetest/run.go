@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,10 +36,19 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"SharedHandles", testSharedHandles},
 		{"Concurrent", testConcurrent},
 		{"CancelledContext", testCancelledContext},
+		{"OddKeys", testOddKeys},
 		{"LeaseExclusion", testLeaseExclusion},
 		{"LeaseWaitHonoursContext", testLeaseWaitHonoursContext},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"LeaseTooShort", testLeaseTooShort},
+		{"LeaseLockerExclusion", testLeaseLockerExclusion},
+		{"LeaseLockerTTL", testLeaseLockerTTL},
+		{"LeaseLockerDefaultTTL", testLeaseLockerDefaultTTL},
+		{"LeaseLockerRenew", testLeaseLockerRenew},
+		{"LeaseLockerRenewAfterLapse", testLeaseLockerRenewAfterLapse},
+		{"LeaseLockerRenewAfterTakeover", testLeaseLockerRenewAfterTakeover},
+		{"LeaseLockerRelease", testLeaseLockerRelease},
 		{"Encryption", testEncryption},
 		{"Corrupt", testCorrupt},
 	}
@@ -282,121 +290,6 @@ func testCancelledContext(t *testing.T, b Backend) {
 			}
 			t.Errorf("Lock with a cancelled context: err = %v, want context.Canceled", err)
 		}
-	}
-}
-
-func locker(t *testing.T, b Backend, o Options) oauthrt.Locker {
-	t.Helper()
-	l, ok := b.Open(o).(oauthrt.Locker)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.Locker")
-	}
-	return l
-}
-
-func lock(t *testing.T, l oauthrt.Locker, key string) func() {
-	t.Helper()
-	ctx, cancel := ctxWithin(longWait)
-	defer cancel()
-	unlock, err := l.Lock(ctx, key)
-	if err != nil {
-		t.Fatalf("Lock(%q): %v", key, err)
-	}
-	if unlock == nil {
-		t.Fatalf("Lock(%q) returned a nil unlock func", key)
-	}
-	return unlock
-}
-
-// mustBeHeld checks that key's lease is held by someone else: a Lock
-// bounded by a short deadline fails with it.
-func mustBeHeld(t *testing.T, l oauthrt.Locker, key, why string) {
-	t.Helper()
-	ctx, cancel := ctxWithin(shortWait)
-	defer cancel()
-	unlock, err := l.Lock(ctx, key)
-	if err == nil {
-		unlock()
-		t.Fatalf("Lock(%q) succeeded %s", key, why)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Lock(%q) %s: err = %v, want one wrapping context.DeadlineExceeded", key, why, err)
-	}
-}
-
-func testLeaseExclusion(t *testing.T, b Backend) {
-	a := locker(t, b, Options{LeaseTTL: time.Minute})
-	other := locker(t, b, Options{LeaseTTL: time.Minute})
-	unlockA := lock(t, a, "k")
-	mustBeHeld(t, other, "k", "while another store held the lease")
-	mustBeHeld(t, a, "k", "twice through one store")
-	lock(t, other, "k2")() // other keys are not held
-	unlockA()
-	unlockB := lock(t, other, "k") // released: another holder gets it
-	unlockA()                      // a second release must not free B's lease
-	mustBeHeld(t, a, "k", "after the earlier holder released its lease twice")
-	unlockB()
-	lock(t, a, "k")()
-}
-
-func testLeaseWaitHonoursContext(t *testing.T, b Backend) {
-	a := locker(t, b, Options{LeaseTTL: time.Minute})
-	defer lock(t, a, "k")()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		unlock, err := a.Lock(ctx, "k")
-		if err == nil {
-			unlock()
-		}
-		done <- err
-	}()
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Lock whose context was cancelled while waiting: err = %v, want context.Canceled", err)
-		}
-	case <-time.After(longWait):
-		t.Fatal("Lock went on waiting after its context was cancelled")
-	}
-}
-
-func testLeaseExpiry(t *testing.T, b Backend) {
-	short := locker(t, b, Options{LeaseTTL: 300 * time.Millisecond})
-	long := locker(t, b, Options{LeaseTTL: time.Minute})
-	staleUnlock := lock(t, short, "k") // a holder that crashed: never released
-	unlockLong := lock(t, long, "k")   // waits for the lease to lapse
-	staleUnlock()                      // the crashed holder wakes up late
-	mustBeHeld(t, short, "k", "after a lapsed holder released a lease it no longer held")
-	unlockLong()
-}
-
-func testLeaseConcurrent(t *testing.T, b Backend) {
-	var inside, overlaps atomic.Int32
-	var wg sync.WaitGroup
-	for range 4 {
-		l := locker(t, b, Options{LeaseTTL: time.Minute})
-		wg.Go(func() {
-			for range 5 {
-				ctx, cancel := ctxWithin(longWait)
-				unlock, err := l.Lock(ctx, "k")
-				cancel()
-				if err != nil {
-					t.Errorf("Lock: %v", err)
-					return
-				}
-				if inside.Add(1) != 1 {
-					overlaps.Add(1)
-				}
-				inside.Add(-1)
-				unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if n := overlaps.Load(); n != 0 {
-		t.Errorf("%d times two holders were inside the lease at once", n)
 	}
 }
 

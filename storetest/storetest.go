@@ -16,11 +16,31 @@
 // It checks that Load returns every field that Save was given (Expiry to
 // the second, and the raw extra fields), ErrNoToken for a missing key,
 // safety under concurrent use, and that a cancelled context is honoured.
+//
+// Keys are arbitrary Go strings. The suite saves a distinct token under
+// each of a set of odd keys: empty, invalid UTF-8 and its U+FFFD
+// spelling, NUL bytes, newlines, '/', ':', "..", surrounding spaces,
+// case, both Unicode normalizations of one text, keys of 10 KB and 100
+// KB and their truncations. Each must either round-trip exactly, or be
+// refused by Save, Lock and TakeLease alike with an error that says so
+// (and then Load returns no token); no key may reach another's token or
+// lease.
+//
 // When the store implements [oauthrt.Locker], it checks that a lease
-// excludes other holders, lapses after its TTL, and cannot be released by
-// a holder whose lease lapsed. With an AEAD it checks encryption at rest:
-// what is stored holds no token, and a wrong or missing key gives
-// [oauthrt.ErrDecrypt].
+// excludes other holders, lapses after its TTL, cannot be released by a
+// holder whose lease lapsed, and that a positive LeaseTTL below
+// [oauthrt.MinLeaseTTL] is refused with an error naming both. When it
+// implements [oauthrt.LeaseLocker], it checks that TakeLease and Lock
+// exclude each other, that Lease.TTL reports the configured TTL (the
+// default for zero), that Renew keeps a lease held past its TTL, that
+// Renew of a lapsed lease fails with [oauthrt.ErrLeaseLost] without
+// taking it again, and that Release frees the lease but never the next
+// holder's. These checks wait out TTLs of oauthrt.MinLeaseTTL, some
+// seconds in all. Within one subtest every Open gets the same Options, so
+// a backend may return one store per subtest, made with the first Open's.
+//
+// With an AEAD it checks encryption at rest: what is stored holds no
+// token, and a wrong or missing key gives [oauthrt.ErrDecrypt].
 package storetest
 
 import (
@@ -34,7 +54,8 @@ import (
 // Options are the settings the suite gives Backend.Open.
 type Options struct {
 	// LeaseTTL is the lease time to live for a store that implements
-	// oauthrt.Locker. Zero means the store's default.
+	// oauthrt.Locker. Zero means the store's default. Every Open of one
+	// subtest gets the same LeaseTTL.
 	LeaseTTL time.Duration
 	// AEAD encrypts tokens at rest. nil means none.
 	AEAD cipher.AEAD
@@ -69,6 +90,15 @@ const shortWait = 150 * time.Millisecond
 
 // longWait bounds a Lock that the suite expects to succeed.
 const longWait = 30 * time.Second
+
+// freeWait bounds a Lock that the suite expects to find the lease free:
+// shorter than oauthrt.MinLeaseTTL, so that a lease still held (or taken
+// again) until its TTL runs out makes it fail.
+const freeWait = time.Second
+
+// lapseSlack is how much longer than a TTL the suite waits for a lease
+// to lapse, for the clocks of a store and its host to disagree a little.
+const lapseSlack = 500 * time.Millisecond
 
 func ctxWithin(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)

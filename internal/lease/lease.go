@@ -1,5 +1,6 @@
-// Package lease holds what the shared stores' Lock methods have in
-// common: holder identities and the wait for a lease held elsewhere.
+// Package lease holds what the shared stores' leases have in common:
+// holder identities, the time-to-live rule, the wait for a lease held
+// elsewhere, and the [oauthrt.Lease] a store's TakeLease returns.
 package lease
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oauthrt/oauthrt"
@@ -37,12 +39,20 @@ func NewHolder() string {
 
 var cryptorand = rand.Read
 
-// TTL returns ttl, or oauthrt.DefaultLeaseTTL when ttl is not positive.
-func TTL(ttl time.Duration) time.Duration {
-	if ttl <= 0 {
-		return oauthrt.DefaultLeaseTTL
+// TTL returns the time to live of the leases of a store whose LeaseTTL
+// is ttl: oauthrt.DefaultLeaseTTL when ttl is zero or negative, ttl
+// itself when it is at least oauthrt.MinLeaseTTL. A shorter positive ttl
+// is an error, prefixed with the store's package pkg ("filestore"): a
+// lease that short could lapse between two renewals, and two holders
+// would then refresh at once.
+func TTL(pkg string, ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl <= 0:
+		return oauthrt.DefaultLeaseTTL, nil
+	case ttl < oauthrt.MinLeaseTTL:
+		return 0, fmt.Errorf("oauthrt: %s: Store.LeaseTTL %v is shorter than the minimum lease TTL, oauthrt.MinLeaseTTL (%v); set it to at least that, or to zero for oauthrt.DefaultLeaseTTL", pkg, ttl, oauthrt.MinLeaseTTL)
 	}
-	return ttl
+	return ttl, nil
 }
 
 // Wait calls try until it takes the lease, fails, or ctx ends, sleeping
@@ -100,3 +110,54 @@ func Release(release func(ctx context.Context)) (unlock func()) {
 		})
 	}
 }
+
+// New returns the oauthrt.Lease of one taking of key's lease for ttl.
+//
+// renew extends the lease to a full ttl from now, and reports whether it
+// was still this holder's; false makes Renew fail with an error wrapping
+// oauthrt.ErrLeaseLost, now and on every later call, without asking the
+// store again. An error from renew means the store could not be asked.
+// release is called as by Release, at most once; after it, Renew reports
+// the lease lost.
+func New(key string, ttl time.Duration, renew func(context.Context) (bool, error), release func(context.Context)) oauthrt.Lease {
+	h := &held{key: key, ttl: ttl, renew: renew}
+	h.release = Release(func(ctx context.Context) {
+		h.gone.Store(true)
+		release(ctx)
+	})
+	return h
+}
+
+type held struct {
+	key     string
+	ttl     time.Duration
+	renew   func(context.Context) (bool, error)
+	release func()
+	gone    atomic.Bool // lost or released: never renewed again
+}
+
+func (h *held) TTL() time.Duration { return h.ttl }
+
+func (h *held) Renew(ctx context.Context) error {
+	if h.gone.Load() {
+		return h.lost()
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("oauthrt: renewing the refresh lease of key %q: %w", h.key, err)
+	}
+	ok, err := h.renew(ctx)
+	if err != nil {
+		return fmt.Errorf("oauthrt: renewing the refresh lease of key %q: %w", h.key, err)
+	}
+	if !ok {
+		h.gone.Store(true)
+		return h.lost()
+	}
+	return nil
+}
+
+func (h *held) lost() error {
+	return fmt.Errorf("%w: key %q (its TTL of %v ran out, or it was released)", oauthrt.ErrLeaseLost, h.key, h.ttl)
+}
+
+func (h *held) Release() { h.release() }
