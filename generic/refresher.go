@@ -52,8 +52,11 @@ type Refresher struct {
 	// [oauth2.AuthStyleInParams] is client_id and client_secret in the
 	// form (client_secret_post). The zero value,
 	// [oauth2.AuthStyleAutoDetect], tries the header first and the form
-	// once if the endpoint rejects the client (invalid_client, or a 401),
-	// then keeps to the style that worked.
+	// once if the endpoint blames the client: invalid_client or
+	// unauthorized_client, or a 401 with no error code. It never tries
+	// again after another error code, invalid_grant above all, whatever
+	// the status, so that a dead refresh token is presented only once.
+	// The style that worked is kept for later requests.
 	AuthStyle oauth2.AuthStyle
 
 	// Scopes, when not empty, are sent space-separated as the scope
@@ -213,7 +216,8 @@ func (r *Refresher) check() error {
 
 // request posts form to the token endpoint with the client authenticated
 // by its method; under AutoDetect, trying Basic first and the form once
-// if the endpoint rejects the client, and remembering what worked.
+// if the endpoint blames the client (endpoint.ClientRejected), and
+// remembering what worked.
 // secrets are redacted from errors. The Refresher has passed check.
 func (r *Refresher) request(ctx context.Context, form url.Values, secrets []string) (*oauth2.Token, error) {
 	method, err := r.method()

@@ -119,13 +119,21 @@ func blamesClient(code string) bool {
 }
 
 // ClientRejected reports whether err says the token endpoint rejected the
-// client itself rather than the grant: the error code invalid_client, or
-// the status 401. A Refresher that is not told how to authenticate the
-// client uses it to try the other way.
+// client itself rather than the grant: the error code invalid_client or
+// unauthorized_client, whatever the status, or a 401 with no error code
+// at all. A Refresher that is not told how to authenticate the client
+// uses it to try the other way. Any other code, invalid_grant above all,
+// is not the client's fault: some servers (go-oauth2/oauth2 among them)
+// answer a dead or reused refresh token with 401 invalid_grant, and
+// presenting it again with the client authenticated another way would
+// only show the server the dead token twice.
 func ClientRejected(err error) bool {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return false
 	}
-	return re.ErrorCode == "invalid_client" || (re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized)
+	if re.ErrorCode != "" {
+		return blamesClient(re.ErrorCode)
+	}
+	return re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized
 }
