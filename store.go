@@ -38,7 +38,7 @@ var ErrNoToken = errors.New("oauthrt: no token stored")
 // when the process exits.
 type MemoryStore struct {
 	mu     sync.RWMutex
-	tokens map[string]*oauth2.Token
+	tokens map[string]*storedToken
 }
 
 var _ TokenStore = (*MemoryStore)(nil)
@@ -60,7 +60,7 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*oauth2.Token, erro
 	if tok == nil {
 		return nil, fmt.Errorf("%w under key %q", ErrNoToken, key)
 	}
-	return tok, nil
+	return tok.tok, nil
 }
 
 // Save stores a copy of tok under key. A nil tok is an error.
@@ -74,9 +74,9 @@ func (s *MemoryStore) Save(ctx context.Context, key string, tok *oauth2.Token) e
 	cp := *tok
 	s.mu.Lock()
 	if s.tokens == nil {
-		s.tokens = make(map[string]*oauth2.Token)
+		s.tokens = make(map[string]*storedToken)
 	}
-	s.tokens[key] = &cp
+	s.tokens[key] = &storedToken{tok: &cp}
 	s.mu.Unlock()
 	return nil
 }
