@@ -5,12 +5,24 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"log"
 	"log/slog"
+	"math/big"
 	"net/http"
+	"path"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +30,13 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/entra"
 	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/generic"
 	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
+	"github.com/oauthrt/oauthrt/storetest"
+	"github.com/oauthrt/oauthrt/vsts"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 	_ "modernc.org/sqlite"
@@ -202,4 +217,169 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
+}
+
+// secretHolders builds one of each exported type that holds a secret (a
+// client secret, a key, tokens, an AEAD, a client with a password), set
+// up with secrets, and returns pointers to them and the secrets in every
+// form a printer could write them.
+func secretHolders(t *testing.T) (holders []any, secrets []string) {
+	t.Helper()
+	const clientSecret = "holder-client-secret-5d2c"
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aesKey := []byte("fedcba9876543210fedcba9876543210")
+	block, _ := aes.NewCipher(aesKey)
+	aead, _ := cipher.NewGCM(block)
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Password: "holder-redis-password-3b7a"})
+	t.Cleanup(func() { rdb.Close() })
+	tok := &oauth2.Token{AccessToken: "holder-access-token-61e0", RefreshToken: "holder-refresh-token-a4f8"}
+	mem := &oauthrt.MemoryStore{}
+	if err := mem.Save(context.Background(), "k", tok); err != nil {
+		t.Fatal(err)
+	}
+	jwt := &generic.PrivateKeyJWT{Key: rsaKey, KeyID: "kid"}
+	gen := &generic.Refresher{TokenURL: "https://user:holder-url-password-77@idp.example/token", ClientID: "app", ClientSecret: clientSecret}
+	holders = []any{
+		gen,
+		&generic.Refresher{TokenURL: "https://idp.example/token", ClientID: "app", PrivateKeyJWT: jwt},
+		jwt,
+		&vsts.Refresher{AppID: "app", ClientSecret: clientSecret, RedirectURL: "https://app.example/cb"},
+		&entra.Refresher{Tenant: "t", ClientID: "app", ClientSecret: clientSecret},
+		&entra.Refresher{Tenant: "t", ClientID: "app", PrivateKey: rsaKey},
+		&filestore.Store{Path: "/tmp/t.json", AEAD: aead},
+		&sqlstore.Store{DB: db, AEAD: aead},
+		&redisstore.Store{Client: rdb, AEAD: aead},
+		mem,
+		&oauthrt.Transport{Store: mem, Refresher: gen},
+		&oauthrt.TokenSourceRefresher{Source: oauth2.StaticTokenSource(tok)},
+		&storetest.Options{AEAD: aead},
+	}
+	secrets = []string{clientSecret, "holder-url-password-77", "holder-redis-password-3b7a", tok.AccessToken, tok.RefreshToken,
+		string(aesKey), hex.EncodeToString(aesKey), base64.StdEncoding.EncodeToString(aesKey)}
+	for _, n := range []*big.Int{rsaKey.D, rsaKey.Primes[0], rsaKey.Primes[1]} {
+		secrets = append(secrets, n.String(), n.Text(16), strings.ToUpper(n.Text(16)))
+	}
+	return holders, secrets
+}
+
+// secretFree are the exported struct types that hold no secret of their
+// own, and need not print themselves.
+var secretFree = map[string]bool{
+	"oauthrt.RefreshEvent": true, // a key, a reason, an outcome, an error
+	"oauthrt.SaveError":    true, // a key and the store's error
+	"sqlstore.Dialect":     true, // SQL text
+	"storetest.Backend":    true, // funcs
+}
+
+// TestSecretHoldersNeverPrintSecrets prints every secret-holding type, as
+// a value and as a pointer, alone and in exported fields of a struct of
+// the user's, with every verb, through slog's text and JSON handlers and
+// encoding/json, and finds no secret in any of it. It fails when the
+// module gains an exported struct type that is neither printed here nor
+// listed in secretFree.
+func TestSecretHoldersNeverPrintSecrets(t *testing.T) {
+	holders, secrets := secretHolders(t)
+	listed := map[string]bool{}
+	for _, h := range holders {
+		listed[typeName(reflect.TypeOf(h).Elem())] = true
+	}
+	for _, name := range exportedStructs(t) {
+		if !listed[name] && !secretFree[name] {
+			t.Errorf("%s is not among the secretHolders, nor in secretFree: say whether it holds a secret", name)
+		}
+	}
+
+	for _, h := range holders {
+		ptr := reflect.ValueOf(h)
+		typ := ptr.Type().Elem()
+		t.Run(typeName(typ), func(t *testing.T) {
+			// A struct of the user's, with the holder by value and by
+			// pointer in exported fields.
+			user := reflect.New(reflect.StructOf([]reflect.StructField{
+				{Name: "Value", Type: typ},
+				{Name: "Pointer", Type: ptr.Type()},
+			})).Elem()
+			user.Field(0).Set(ptr.Elem())
+			user.Field(1).Set(ptr)
+			forms := map[string]any{
+				"pointer":         h,
+				"value":           ptr.Elem().Interface(),
+				"in a struct":     user.Interface(),
+				"in a struct ptr": user.Addr().Interface(),
+			}
+			for form, v := range forms {
+				var out []string
+				for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.40s"} {
+					out = append(out, fmt.Sprintf(verb, v))
+				}
+				out = append(out, fmt.Sprint(v), fmt.Sprintln(v))
+				var text, js bytes.Buffer
+				slog.New(slog.NewTextHandler(&text, nil)).Info("holder", "v", v)
+				slog.New(slog.NewJSONHandler(&js, nil)).Info("holder", "v", v)
+				b, _ := json.Marshal(v)
+				out = append(out, text.String(), js.String(), string(b))
+				for _, s := range out {
+					for _, secret := range secrets {
+						if strings.Contains(s, secret) {
+							t.Errorf("%s: a secret appears in:\n%s", form, s)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func typeName(t reflect.Type) string {
+	return path.Base(t.PkgPath()) + "." + t.Name()
+}
+
+// exportedStructs returns the exported struct types of the module's
+// public packages, as "package.Type".
+func exportedStructs(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, dir := range []string{".", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkg := f.Name.Name
+			for _, decl := range f.Decls {
+				gd, ok := decl.(*ast.GenDecl)
+				if !ok {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					ts, ok := spec.(*ast.TypeSpec)
+					if !ok || !ts.Name.IsExported() {
+						continue
+					}
+					if _, ok := ts.Type.(*ast.StructType); ok {
+						names = append(names, pkg+"."+ts.Name.Name)
+					}
+				}
+			}
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only %d exported struct types: %v", len(names), names)
+	}
+	return names
 }

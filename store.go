@@ -46,7 +46,7 @@ type MemoryStore struct {
 	LeaseTTL time.Duration
 
 	mu     sync.RWMutex
-	tokens map[string]*oauth2.Token
+	tokens map[string]*storedToken
 	leases map[string]*memoryLease
 }
 
@@ -69,7 +69,7 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*oauth2.Token, erro
 	if tok == nil {
 		return nil, fmt.Errorf("%w under key %q", ErrNoToken, key)
 	}
-	return tok, nil
+	return tok.tok, nil
 }
 
 // Save stores a copy of tok under key. A nil tok is an error.
@@ -83,9 +83,9 @@ func (s *MemoryStore) Save(ctx context.Context, key string, tok *oauth2.Token) e
 	cp := *tok
 	s.mu.Lock()
 	if s.tokens == nil {
-		s.tokens = make(map[string]*oauth2.Token)
+		s.tokens = make(map[string]*storedToken)
 	}
-	s.tokens[key] = &cp
+	s.tokens[key] = &storedToken{tok: &cp}
 	s.mu.Unlock()
 	return nil
 }

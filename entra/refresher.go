@@ -355,7 +355,7 @@ func azureDevOps(u *url.URL) bool {
 
 // String describes r without its secret or key. A certificate shows as
 // its SHA-1 thumbprint, as the Entra admin center lists it.
-func (r *Refresher) String() string {
+func (r Refresher) String() string {
 	key := "nil"
 	if r.PrivateKey != nil {
 		key = "[redacted]"
@@ -368,6 +368,3 @@ func (r *Refresher) String() string {
 	return fmt.Sprintf("entra.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, PrivateKey: %s, Certificate: %s}",
 		endpoint.RedactedURL(r.TokenEndpoint()), r.ClientID, endpoint.Masked(r.ClientSecret), key, cert)
 }
-
-// GoString is String, so that %#v does not print the secret either.
-func (r *Refresher) GoString() string { return r.String() }

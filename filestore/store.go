@@ -142,12 +142,9 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 }
 
 // String describes the store without its tokens or its key.
-func (s *Store) String() string {
+func (s Store) String() string {
 	return fmt.Sprintf("filestore.Store{Path: %q, Encrypted: %t}", s.Path, s.AEAD != nil)
 }
-
-// GoString is like String, so that %#v prints no secret either.
-func (s *Store) GoString() string { return s.String() }
 
 func (s *Store) check(ctx context.Context) error {
 	if s.Path == "" {

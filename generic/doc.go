@@ -6,9 +6,12 @@
 // form (client_secret_post), with a JWT signed by its private key
 // (private_key_jwt, RFC 7523: see [PrivateKeyJWT]), or, for a public
 // client, not at all (none). [Refresher.AuthMethod] names the method;
-// unless it does, a client secret is tried with Basic first, falling back
-// to the form once if the endpoint rejects the client, and what worked is
-// remembered.
+// unless it does (see [Refresher.AuthStyle]), a client secret is tried
+// with Basic first, falling back to the form once if the endpoint blames
+// the client (invalid_client or unauthorized_client, or a 401 with no
+// error code), and what worked is remembered. An answer invalid_grant,
+// whatever its status, is never followed by a second try: the dead
+// refresh token is presented once.
 //
 // Build one from an existing [oauth2.Config] with [FromConfig], and hand
 // it to an [oauthrt.Transport]:
@@ -24,6 +27,6 @@
 // private_key_jwt, which x/oauth2 cannot authenticate).
 //
 // A refresh token the endpoint rejects (invalid_grant, or a 401 that does
-// not say invalid_client) ends in an error wrapping
+// not say invalid_client or unauthorized_client) ends in an error wrapping
 // [oauthrt.ErrReauthRequired].
 package generic

@@ -75,16 +75,13 @@ type PrivateKeyJWT struct {
 }
 
 // String describes p without its key.
-func (p *PrivateKeyJWT) String() string {
+func (p PrivateKeyJWT) String() string {
 	alg, err := p.algorithm()
 	if err != nil {
 		alg = "unusable key"
 	}
 	return fmt.Sprintf("generic.PrivateKeyJWT{Key: %s, KeyID: %q}", alg, p.KeyID)
 }
-
-// GoString is String, so that %#v does not print the key either.
-func (p *PrivateKeyJWT) GoString() string { return p.String() }
 
 // Assertion returns a newly signed client assertion for the client
 // clientID at the token endpoint tokenURL.

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
+	"weak"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
@@ -18,8 +20,11 @@ import (
 
 // A Refresher refreshes tokens at a token endpoint with the refresh_token
 // grant (RFC 6749 §6). Set its fields before first use and do not change
-// them afterwards; it is then safe for concurrent use. It must not be
-// copied after first use.
+// them afterwards; it is then safe for concurrent use. A copy is a
+// Refresher of its own: under AutoDetect it detects the style anew.
+//
+// Printed with any verb of fmt, logged with slog or encoded as JSON, a
+// Refresher, value or pointer, shows its String and never its secret.
 type Refresher struct {
 	// TokenURL is the token endpoint. It is required.
 	TokenURL string
@@ -52,8 +57,11 @@ type Refresher struct {
 	// [oauth2.AuthStyleInParams] is client_id and client_secret in the
 	// form (client_secret_post). The zero value,
 	// [oauth2.AuthStyleAutoDetect], tries the header first and the form
-	// once if the endpoint rejects the client (invalid_client, or a 401),
-	// then keeps to the style that worked.
+	// once if the endpoint blames the client: invalid_client or
+	// unauthorized_client, or a 401 with no error code. It never tries
+	// again after another error code, invalid_grant above all, whatever
+	// the status, so that a dead refresh token is presented only once.
+	// The style that worked is kept for later requests.
 	AuthStyle oauth2.AuthStyle
 
 	// Scopes, when not empty, are sent space-separated as the scope
@@ -80,9 +88,31 @@ type Refresher struct {
 	// credentials included, is sent. http:// to 127.0.0.0/8, ::1 or
 	// localhost is always allowed, for tests and local development.
 	AllowInsecureHTTP bool
+}
 
-	// detected is the style AutoDetect found to work; 0 until then.
-	detected atomic.Int32
+// detectedStyles holds, for each Refresher by its address, the style
+// AutoDetect found to work. It lives outside the struct so that a
+// Refresher holds nothing that changes after first use: its value
+// methods (Format, LogValue, MarshalJSON) copy it, and a copy must
+// neither race with a refresh nor hold an atomic, which go vet's
+// copylocks check refuses to see copied. The keys are weak, and an entry
+// goes when its Refresher is collected.
+var detectedStyles sync.Map // weak.Pointer[Refresher] → oauth2.AuthStyle
+
+// detected returns the style AutoDetect found to work for r; 0 until
+// then.
+func (r *Refresher) detected() oauth2.AuthStyle {
+	v, _ := detectedStyles.Load(weak.Make(r))
+	s, _ := v.(oauth2.AuthStyle)
+	return s
+}
+
+// detect remembers that style worked for r.
+func (r *Refresher) detect(style oauth2.AuthStyle) {
+	k := weak.Make(r)
+	if _, loaded := detectedStyles.Swap(k, style); !loaded {
+		runtime.AddCleanup(r, func(k weak.Pointer[Refresher]) { detectedStyles.Delete(k) }, k)
+	}
 }
 
 // AuthMethod is how a client authenticates at the token endpoint, named
@@ -213,7 +243,8 @@ func (r *Refresher) check() error {
 
 // request posts form to the token endpoint with the client authenticated
 // by its method; under AutoDetect, trying Basic first and the form once
-// if the endpoint rejects the client, and remembering what worked.
+// if the endpoint blames the client (endpoint.ClientRejected), and
+// remembering what worked.
 // secrets are redacted from errors. The Refresher has passed check.
 func (r *Refresher) request(ctx context.Context, form url.Values, secrets []string) (*oauth2.Token, error) {
 	method, err := r.method()
@@ -226,7 +257,7 @@ func (r *Refresher) request(ctx context.Context, form url.Values, secrets []stri
 	// AutoDetect, with nothing detected yet.
 	tok, err := r.post(ctx, form, AuthClientSecretBasic, secrets)
 	if err == nil {
-		r.detected.Store(int32(oauth2.AuthStyleInHeader))
+		r.detect(oauth2.AuthStyleInHeader)
 		return tok, nil
 	}
 	if !endpoint.ClientRejected(err) {
@@ -234,7 +265,7 @@ func (r *Refresher) request(ctx context.Context, form url.Values, secrets []stri
 	}
 	tok, err = r.post(ctx, form, AuthClientSecretPost, secrets)
 	if err == nil {
-		r.detected.Store(int32(oauth2.AuthStyleInParams))
+		r.detect(oauth2.AuthStyleInParams)
 	}
 	return tok, err
 }
@@ -267,7 +298,7 @@ func (r *Refresher) method() (AuthMethod, error) {
 	}
 	style := r.AuthStyle
 	if style == oauth2.AuthStyleAutoDetect {
-		style = oauth2.AuthStyle(r.detected.Load())
+		style = r.detected()
 	}
 	switch style {
 	case oauth2.AuthStyleInHeader:
@@ -320,8 +351,8 @@ func (r *Refresher) post(ctx context.Context, form url.Values, method AuthMethod
 }
 
 // String describes r without its secret.
-func (r *Refresher) String() string {
-	auth := "AuthStyle: " + r.styleName()
+func (r Refresher) String() string {
+	auth := "AuthStyle: " + styleName(r.AuthStyle)
 	if m, err := r.method(); err == nil && m != "" && (r.AuthMethod != "" || m == AuthPrivateKeyJWT) {
 		auth = "AuthMethod: " + string(m)
 	}
@@ -329,24 +360,14 @@ func (r *Refresher) String() string {
 		endpoint.RedactedURL(r.TokenURL), r.ClientID, endpoint.Masked(r.ClientSecret), auth)
 }
 
-// GoString is String, so that %#v does not print the secret either.
-func (r *Refresher) GoString() string { return r.String() }
-
-func (r *Refresher) styleName() string {
-	name := func(s oauth2.AuthStyle) string {
-		switch s {
-		case oauth2.AuthStyleAutoDetect:
-			return "AutoDetect"
-		case oauth2.AuthStyleInHeader:
-			return "InHeader"
-		case oauth2.AuthStyleInParams:
-			return "InParams"
-		}
-		return fmt.Sprintf("AuthStyle(%d)", int(s))
+func styleName(s oauth2.AuthStyle) string {
+	switch s {
+	case oauth2.AuthStyleAutoDetect:
+		return "AutoDetect"
+	case oauth2.AuthStyleInHeader:
+		return "InHeader"
+	case oauth2.AuthStyleInParams:
+		return "InParams"
 	}
-	s := name(r.AuthStyle)
-	if d := oauth2.AuthStyle(r.detected.Load()); r.AuthStyle == oauth2.AuthStyleAutoDetect && d != 0 {
-		s += "(" + name(d) + ")"
-	}
-	return s
+	return fmt.Sprintf("AuthStyle(%d)", int(s))
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -179,13 +183,13 @@ func TestAutoDetect(t *testing.T) {
 	}
 	unauthorized := func(s seen) (int, string) {
 		if s.HasBasic {
-			return 401, `{"error":"unauthorized"}`
+			return 401, `Unauthorized`
 		}
 		return ok(s)
 	}
 	for name, answer := range map[string]func(seen) (int, string){
-		"400 invalid_client": invalidClient,
-		"401":                unauthorized,
+		"400 invalid_client":      invalidClient,
+		"401 without a JSON body": unauthorized,
 	} {
 		t.Run(name, func(t *testing.T) {
 			ts := newTokenServer(t, answer)
@@ -209,9 +213,6 @@ func TestAutoDetect(t *testing.T) {
 			calls = ts.seen()[2:]
 			if len(calls) != 1 || calls[0].HasBasic || calls[0].Form.Get("client_secret") != "secret" {
 				t.Errorf("second refresh: requests %+v, want one with the form", calls)
-			}
-			if s := r.String(); !strings.Contains(s, "AutoDetect(InParams)") {
-				t.Errorf("String() = %q, want the detected style", s)
 			}
 		})
 	}
@@ -428,6 +429,110 @@ func TestErrorsHideSecrets(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// Under AutoDetect the form is tried after Basic only when the endpoint
+// blamed the client. An invalid_grant, even with a 401 (go-oauth2/oauth2
+// answers a reused refresh token so), ends the refresh: a dead refresh
+// token is presented exactly once.
+func TestAutoDetectPresentsARefreshTokenOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		fallback bool // the form is tried, and succeeds
+		reauth   bool
+	}{
+		{"401 invalid_grant", 401, `{"error":"invalid_grant","error_description":"refresh token reused"}`, false, true},
+		{"400 invalid_grant", 400, `{"error":"invalid_grant"}`, false, true},
+		{"401 invalid_client", 401, `{"error":"invalid_client"}`, true, false},
+		{"400 unauthorized_client", 400, `{"error":"unauthorized_client"}`, true, false},
+		{"401 without an error code", 401, `{}`, true, false},
+		{"401 without JSON", 401, `Unauthorized`, true, false},
+		{"400 invalid_request", 400, `{"error":"invalid_request"}`, false, false},
+		{"401 invalid_scope", 401, `{"error":"invalid_scope"}`, false, true},
+		{"401 unknown code", 401, `{"error":"unauthorized"}`, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			presented := map[string]int{}
+			ts := newTokenServer(t, func(s seen) (int, string) {
+				mu.Lock()
+				presented[s.Form.Get("refresh_token")]++
+				mu.Unlock()
+				if s.HasBasic {
+					return tt.status, tt.body
+				}
+				return ok(s)
+			})
+			r := &generic.Refresher{TokenURL: ts.tokenURL(), ClientID: "id", ClientSecret: "secret", HTTPClient: fastClient()}
+			tok, err := r.Refresh(context.Background(), oldToken())
+			mu.Lock()
+			n := presented["OLD-RT"]
+			mu.Unlock()
+			if tt.fallback {
+				if err != nil || tok.AccessToken != "NEW-AT" {
+					t.Fatalf("Refresh = %v, %v; want the form to be tried and succeed", tok, err)
+				}
+				if calls := ts.seen(); n != 2 || len(calls) != 2 || calls[1].HasBasic || calls[1].Form.Get("client_secret") != "secret" {
+					t.Errorf("refresh token presented %d times in %+v, want Basic then the form", n, calls)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Refresh succeeded; want the endpoint's error")
+			}
+			if n != 1 {
+				t.Errorf("refresh token presented %d times, want exactly once", n)
+			}
+			if got := errors.Is(err, oauthrt.ErrReauthRequired); got != tt.reauth {
+				t.Errorf("errors.Is(%v, ErrReauthRequired) = %v, want %v", err, got, tt.reauth)
+			}
+		})
+	}
+}
+
+// The package documentation and the AuthStyle field say the same thing
+// about when AutoDetect falls back to the form.
+func TestAutoDetectDocsAgree(t *testing.T) {
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, name := range []string{"doc.go", "refresher.go"} {
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	p, err := doc.NewFromFiles(fset, files, "github.com/oauthrt/oauthrt/generic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var field string
+	for _, typ := range p.Types {
+		if typ.Name != "Refresher" {
+			continue
+		}
+		for _, spec := range typ.Decl.Specs {
+			for _, f := range spec.(*ast.TypeSpec).Type.(*ast.StructType).Fields.List {
+				if len(f.Names) == 1 && f.Names[0].Name == "AuthStyle" {
+					field = f.Doc.Text()
+				}
+			}
+		}
+	}
+	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for name, text := range map[string]string{"package doc": flat(p.Doc), "AuthStyle doc": flat(field)} {
+		for _, want := range []string{"invalid_client or unauthorized_client", "a 401 with no error code", "invalid_grant"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s does not say %q:\n%s", name, want, text)
+			}
+		}
+		if strings.Contains(text, "invalid_client, or a 401)") {
+			t.Errorf("%s still says any 401 makes AutoDetect try the form", name)
 		}
 	}
 }

@@ -116,10 +116,6 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 
 // String describes the store's settings: never its client's options,
 // its AEAD or a token.
-func (s *Store) String() string {
+func (s Store) String() string {
 	return fmt.Sprintf("redisstore.Store{Prefix: %q, Encrypted: %t}", s.prefix(), s.AEAD != nil)
 }
-
-// GoString is like String, so that %#v does not print the client's
-// options or the AEAD either.
-func (s *Store) GoString() string { return s.String() }

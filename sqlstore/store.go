@@ -153,7 +153,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 
 // String describes the store: its dialect, its table, and whether it
 // encrypts. It never shows the AEAD, a token or the database's address.
-func (s *Store) String() string {
+func (s Store) String() string {
 	d := s.Dialect
 	if d == nil && s.DB != nil {
 		d, _ = detect(s.DB)
@@ -164,6 +164,3 @@ func (s *Store) String() string {
 	}
 	return fmt.Sprintf("sqlstore.Store{Dialect: %s, Table: %q, Encrypted: %t}", name, s.table(), s.AEAD != nil)
 }
-
-// GoString is String, so that %#v does not print the AEAD either.
-func (s *Store) GoString() string { return s.String() }

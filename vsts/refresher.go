@@ -203,7 +203,7 @@ func (r *Refresher) TokenRejected(resp *http.Response) bool {
 }
 
 // String describes r without its secret.
-func (r *Refresher) String() string {
+func (r Refresher) String() string {
 	tokenURL := r.TokenURL
 	if tokenURL == "" {
 		tokenURL = TokenURL
@@ -211,6 +211,3 @@ func (r *Refresher) String() string {
 	return fmt.Sprintf("vsts.Refresher{AppID: %q, RedirectURL: %q, TokenURL: %q, ClientSecret: %s}",
 		r.AppID, r.RedirectURL, endpoint.RedactedURL(tokenURL), endpoint.Masked(r.ClientSecret))
 }
-
-// GoString is String, so that %#v does not print the secret either.
-func (r *Refresher) GoString() string { return r.String() }

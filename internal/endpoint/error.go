@@ -46,12 +46,16 @@ func newResponseError(resp *http.Response, red *redactor, body []byte, code, des
 	r.Status = red.redact(r.Status)
 	var kept []byte
 	if body != nil {
-		kept = []byte(clip(red.redact(string(body)), maxBodyKept))
+		kept = []byte(red.redactClip(string(body), maxBodyKept))
 	}
 
-	// The message's parts lose their control characters before they are
-	// redacted, so that the replacement cannot join a secret together.
-	short := func(s string) string { return clip(red.redact(oneLine(s)), maxFieldKept) }
+	// The message's parts are redacted, lose their control characters,
+	// and are redacted again: a secret that holds a control character
+	// is found before it is changed, and one that the replacement would
+	// join together after.
+	short := func(s string) string {
+		return red.redactClip(oneLine(red.redactClip(s, maxFieldKept)), maxFieldKept)
+	}
 	var msg strings.Builder
 	msg.WriteString("oauthrt: token endpoint answered ")
 	msg.WriteString(short(statusText(resp)))
@@ -69,9 +73,9 @@ func newResponseError(resp *http.Response, red *redactor, body []byte, code, des
 		Retrieve: &oauth2.RetrieveError{
 			Response:         &r,
 			Body:             kept,
-			ErrorCode:        clip(red.redact(code), maxBodyKept),
-			ErrorDescription: clip(red.redact(desc), maxBodyKept),
-			ErrorURI:         clip(red.redact(uri), maxBodyKept),
+			ErrorCode:        red.redactClip(code, maxBodyKept),
+			ErrorDescription: red.redactClip(desc, maxBodyKept),
+			ErrorURI:         red.redactClip(uri, maxBodyKept),
 		},
 		reauth: dead,
 		cause:  cause,
@@ -119,13 +123,21 @@ func blamesClient(code string) bool {
 }
 
 // ClientRejected reports whether err says the token endpoint rejected the
-// client itself rather than the grant: the error code invalid_client, or
-// the status 401. A Refresher that is not told how to authenticate the
-// client uses it to try the other way.
+// client itself rather than the grant: the error code invalid_client or
+// unauthorized_client, whatever the status, or a 401 with no error code
+// at all. A Refresher that is not told how to authenticate the client
+// uses it to try the other way. Any other code, invalid_grant above all,
+// is not the client's fault: some servers (go-oauth2/oauth2 among them)
+// answer a dead or reused refresh token with 401 invalid_grant, and
+// presenting it again with the client authenticated another way would
+// only show the server the dead token twice.
 func ClientRejected(err error) bool {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return false
 	}
-	return re.ErrorCode == "invalid_client" || (re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized)
+	if re.ErrorCode != "" {
+		return blamesClient(re.ErrorCode)
+	}
+	return re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized
 }

@@ -1,0 +1,70 @@
+package oauthrt
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/oauthrt/oauthrt/internal/describe"
+	"golang.org/x/oauth2"
+)
+
+// How the types that hold tokens, or hold what does, print: by their
+// String, whatever the verb, in slog and in JSON.
+//
+// MemoryStore and Transport hold a mutex and per-key state, so their
+// methods are on pointers: a method on the value would copy the lock
+// (which go vet refuses) and race with the requests that change the
+// state. A value of either, which fmt reaches by reflection, shows
+// nothing secret all the same: their tokens sit two pointers deep (see
+// storedToken; a Transport's per-key state is deeper still), and a
+// Transport's Store and Refresher are printed by their own methods.
+
+// A storedToken is a token as a MemoryStore keeps it, one pointer further
+// away. fmt reaches a MemoryStore value's map by reflection, through an
+// unexported field, where it can call no method; with a verb other than
+// %v (%s, %x…) it prints what a pointer points to, one level deep. Behind
+// two pointers the token shows as an address whatever the verb.
+type storedToken struct{ tok *oauth2.Token }
+
+// Format writes String for every verb, so that none (%x, %d…) walks the
+// fields.
+func (s *MemoryStore) Format(f fmt.State, verb rune) { describe.Format(f, verb, s.String()) }
+
+// LogValue is String, for slog.
+func (s *MemoryStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON writes String as a JSON string.
+func (s *MemoryStore) MarshalJSON() ([]byte, error) { return describe.JSON(s.String()) }
+
+// Format writes String for every verb.
+func (t *Transport) Format(f fmt.State, verb rune) { describe.Format(f, verb, t.String()) }
+
+// LogValue is String, for slog.
+func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// MarshalJSON writes String as a JSON string, for encoding/json and
+// slog's JSONHandler, which would otherwise fail on the func fields or
+// write a Refresher's exported fields.
+func (t *Transport) MarshalJSON() ([]byte, error) { return describe.JSON(t.String()) }
+
+// String names the type of Source and nothing of what it holds: a token
+// source often holds a token, or the client secret that gets one.
+func (r TokenSourceRefresher) String() string {
+	src := "nil"
+	if r.Source != nil {
+		src = fmt.Sprintf("%T", r.Source)
+	}
+	return "oauthrt.TokenSourceRefresher{Source: " + src + "}"
+}
+
+// GoString is String, so that %#v does not print the source either.
+func (r TokenSourceRefresher) GoString() string { return r.String() }
+
+// Format writes String for every verb.
+func (r TokenSourceRefresher) Format(f fmt.State, verb rune) { describe.Format(f, verb, r.String()) }
+
+// LogValue is String, for slog.
+func (r TokenSourceRefresher) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
+// MarshalJSON writes String as a JSON string.
+func (r TokenSourceRefresher) MarshalJSON() ([]byte, error) { return describe.JSON(r.String()) }
