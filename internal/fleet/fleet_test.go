@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/generic"
+	"github.com/oauthrt/oauthrt/sqlstore"
 	"golang.org/x/oauth2"
 )
 
@@ -39,8 +41,10 @@ type childResult struct {
 	Samples  []string
 	// Slowest is the longest a request took, failed or not.
 	Slowest time.Duration
-	// SaveFailures counts the Saves a store wrapped for a fault refused.
-	SaveFailures int `json:",omitempty"`
+	// SaveFailures and LeaseFailures count the Saves and the leases that
+	// a store wrapped for a fault refused.
+	SaveFailures  int `json:",omitempty"`
+	LeaseFailures int `json:",omitempty"`
 }
 
 const resultMark = "FLEET-RESULT "
@@ -63,16 +67,29 @@ func TestFleetChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeStore()
+	keys := []string{fleetKey}
+	if n, _ := strconv.Atoi(os.Getenv("FLEET_KEYS")); n > 0 {
+		keys = manyKeys(n)
+	}
 	if os.Getenv("FLEET_AWAIT_TOKEN") != "" {
-		// The parent seeds the grant once every child is up, so that
-		// all of them see its first token at once.
+		// The parent seeds the grants once every child is up, so that
+		// all of them see their first tokens at once.
 		fmt.Println("AWAITING-TOKEN")
-		awaitToken(t, store)
+		awaitToken(t, store, keys[len(keys)-1]) // seeded last
+	}
+	if s, ok := store.(*sqlstore.Store); ok && len(keys) > 1 {
+		// Many keys can mean as many flights at once; a pool of a
+		// production's size keeps the fleet within the server's
+		// max_connections.
+		s.DB.SetMaxOpenConns(10)
 	}
 	var outage *saveOutage
 	if d := os.Getenv("FLEET_SAVE_OUTAGE"); d != "" {
 		dur, _ := time.ParseDuration(d)
 		outage = &saveOutage{outage: dur}
+		if os.Getenv("FLEET_TOO_MANY_CLIENTS") != "" {
+			outage.rate, outage.locks, outage.err = 0.5, true, errTooManyClients
+		}
 		store = outage.wrap(store)
 	}
 
@@ -88,9 +105,12 @@ func TestFleetChild(t *testing.T) {
 			return nil, ctx.Err()
 		})
 	}
-	client := &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &oauthrt.Transport{Store: store, Key: fleetKey, Refresher: refresher, Leeway: leeway},
+	var clients []*http.Client // one per key
+	for _, key := range keys {
+		clients = append(clients, &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &oauthrt.Transport{Store: store, Key: key, Refresher: refresher, Leeway: leeway},
+		})
 	}
 	api := os.Getenv("FLEET_API_URL")
 
@@ -110,7 +130,7 @@ func TestFleetChild(t *testing.T) {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				start := time.Now()
-				resp, err := client.Get(api)
+				resp, err := clients[rand.IntN(len(clients))].Get(api)
 				took := time.Since(start)
 				mu.Lock()
 				res.Slowest = max(res.Slowest, took)
@@ -137,7 +157,7 @@ func TestFleetChild(t *testing.T) {
 	}
 	wg.Wait()
 	if outage != nil {
-		res.SaveFailures = outage.failures()
+		res.SaveFailures, res.LeaseFailures = outage.failures()
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(resultMark + string(out))
@@ -153,7 +173,7 @@ type child struct {
 
 // startChild starts a child process; extra is more of its environment,
 // as NAME=value.
-func startChild(t *testing.T, b backend, place string, p *provider, ttl, runFor time.Duration, workers int, victim bool, extra ...string) *child {
+func startChild(t *testing.T, b backend, place string, p endpoints, ttl, runFor time.Duration, workers int, victim bool, extra ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.v=false", "-test.count=1")
 	cmd.Env = append(os.Environ(),
@@ -164,8 +184,8 @@ func startChild(t *testing.T, b backend, place string, p *provider, ttl, runFor 
 		"FLEET_TTL="+ttl.String(),
 		"FLEET_RUN_FOR="+runFor.String(),
 		"FLEET_GOROUTINES="+strconv.Itoa(workers),
-		"FLEET_TOKEN_URL="+p.token.URL,
-		"FLEET_API_URL="+p.api.URL,
+		"FLEET_TOKEN_URL="+p.tokenURL(),
+		"FLEET_API_URL="+p.apiURL(),
 	)
 	if victim {
 		cmd.Env = append(cmd.Env, "FLEET_VICTIM=1")
@@ -323,12 +343,12 @@ func writeReport(t *testing.T, line string) {
 	}
 }
 
-// awaitToken waits until the store holds a token for fleetKey.
-func awaitToken(t *testing.T, store oauthrt.TokenStore) {
+// awaitToken waits until the store holds a token for key.
+func awaitToken(t *testing.T, store oauthrt.TokenStore, key string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		_, err := store.Load(context.Background(), fleetKey)
+		_, err := store.Load(context.Background(), key)
 		if err == nil {
 			return
 		}
