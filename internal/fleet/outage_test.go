@@ -140,3 +140,97 @@ func failedOf(r childResult) int {
 	}
 	return n
 }
+
+const (
+	// manyGrants is how many keys, each with a grant of its own, the
+	// too-many-clients fleet refreshes.
+	manyGrants = 200
+	// tooManyClientsFor is how long, from its first refresh, half of
+	// the faulty process's saves and leases fail.
+	tooManyClientsFor = 3 * time.Second
+)
+
+// TestFleetTooManyClients is the save outage as PostgreSQL makes it under
+// load: the server refuses one process's new connections with "sorry,
+// too many clients already", so that half of its saves and of its leases
+// fail, at random, for 3s, while 4 processes refresh 200 keys, each with
+// a grant of its own. No grant may be lost. The faulty process's requests
+// may fail while it cannot take a lease (its store is down); the others'
+// may not.
+func TestFleetTooManyClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fleet runs for over a minute; skipped with -short")
+	}
+	b := backend{"postgres", "OAUTHRT_TEST_POSTGRES"}
+	requireServer(t, b)
+	g := newGrants(t, lifetime)
+	place := b.place(t)
+	store, closeStore, err := b.open(place, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeStore)
+
+	var children []*child
+	for i := range processes {
+		extra := []string{"FLEET_AWAIT_TOKEN=1", fmt.Sprintf("FLEET_KEYS=%d", manyGrants)}
+		if i == 0 {
+			extra = append(extra, "FLEET_SAVE_OUTAGE="+tooManyClientsFor.String(), "FLEET_TOO_MANY_CLIENTS=1")
+		}
+		children = append(children, startChild(t, b, place, g, outageLeaseTTL, outageRunFor, goroutines, false, extra...))
+	}
+	for _, c := range children {
+		c.waitFor(t, "AWAITING-TOKEN")
+	}
+	start := time.Now()
+	for _, key := range manyKeys(manyGrants) { // the children wait for the last
+		at, rt, exp := g.seed()
+		if err := store.Save(context.Background(), key, &oauth2.Token{AccessToken: at, RefreshToken: rt, TokenType: "Bearer", Expiry: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var results []childResult
+	for _, c := range children {
+		results = append(results, c.result(t))
+	}
+	dur := time.Since(start)
+
+	c := g.counts()
+	ok, othersFailed := 0, 0
+	kinds := map[string]int{}
+	var slowest time.Duration
+	for i, r := range results {
+		ok += r.OK
+		for k, n := range r.Failures {
+			kinds[fmt.Sprintf("process %d: %s", i, k)] += n
+			if i > 0 {
+				othersFailed += n
+			}
+		}
+		if len(r.Samples) > 0 {
+			t.Logf("failure sample (process %d): %s", i, r.Samples[0])
+		}
+		if i > 0 {
+			slowest = max(slowest, r.Slowest)
+		}
+	}
+	line := fmt.Sprintf("%-28s processes=%d keys=%d requests_ok=%d requests_failed=%d refreshes=%d invalid_grant=%d revoked_grants=%d save_failures=%d lease_failures=%d faulty_failed=%d others_slowest=%v seconds=%.1f",
+		"too-many-clients/"+b.name, len(results), manyGrants, ok, othersFailed+failedOf(results[0]), c.Refreshes, c.InvalidGrant, c.Revoked,
+		results[0].SaveFailures, results[0].LeaseFailures, failedOf(results[0]), slowest.Round(time.Millisecond), dur.Seconds())
+	writeReport(t, line)
+	if results[0].SaveFailures == 0 {
+		t.Fatal("the faulty process never had a save refused: the fault never happened, and the run shows nothing")
+	}
+	if c.InvalidGrant != 0 || c.Revoked != 0 {
+		t.Errorf("%d grants revoked (%d invalid_grant answers): a process presented a refresh token that another had rotated", c.Revoked, c.InvalidGrant)
+	}
+	if othersFailed != 0 {
+		t.Errorf("%d API requests failed in the processes with a working store: %v", othersFailed, kinds)
+	}
+	if ok == 0 {
+		t.Error("no API request succeeded")
+	}
+	if c.Refreshes < manyGrants {
+		t.Errorf("%d refreshes of %d grants in %v: the fleet did not go on", c.Refreshes, manyGrants, dur)
+	}
+}
