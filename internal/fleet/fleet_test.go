@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/generic"
+	"github.com/oauthrt/oauthrt/sqlstore"
 	"golang.org/x/oauth2"
 )
 
@@ -37,6 +39,12 @@ type childResult struct {
 	OK       int
 	Failures map[string]int
 	Samples  []string
+	// Slowest is the longest a request took, failed or not.
+	Slowest time.Duration
+	// SaveFailures and LeaseFailures count the Saves and the leases that
+	// a store wrapped for a fault refused.
+	SaveFailures  int `json:",omitempty"`
+	LeaseFailures int `json:",omitempty"`
 }
 
 const resultMark = "FLEET-RESULT "
@@ -50,11 +58,40 @@ func TestFleetChild(t *testing.T) {
 	ttl, _ := time.ParseDuration(os.Getenv("FLEET_TTL"))
 	runFor, _ := time.ParseDuration(os.Getenv("FLEET_RUN_FOR"))
 	workers, _ := strconv.Atoi(os.Getenv("FLEET_GOROUTINES"))
+	leeway := leeway
+	if l := os.Getenv("FLEET_LEEWAY"); l != "" {
+		leeway, _ = time.ParseDuration(l)
+	}
 	store, closeStore, err := b.open(os.Getenv("FLEET_PLACE"), ttl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeStore()
+	keys := []string{fleetKey}
+	if n, _ := strconv.Atoi(os.Getenv("FLEET_KEYS")); n > 0 {
+		keys = manyKeys(n)
+	}
+	if os.Getenv("FLEET_AWAIT_TOKEN") != "" {
+		// The parent seeds the grants once every child is up, so that
+		// all of them see their first tokens at once.
+		fmt.Println("AWAITING-TOKEN")
+		awaitToken(t, store, keys[len(keys)-1]) // seeded last
+	}
+	if s, ok := store.(*sqlstore.Store); ok && len(keys) > 1 {
+		// Many keys can mean as many flights at once; a pool of a
+		// production's size keeps the fleet within the server's
+		// max_connections.
+		s.DB.SetMaxOpenConns(10)
+	}
+	var outage *saveOutage
+	if d := os.Getenv("FLEET_SAVE_OUTAGE"); d != "" {
+		dur, _ := time.ParseDuration(d)
+		outage = &saveOutage{outage: dur}
+		if os.Getenv("FLEET_TOO_MANY_CLIENTS") != "" {
+			outage.rate, outage.locks, outage.err = 0.5, true, errTooManyClients
+		}
+		store = outage.wrap(store)
+	}
 
 	var refresher oauthrt.Refresher = &generic.Refresher{
 		TokenURL: os.Getenv("FLEET_TOKEN_URL"), ClientID: clientID, ClientSecret: clientSecret,
@@ -68,9 +105,12 @@ func TestFleetChild(t *testing.T) {
 			return nil, ctx.Err()
 		})
 	}
-	client := &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &oauthrt.Transport{Store: store, Key: fleetKey, Refresher: refresher, Leeway: leeway},
+	var clients []*http.Client // one per key
+	for _, key := range keys {
+		clients = append(clients, &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &oauthrt.Transport{Store: store, Key: key, Refresher: refresher, Leeway: leeway},
+		})
 	}
 	api := os.Getenv("FLEET_API_URL")
 
@@ -89,7 +129,12 @@ func TestFleetChild(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				resp, err := client.Get(api)
+				start := time.Now()
+				resp, err := clients[rand.IntN(len(clients))].Get(api)
+				took := time.Since(start)
+				mu.Lock()
+				res.Slowest = max(res.Slowest, took)
+				mu.Unlock()
 				switch {
 				case errors.Is(err, oauthrt.ErrReauthRequired):
 					fail("reauth required", err.Error())
@@ -111,6 +156,9 @@ func TestFleetChild(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if outage != nil {
+		res.SaveFailures, res.LeaseFailures = outage.failures()
+	}
 	out, _ := json.Marshal(res)
 	fmt.Println(resultMark + string(out))
 }
@@ -123,7 +171,9 @@ type child struct {
 	done   chan error
 }
 
-func startChild(t *testing.T, b backend, place string, p *provider, ttl, runFor time.Duration, workers int, victim bool) *child {
+// startChild starts a child process; extra is more of its environment,
+// as NAME=value.
+func startChild(t *testing.T, b backend, place string, p endpoints, ttl, runFor time.Duration, workers int, victim bool, extra ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.v=false", "-test.count=1")
 	cmd.Env = append(os.Environ(),
@@ -134,12 +184,13 @@ func startChild(t *testing.T, b backend, place string, p *provider, ttl, runFor 
 		"FLEET_TTL="+ttl.String(),
 		"FLEET_RUN_FOR="+runFor.String(),
 		"FLEET_GOROUTINES="+strconv.Itoa(workers),
-		"FLEET_TOKEN_URL="+p.token.URL,
-		"FLEET_API_URL="+p.api.URL,
+		"FLEET_TOKEN_URL="+p.tokenURL(),
+		"FLEET_API_URL="+p.apiURL(),
 	)
 	if victim {
 		cmd.Env = append(cmd.Env, "FLEET_VICTIM=1")
 	}
+	cmd.Env = append(cmd.Env, extra...)
 	c := &child{cmd: cmd, lines: make(chan string, 64), done: make(chan error, 1)}
 	cmd.Stderr = &c.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -252,13 +303,7 @@ func check(t *testing.T, name string, store oauthrt.TokenStore, p *provider, res
 	window := (lifetime - leeway) / 2
 	line := fmt.Sprintf("%-28s processes=%d requests_ok=%d requests_failed=%d refreshes=%d token_windows=%.1f invalid_grant=%d early_refreshes=%d api_401=%d",
 		name, len(results), ok, failed, c.Refreshes, dur.Seconds()/window.Seconds(), c.InvalidGrant, c.Early, c.API401)
-	t.Log(line)
-	if f := os.Getenv("OAUTHRT_FLEET_REPORT"); f != "" {
-		if fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintln(fh, line)
-			fh.Close()
-		}
-	}
+	writeReport(t, line)
 	if c.InvalidGrant != 0 || c.Revoked {
 		t.Errorf("invalid_grant %d times (revoked: %t): a refresh token was used twice", c.InvalidGrant, c.Revoked)
 	}
@@ -282,6 +327,35 @@ func check(t *testing.T, name string, store oauthrt.TokenStore, p *provider, res
 	}
 	if tok.AccessToken != c.CurrentAT {
 		t.Errorf("the store holds %s, want the latest issued, %s", tok.AccessToken, c.CurrentAT)
+	}
+}
+
+// writeReport logs a run's figures, and appends them to the file that
+// OAUTHRT_FLEET_REPORT names, if any.
+func writeReport(t *testing.T, line string) {
+	t.Helper()
+	t.Log(line)
+	if f := os.Getenv("OAUTHRT_FLEET_REPORT"); f != "" {
+		if fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(fh, line)
+			fh.Close()
+		}
+	}
+}
+
+// awaitToken waits until the store holds a token for key.
+func awaitToken(t *testing.T, store oauthrt.TokenStore, key string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := store.Load(context.Background(), key)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no token was seeded in a minute: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the store, which has no signal
 	}
 }
 
