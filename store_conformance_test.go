@@ -25,10 +25,8 @@ func TestMemoryStoreConformance(t *testing.T) {
 	})
 }
 
-// newMemoryStore returns a MemoryStore set up with o. MemoryStore has no
-// lease settings yet; when it implements oauthrt.LeaseLocker, its lease
-// TTL is o.LeaseTTL, so that the suite's lease checks apply to it.
+// newMemoryStore returns a MemoryStore set up with o: its lease TTL is
+// o.LeaseTTL, so that the suite's lease checks apply to it.
 func newMemoryStore(o storetest.Options) *oauthrt.MemoryStore {
-	_ = o.LeaseTTL
-	return new(oauthrt.MemoryStore)
+	return &oauthrt.MemoryStore{LeaseTTL: o.LeaseTTL}
 }
