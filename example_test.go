@@ -124,8 +124,10 @@ func ExampleErrReauthRequired() {
 }
 
 // failingStore is a store whose Save fails, as a database that is down
-// would.
-type failingStore struct{ *oauthrt.MemoryStore }
+// would. It holds a TokenStore, not a *MemoryStore, so that it is no
+// Locker: with one, the Transport would also keep the lease and retry the
+// save under it.
+type failingStore struct{ oauthrt.TokenStore }
 
 func (failingStore) Save(context.Context, string, *oauth2.Token) error {
 	return errors.New("database is down")
