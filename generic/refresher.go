@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"weak"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
@@ -20,8 +18,8 @@ import (
 
 // A Refresher refreshes tokens at a token endpoint with the refresh_token
 // grant (RFC 6749 §6). Set its fields before first use and do not change
-// them afterwards; it is then safe for concurrent use. A copy is a
-// Refresher of its own: under AutoDetect it detects the style anew.
+// them afterwards; it is then safe for concurrent use, and may be
+// copied.
 //
 // Printed with any verb of fmt, logged with slog or encoded as JSON, a
 // Refresher, value or pointer, shows its String and never its secret.
@@ -61,7 +59,8 @@ type Refresher struct {
 	// unauthorized_client, or a 401 with no error code. It never tries
 	// again after another error code, invalid_grant above all, whatever
 	// the status, so that a dead refresh token is presented only once.
-	// The style that worked is kept for later requests.
+	// The style that worked is kept, for the TokenURL and ClientID, for
+	// later requests of every Refresher of this process.
 	AuthStyle oauth2.AuthStyle
 
 	// Scopes, when not empty, are sent space-separated as the scope
@@ -90,29 +89,30 @@ type Refresher struct {
 	AllowInsecureHTTP bool
 }
 
-// detectedStyles holds, for each Refresher by its address, the style
-// AutoDetect found to work. It lives outside the struct so that a
+// detectedStyles holds the style AutoDetect found to work, for each
+// token endpoint and client ID, as golang.org/x/oauth2 does: the answer
+// is the server's, so copies of a Refresher, and the Refreshers entra
+// builds for each call, share it. It lives outside the struct so that a
 // Refresher holds nothing that changes after first use: its value
 // methods (Format, LogValue, MarshalJSON) copy it, and a copy must
 // neither race with a refresh nor hold an atomic, which go vet's
-// copylocks check refuses to see copied. The keys are weak, and an entry
-// goes when its Refresher is collected.
-var detectedStyles sync.Map // weak.Pointer[Refresher] → oauth2.AuthStyle
+// copylocks check refuses to see copied. It holds one entry per
+// endpoint and client a process talks to.
+var detectedStyles sync.Map // styleKey → oauth2.AuthStyle
 
-// detected returns the style AutoDetect found to work for r; 0 until
-// then.
+type styleKey struct{ tokenURL, clientID string }
+
+// detected returns the style AutoDetect found to work for r's endpoint
+// and client; 0 until then.
 func (r *Refresher) detected() oauth2.AuthStyle {
-	v, _ := detectedStyles.Load(weak.Make(r))
+	v, _ := detectedStyles.Load(styleKey{r.TokenURL, r.ClientID})
 	s, _ := v.(oauth2.AuthStyle)
 	return s
 }
 
-// detect remembers that style worked for r.
+// detect remembers that style worked for r's endpoint and client.
 func (r *Refresher) detect(style oauth2.AuthStyle) {
-	k := weak.Make(r)
-	if _, loaded := detectedStyles.Swap(k, style); !loaded {
-		runtime.AddCleanup(r, func(k weak.Pointer[Refresher]) { detectedStyles.Delete(k) }, k)
-	}
+	detectedStyles.Store(styleKey{r.TokenURL, r.ClientID}, style)
 }
 
 // AuthMethod is how a client authenticates at the token endpoint, named
