@@ -98,21 +98,34 @@
 // to live, and the Transport refreshes under it: it takes the lease,
 // reads the store again and uses the token there if another process
 // refreshed meanwhile, and otherwise refreshes and saves before letting
-// the lease go. The file, SQL and Redis stores all do. A process that
-// dies holding the lease holds up the others only until it lapses.
+// the lease go. The file, SQL and Redis stores all do, and so does
+// [MemoryStore], for several Transports of one process sharing it. A
+// store that is a [LeaseLocker] (all of these) has its lease renewed every
+// third of its TTL while the Transport holds it, so the lease outlasts a
+// slow refresh; the refresh gets its own [RefreshTimeout] once the lease
+// is held. A process that dies holding the lease holds up the others only
+// until it lapses (with filestore, not at all: the kernel frees it).
 //
 // # When the store fails
 //
 // A failed Load or a lease that cannot be taken fails the request, and
 // nothing is refreshed. A failed Save after a successful refresh does not
 // fail anything: the new token, whose refresh token is now the only live
-// one, is used and kept in memory, and later requests save it again (at
-// most once per backoff step, from one second to a minute) until the
-// store takes it. Before each of those saves the store is read: a token
-// there that this Transport did not refresh (the user authorized again,
-// and the application saved the new token) is newer, and replaces the
-// one in memory instead of being written over. Each failure is reported
-// as a [*SaveError] to [Transport.OnError] and [Transport.Logger].
+// one, is used and kept in memory, and saved again until the store takes
+// it. Under a lease, the lease stays held, renewed, and the save is
+// retried (from 100 milliseconds doubling to two seconds) until then: the
+// other processes wait on the lease rather than read the rotated refresh
+// token the store still holds and present it. Without one, later requests
+// save it again, at most once per backoff step (from one second to a
+// minute). Before each of those saves the store is read: a token there
+// that this Transport did not refresh (the user authorized again, and the
+// application saved the new token) is newer, and replaces the one in
+// memory instead of being written over. Each failure is reported as a
+// [*SaveError] to [Transport.OnError] and [Transport.Logger].
+//
+// A Store, lease or Refresher that panics fails only its step: the panic
+// becomes an error naming what panicked (not the panic's value, which may
+// hold a token). A Save that panics is a failed Save like any other.
 //
 // # Refreshers
 //

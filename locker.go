@@ -17,17 +17,21 @@ import (
 // When the Store implements Locker, the Transport refreshes a key like
 // this: it takes the lease, loads the token again (another process may
 // have refreshed it meanwhile, and then that token is used), otherwise
-// refreshes and saves, and releases the lease.
+// refreshes and saves, and releases the lease. If the store does not take
+// the refreshed token, the lease is not released until it does: the
+// Transport saves it again while holding the lease, so that no other
+// process reads the rotated refresh token still stored and presents it.
 //
 // Lock blocks until the lease is held or ctx ends; it polls or subscribes
 // with a bounded backoff, and returns an error wrapping ctx.Err() when ctx
 // ends first. The lease lapses by itself after a bounded time to live, so
 // that a process that crashed while holding it cannot block the others
-// for ever; keep that TTL longer than [RefreshTimeout] (the stores of this
-// module default to [DefaultLeaseTTL]), or a slow refresh could outlive
-// its lease. unlock releases the lease if it is still this holder's; it
-// may be called more than once, and after the lease lapsed, and must not
-// block for long. Lock must be safe for concurrent use.
+// for ever. A plain Locker's lease is not renewed, so keep that TTL longer
+// than [RefreshTimeout], or a slow refresh could outlive its lease; a
+// [LeaseLocker]'s is. unlock releases the lease if it is still this
+// holder's; it may be called more than once, and after the lease lapsed,
+// and must not block for long. Lock must be safe for concurrent use, and
+// must accept every key its store's Save accepts.
 type Locker interface {
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 }

@@ -14,7 +14,10 @@ import (
 // or a cache shared by many processes.
 //
 // Implementations must be safe for concurrent use by multiple goroutines,
-// and should honour ctx. Load returns a token the caller must not modify;
+// and should honour ctx. A key is any Go string, including the empty
+// string, invalid UTF-8, NUL and very long strings: a store keeps it
+// exactly as given, or refuses it (in Save, Load and Lock alike) with an
+// error saying why; it never keeps a token under a different key. Load returns a token the caller must not modify;
 // Save must not keep a reference the caller could later modify (copy it,
 // or encode it). A store shared between processes is the source of truth:
 // the [Transport] reads it before every refresh, so that a token another

@@ -19,12 +19,15 @@ import (
 // when [Transport.Leeway] is zero. It matches golang.org/x/oauth2.
 const DefaultLeeway = 10 * time.Second
 
-// RefreshTimeout bounds one refresh: the store reads and writes and every
-// call to the token endpoint, retries included. A refresh runs under its
-// own context (carrying the values, not the cancellation, of the request
-// that started it), so that a caller giving up cannot cut a refresh off
-// after the provider rotated the refresh token but before the new one was
-// saved.
+// RefreshTimeout bounds one refresh: the call to the Refresher (every
+// call to the token endpoint, retries included) and the Save after it.
+// Its clock starts once the store's lease is held, so that waiting for
+// the lease does not use it up. The reads of the store and the wait for
+// the lease before that have a RefreshTimeout of their own. A refresh
+// runs under its own context (carrying the values, not the cancellation,
+// of the request that started it), so that a caller giving up cannot cut
+// a refresh off after the provider rotated the refresh token but before
+// the new one was saved.
 const RefreshTimeout = time.Minute
 
 // DefaultRefreshAhead is the refresh-ahead window of a Transport whose
@@ -297,16 +300,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // Close stops the Transport's background work and waits for it to end:
-// refreshes ahead of expiry, retried saves, and refreshes whose requests
-// gave up. Waits for the store or its lease end at once; a call to the
-// Refresher already under way, and the Save after it, are waited for (at
-// most RefreshTimeout), since cutting them off could drop a rotated
-// refresh token. Then Close saves, one last time and for at most ten
-// seconds, any refreshed token the store has not taken yet (unless the
-// store now holds one this Transport did not refresh), and returns
-// the *SaveErrors of those it still could not save (joined, each with the
-// store's error and a zero Retry), as those tokens are lost with the
-// process.
+// refreshes ahead of expiry, retried saves, lease renewals, and refreshes
+// whose requests gave up. Waits for the store or its lease end at once; a
+// call to the Refresher already under way, and the Save after it, are
+// waited for (at most RefreshTimeout), since cutting them off could drop
+// a rotated refresh token. Then Close saves, one last time and for at
+// most ten seconds, any refreshed token the store has not taken yet
+// (unless the store now holds one this Transport did not refresh), and
+// returns the *SaveErrors of those it still could not save (joined, each
+// with the store's error and a zero Retry), as those tokens are lost with
+// the process; a lease kept for such a token is not released, and lapses.
+//
+// Close returns within RefreshTimeout plus ten seconds even when a
+// Refresher, TokenSource or Store ignores its context: a refresh still
+// running by then is left to end on its own, its key is not touched, and
+// the returned error names it.
 //
 // After Close, requests whose cached token is fresh are still sent;
 // those that need a refresh, or a first read of the store, fail with
