@@ -3,6 +3,7 @@ package oauthrt_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -383,5 +384,152 @@ func TestCloseIsBoundedWhenARefreshIgnoresItsContext(t *testing.T) {
 				t.Errorf("Close: %v, want an error naming key k's refresh still running", err)
 			}
 		})
+	}
+}
+
+// panickyLocker is a store that is a plain Locker (no LeaseLocker),
+// whose Lock or unlock panics where told to.
+type panickyLocker struct {
+	oauthrt.TokenStore
+	p *panicky
+}
+
+func (l panickyLocker) Lock(context.Context, string) (func(), error) {
+	l.p.at("Lock")
+	return func() { l.p.at("unlock") }, nil
+}
+
+// A plain Locker's Lock and unlock are guarded too.
+func TestPanickingLockerBecomesErrors(t *testing.T) {
+	for _, tt := range []struct {
+		where     string
+		failsCall bool
+	}{{"Lock", true}, {"unlock", false}} {
+		t.Run(tt.where, func(t *testing.T) {
+			f := newFixture(t)
+			p := &panicky{countingStore: f.store, where: tt.where}
+			f.tr.Store = panickyLocker{f.store, p}
+			reports := make(chan error, 10)
+			f.tr.OnError = func(_ string, err error) { reports <- err }
+			f.clock.Advance(time.Hour)
+			resp, err := f.client.Get(f.api.URL)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if !tt.failsCall {
+				if err != nil {
+					t.Fatalf("request: %v, want it to go through", err)
+				}
+				err = recv(t, reports)
+			}
+			if err == nil || !strings.Contains(err.Error(), "panicked") || !strings.Contains(err.Error(), tt.where) {
+				t.Fatalf("err = %v, want one saying %s panicked", err, tt.where)
+			}
+		})
+	}
+}
+
+// renewingStore is a LeaseLocker whose leases last MinLeaseTTL and
+// report each renewal.
+type renewingStore struct {
+	*countingStore
+	renewals chan struct{}
+	renewErr error // what Renew returns; set before use
+	released chan struct{}
+}
+
+func newRenewingStore(f *fixture) *renewingStore {
+	s := &renewingStore{countingStore: f.store, renewals: make(chan struct{}, 100), released: make(chan struct{})}
+	f.tr.Store = s
+	return s
+}
+
+func (s *renewingStore) TakeLease(context.Context, string) (oauthrt.Lease, error) {
+	return &renewingLease{s: s}, nil
+}
+
+type renewingLease struct {
+	s    *renewingStore
+	once sync.Once
+}
+
+func (l *renewingLease) TTL() time.Duration { return oauthrt.MinLeaseTTL }
+
+func (l *renewingLease) Renew(context.Context) error {
+	l.s.renewals <- struct{}{}
+	return l.s.renewErr
+}
+
+func (l *renewingLease) Release() { l.once.Do(func() { close(l.s.released) }) }
+
+// The Transport renews a LeaseLocker's lease while it holds it: here the
+// refresh lasts two renewals, longer than a third of the lease's TTL.
+func TestLeaseRenewedWhileTheRefreshRuns(t *testing.T) {
+	f := newFixture(t)
+	s := newRenewingStore(f)
+	f.issuer.before = func(context.Context, *oauth2.Token) error {
+		for range 2 {
+			select {
+			case <-s.renewals:
+			case <-time.After(30 * time.Second):
+				return errors.New("the lease was not renewed")
+			}
+		}
+		return nil
+	}
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	recv(t, s.released)
+}
+
+// While the store does not take a refreshed token, its lease stays held
+// and renewed; once the store takes it, the lease is released.
+func TestLeaseKeptAndRenewedUntilTheTokenIsSaved(t *testing.T) {
+	oauthrt.ShortSaveRetries(t)
+	f := newFixture(t)
+	s := newRenewingStore(f)
+	f.store.failSaves(errBoom)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	recv(t, s.renewals)
+	recv(t, s.renewals) // two thirds of the TTL after the refresh
+	select {
+	case <-s.released:
+		t.Fatal("the lease was released while the store had not taken the token")
+	default:
+	}
+	f.store.saveErr.Store(nil)
+	recv(t, s.released)
+	waitNoFlight(t, f.tr, "k")
+	if got := f.store.mustLoad(t, "k").AccessToken; got != "at-2" {
+		t.Errorf("store holds %s, want at-2", got)
+	}
+}
+
+// A renewal that finds the lease lost is reported, and the lease is no
+// longer counted on.
+func TestLostLeaseIsReported(t *testing.T) {
+	f := newFixture(t)
+	s := newRenewingStore(f)
+	s.renewErr = fmt.Errorf("%w: taken by another", oauthrt.ErrLeaseLost)
+	reports := make(chan error, 100)
+	f.tr.OnError = func(_ string, err error) { reports <- err }
+	f.store.failSaves(errBoom)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	for {
+		err := recv(t, reports)
+		if errors.Is(err, oauthrt.ErrLeaseLost) {
+			if !strings.Contains(err.Error(), `"k"`) {
+				t.Errorf("report %q does not name the key", err)
+			}
+			break
+		}
 	}
 }
