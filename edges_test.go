@@ -436,10 +436,12 @@ type renewingStore struct {
 	renewals chan struct{}
 	renewErr error // what Renew returns; set before use
 	released chan struct{}
+	closing  atomic.Bool // renewals from now on are also counted in closeRenewals
+	closeRen chan struct{}
 }
 
 func newRenewingStore(f *fixture) *renewingStore {
-	s := &renewingStore{countingStore: f.store, renewals: make(chan struct{}, 100), released: make(chan struct{})}
+	s := &renewingStore{countingStore: f.store, renewals: make(chan struct{}, 100), released: make(chan struct{}), closeRen: make(chan struct{}, 100)}
 	f.tr.Store = s
 	return s
 }
@@ -457,6 +459,9 @@ func (l *renewingLease) TTL() time.Duration { return oauthrt.MinLeaseTTL }
 
 func (l *renewingLease) Renew(context.Context) error {
 	l.s.renewals <- struct{}{}
+	if l.s.closing.Load() {
+		l.s.closeRen <- struct{}{}
+	}
 	return l.s.renewErr
 }
 
@@ -531,5 +536,110 @@ func TestLostLeaseIsReported(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// Close waits for a refresh under way, and keeps renewing its lease
+// meanwhile: a lease let lapse there would let another process refresh
+// with the refresh token this one is exchanging.
+func TestCloseKeepsRenewingTheLeaseOfARefreshItWaitsFor(t *testing.T) {
+	f := newFixture(t)
+	s := newRenewingStore(f)
+	entered := make(chan struct{})
+	renewedDuringClose := make(chan bool, 1)
+	f.issuer.before = func(context.Context, *oauth2.Token) error {
+		close(entered)
+		for range 2 {
+			select {
+			case <-s.closeRen:
+			case <-time.After(30 * time.Second):
+				renewedDuringClose <- false
+				return nil
+			}
+		}
+		renewedDuringClose <- true
+		return nil
+	}
+	f.clock.Advance(time.Hour)
+	got := make(chan int, 1)
+	go func() {
+		code, _ := f.get(t)
+		got <- code
+	}()
+	<-entered
+	s.closing.Store(true)
+	if err := f.tr.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !<-renewedDuringClose {
+		t.Error("the lease was not renewed while Close waited for the refresh")
+	}
+	if code := <-got; code != 200 {
+		t.Errorf("status %d", code)
+	}
+	recv(t, s.released)
+}
+
+// A panicking OnError, reporting a failed save, does not undo what the
+// Transport set down about the rotated token: it is still the one kept
+// and presented next, never the one the store still holds.
+func TestPanickingOnErrorKeepsTheRotatedToken(t *testing.T) {
+	oauthrt.ShortSaveRetries(t)
+	f := newFixture(t)
+	seen := presented(f)
+	var panics atomic.Int32
+	panics.Store(1)
+	f.tr.OnError = func(string, error) {
+		if panics.Add(-1) >= 0 {
+			panic("OnError fell over")
+		}
+	}
+	saved := make(chan string, 10)
+	f.store.onSave = func(tok *oauth2.Token) { saved <- tok.AccessToken }
+	f.store.failSaves(errBoom)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	f.store.saveErr.Store(nil)
+	if got := recv(t, saved); got != "at-2" {
+		t.Fatalf("saved %s, want at-2", got)
+	}
+	waitNoFlight(t, f.tr, "k")
+	f.clock.Advance(2 * time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	if diff := cmp.Diff([]string{"rt-1", "rt-2"}, seen()); diff != "" {
+		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
+	}
+}
+
+// With the store down altogether (saves and renewals fail), the lease
+// lapses; the Transport then keeps saving at a brisk pace, so that the
+// store takes the rotated token as soon as it is back, before other
+// processes read the old one.
+func TestSavesGoOnBrisklyOnceTheLeaseIsLost(t *testing.T) {
+	oauthrt.ShortSaveRetries(t)
+	f := newFixture(t)
+	s := newRenewingStore(f)
+	s.renewErr = errBoom
+	reports := make(chan error, 1000)
+	f.tr.OnError = func(_ string, err error) { reports <- err }
+	saved := make(chan string, 10)
+	f.store.onSave = func(tok *oauth2.Token) { saved <- tok.AccessToken }
+	f.store.failSaves(errBoom)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	for {
+		if err := recv(t, reports); errors.Is(err, oauthrt.ErrLeaseLost) {
+			break
+		}
+	}
+	f.store.saveErr.Store(nil) // the store is back; no request comes
+	if got := recv(t, saved); got != "at-2" {
+		t.Fatalf("saved %s, want at-2", got)
 	}
 }

@@ -90,13 +90,19 @@ func outcomeOf(err error, loaded bool) RefreshOutcome {
 
 // refreshed reports ev to OnRefresh and Logger. A failed refresh ahead of
 // expiry was already logged at level Error by aheadFailed.
+// A panic in OnRefresh or the Logger's handler is recovered and dropped.
 func (t *Transport) refreshed(ev RefreshEvent) {
 	if t.OnRefresh != nil {
-		t.OnRefresh(ev)
+		guard("Transport.OnRefresh", func() error { t.OnRefresh(ev); return nil })
 	}
-	if t.Logger == nil {
-		return
+	if t.Logger != nil {
+		guard("Transport.Logger", func() error { t.logRefresh(ev); return nil })
 	}
+}
+
+// logRefresh logs ev: at level Debug when the refresh succeeded, at level
+// Warn when it failed a request.
+func (t *Transport) logRefresh(ev RefreshEvent) {
 	attrs := []slog.Attr{
 		slog.String("key", ev.Key),
 		slog.String("reason", string(ev.Reason)),

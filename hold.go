@@ -61,9 +61,9 @@ func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
 		return nil, nil
 	}
 	lc := t.lifecycle()
-	lc.flights.add() // within the flight's own count, so never from zero
+	lc.keepers.add()
 	go func() {
-		defer lc.flights.done()
+		defer lc.keepers.done()
 		s.keep(t, h)
 	}()
 	return h, nil
@@ -101,64 +101,106 @@ func heldSaveWait(n int) time.Duration {
 // heldSaveFirst is heldSaveWait's first pause; a variable for the tests.
 var heldSaveFirst = 100 * time.Millisecond
 
-// keep renews h's lease every third of its TTL, and once h is kept for a
-// token the store has yet to take, starts a flight to save it after each
-// pause of heldSaveWait. It returns when h is released, when its lease is
-// lost, or when the Transport is closed (Close then saves one last time;
-// a lease it cannot save for lapses).
+// lostSaveWait is the pause between saves once the lease kept for the
+// token has lapsed: as short as the first, since other processes may now
+// take the lease and read the rotated refresh token the store still
+// holds; the sooner the store takes the new one, the fewer of them do.
+// lostSaving bounds how long saves go on at that pace, so that a
+// Transport dropped without Close ends its keeper.
+func lostSaveWait() time.Duration { return 2 * heldSaveFirst }
+
+const lostSaving = RefreshTimeout
+
+// keep keeps h until it is released (or Close has made its last saves):
+//   - it renews a LeaseLocker's lease every third of its TTL, and marks
+//     the lease lost when a renewal says so, or none succeeded for a
+//     whole TTL; a plain Locker's lease, which it cannot renew, counts as
+//     lost once RefreshTimeout has passed, since its TTL may be no longer;
+//   - once h is kept for a token the store has yet to take, it starts a
+//     flight to save it after each pause of heldSaveWait (lostSaveWait
+//     once the lease is lost, for at most lostSaving), until Close starts
+//     (Close makes the last save).
 func (s *keyState) keep(t *Transport, h *hold) {
-	done := t.lifecycle().ctx.Done()
-	var renewC, saveC <-chan time.Time
-	var renewT, saveT *time.Timer
+	lc := t.lifecycle()
+	closing, finished := lc.ctx.Done(), lc.done.Done()
+	var renewC, lapseC, saveC <-chan time.Time
+	var renewT *time.Timer
 	if h.lease != nil {
 		renewT = time.NewTimer(h.ttl / 3)
 		defer renewT.Stop()
 		renewC = renewT.C
+	} else {
+		lapseT := time.NewTimer(RefreshTimeout)
+		defer lapseT.Stop()
+		lapseC = lapseT.C
 	}
+	saveT := time.NewTimer(time.Hour)
+	saveT.Stop()
+	defer saveT.Stop()
 	renewed := time.Now()
+	var lostAt time.Time
+	lose := func() {
+		h.lost.Store(true)
+		lostAt = time.Now()
+		renewC, lapseC = nil, nil
+	}
 	saving := h.saving
 	saves := 0
 	for {
 		select {
 		case <-h.done:
 			return
-		case <-done:
+		case <-finished:
 			return
+		case <-closing:
+			closing, saving, saveC = nil, nil, nil // Close saves last
 		case <-saving:
 			saving = nil
-			saveT = time.NewTimer(heldSaveWait(1))
-			defer saveT.Stop()
+			saveT.Reset(heldSaveWait(1))
 			saveC = saveT.C
 		case <-saveC:
+			if h.lost.Load() && time.Since(lostAt) >= lostSaving {
+				return // later requests save it, with backoff
+			}
 			saves++
 			s.startSave(t, h)
-			saveT.Reset(heldSaveWait(saves + 1))
+			if h.lost.Load() {
+				saveT.Reset(lostSaveWait())
+			} else {
+				saveT.Reset(heldSaveWait(saves + 1))
+			}
+		case <-lapseC:
+			lose()
 		case <-renewC:
-			err := s.renew(t, h)
-			now := time.Now()
+			start := time.Now()
+			err := s.renew(h, renewed.Add(h.ttl).Sub(start))
 			switch {
 			case err == nil:
-				renewed = now
+				renewed = start
 				renewT.Reset(h.ttl / 3)
-			case errors.Is(err, ErrLeaseLost) || now.Sub(renewed) >= h.ttl:
-				h.lost.Store(true)
+			case errors.Is(err, ErrLeaseLost) || time.Since(renewed) >= h.ttl:
 				if !errors.Is(err, ErrLeaseLost) {
 					err = fmt.Errorf("%w: not renewed within its TTL (%v): %w", ErrLeaseLost, h.ttl, err)
 				}
-				t.reportError(s.key, "oauthrt: the refresh lease lapsed while held", fmt.Errorf("oauthrt: key %q: %w", s.key, err))
-				return
+				lose()
+				t.reportError(s.key, "oauthrt: the refresh lease lapsed while held", fmt.Errorf("oauthrt: keeping the refresh lease of key %q: %w", s.key, err))
 			default:
 				// The store could not be asked: try again soon, while the
 				// lease may still be held.
-				renewT.Reset(min(h.ttl/10, h.ttl-now.Sub(renewed)))
+				renewT.Reset(max(min(h.ttl/10, time.Until(renewed.Add(h.ttl))), 0))
 			}
 		}
 	}
 }
 
-// renew renews h's lease, waiting at most a third of its TTL.
-func (s *keyState) renew(t *Transport, h *hold) error {
-	ctx, cancel := context.WithTimeout(t.lifecycle().ctx, h.ttl/3)
+// renew renews h's lease, waiting at most a third of its TTL, and never
+// past left, the time the lease has before it lapses. Close does not cut
+// it short: a refresh Close waits for still runs under the lease.
+func (s *keyState) renew(h *hold, left time.Duration) error {
+	if left <= 0 {
+		return fmt.Errorf("%w: its TTL (%v) ran out before it was renewed", ErrLeaseLost, h.ttl)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(h.ttl/3, left))
 	defer cancel()
 	return guard("the Lease's Renew", func() error { return h.lease.Renew(ctx) })
 }

@@ -191,9 +191,11 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 
 	defer func() {
 		if v := recover(); v != nil {
-			// A panic here would take the whole process down; the value
+			// Calls into the Store, lease and Refresher are guarded
+			// already; this is a last resort (Transport.Now, or a bug
+			// here), since a panic would take the process down. The value
 			// may hold a token, so only its type is kept.
-			f.c, f.err = nil, fmt.Errorf("oauthrt: key %q: the Store or Refresher panicked (%T)", s.key, v)
+			f.c, f.err = nil, fmt.Errorf("oauthrt: key %q: the refresh panicked (%T)", s.key, v)
 		}
 		s.mu.Lock()
 		switch {

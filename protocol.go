@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -195,24 +196,34 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	if nt.RefreshToken == "" && base != nil {
 		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
 	}
-	if s.save(ctx, t, &nt) != nil {
-		if s.ours == nil {
-			s.ours = make(map[string]bool)
-			if base != nil {
-				s.ours[base.RefreshToken] = true // the store's, as unsaved was nil
-			}
+	// Should the store not take nt, nt joins this Transport's chain of
+	// unsaved tokens, and the lease stays held until the store takes it:
+	// the other processes read the store once the lease is free, and
+	// would present the refresh token just rotated away. Both are set
+	// down before the save, so that nothing the save reports can undo
+	// them; a save that succeeds clears them (see saved).
+	if s.ours == nil {
+		s.ours = make(map[string]bool)
+		if base != nil {
+			s.ours[base.RefreshToken] = true // the store's, as unsaved was nil
 		}
-		s.ours[nt.RefreshToken] = true
-		// The other processes read the store once the lease is free, and
-		// would present the refresh token just rotated away: keep the
-		// lease until the store takes the new one.
-		if h != nil && !h.lost.Load() {
-			s.held = h
-			h.saveAgain()
-		}
+	}
+	s.ours[nt.RefreshToken] = true
+	if h != nil && !h.lost.Load() {
+		s.held = h
+	}
+	// The save has time of its own: a Refresher that took most of the
+	// refresh's time must not leave its token none to be saved in.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if s.save(ctx, t, &nt) != nil && h != nil && s.held == h {
+		h.saveAgain()
 	}
 	return s.newCached(t, &nt), nil
 }
+
+// saveTimeout bounds the save of a token just refreshed.
+const saveTimeout = 10 * time.Second
 
 // newCached returns tok ready for the hot path, marked if the store does
 // not hold it yet.

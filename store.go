@@ -179,7 +179,7 @@ func (l *memoryLease) TTL() time.Duration { return l.ttl }
 
 func (l *memoryLease) Renew(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("oauthrt: MemoryStore: renewing the refresh lease of key %q: %w", l.key, err)
 	}
 	s := l.store
 	s.mu.Lock()

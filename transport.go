@@ -20,9 +20,10 @@ import (
 const DefaultLeeway = 10 * time.Second
 
 // RefreshTimeout bounds one refresh: the call to the Refresher (every
-// call to the token endpoint, retries included) and the Save after it.
-// Its clock starts once the store's lease is held, so that waiting for
-// the lease does not use it up. The reads of the store and the wait for
+// call to the token endpoint, retries included); the Save after it has
+// ten seconds of its own, so that a slow refresh does not leave its token
+// no time to be saved. Its clock starts once the store's lease is held,
+// so that waiting for the lease does not use it up. The reads of the store and the wait for
 // the lease before that have a RefreshTimeout of their own. A refresh
 // runs under its own context (carrying the values, not the cancellation,
 // of the request that started it), so that a caller giving up cannot cut
@@ -125,8 +126,8 @@ type Transport struct {
 	// hold up for long: the next refresh of the key reports after it
 	// returns, so that each key's events come in order. Calls for
 	// different keys may be concurrent. Close waits for the calls under
-	// way. A request that finds its
-	// token fresh calls nothing. nil: not called.
+	// way. A request that finds its token fresh calls nothing. A panic in
+	// it is recovered and dropped. nil: not called.
 	OnRefresh func(RefreshEvent)
 
 	// OnError is called with the key and the error for what goes wrong
@@ -136,79 +137,14 @@ type Transport struct {
 	// backoff step, until the store takes it), and the error of a refresh
 	// ahead of expiry that failed (see RefreshAhead). It is called on the
 	// goroutine doing the refresh, which it must not hold up for long, and
-	// may be called concurrently for different keys. nil: not called.
+	// may be called concurrently for different keys. A panic in it is
+	// recovered and dropped. nil: not called.
 	OnError func(key string, err error)
 
 	keys     sync.Map // key string → *keyState
 	lifeOnce sync.Once
 	life     *lifecycle
 }
-
-// lifecycle tracks the goroutines a Transport starts, for Close.
-type lifecycle struct {
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-
-	mu      sync.Mutex
-	closed  bool
-	flights goroutines // flights, and the keepers of their leases
-}
-
-// goroutines counts running goroutines, and lets Close wait, for a bounded
-// time, until none runs. Unlike a sync.WaitGroup it needs no goroutine of
-// its own to wait with a timeout.
-type goroutines struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0
-}
-
-func (g *goroutines) add() {
-	g.mu.Lock()
-	if g.n == 0 {
-		g.idle = make(chan struct{})
-	}
-	g.n++
-	g.mu.Unlock()
-}
-
-func (g *goroutines) done() {
-	g.mu.Lock()
-	g.n--
-	if g.n == 0 {
-		close(g.idle)
-	}
-	g.mu.Unlock()
-}
-
-// wait waits until no goroutine runs, at most d.
-func (g *goroutines) wait(d time.Duration) {
-	g.mu.Lock()
-	idle := g.idle
-	running := g.n > 0
-	g.mu.Unlock()
-	if !running {
-		return
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-idle:
-	case <-timer.C:
-	}
-}
-
-func (t *Transport) lifecycle() *lifecycle {
-	t.lifeOnce.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		t.life = &lifecycle{ctx: ctx, cancel: cancel}
-	})
-	return t.life
-}
-
-// closeSaveTimeout bounds Close's last saves of tokens the store did not
-// take.
-const closeSaveTimeout = 10 * time.Second
 
 var _ http.RoundTripper = (*Transport)(nil)
 
@@ -311,10 +247,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // with the store's error and a zero Retry), as those tokens are lost with
 // the process; a lease kept for such a token is not released, and lapses.
 //
-// Close returns within RefreshTimeout plus ten seconds even when a
-// Refresher, TokenSource or Store ignores its context: a refresh still
-// running by then is left to end on its own, its key is not touched, and
-// the returned error names it.
+// Close returns within RefreshTimeout plus half a minute even when a
+// Refresher or TokenSource ignores its context (a Store that ignores its
+// context can hold up the last saves): a refresh still running by then is
+// left to end on its own, its key is not touched, and the returned error
+// names it.
 //
 // After Close, requests whose cached token is fresh are still sent;
 // those that need a refresh, or a first read of the store, fail with
@@ -332,6 +269,7 @@ func (t *Transport) Close() error {
 	if already {
 		return nil
 	}
+	defer lc.finish()
 	ctx, cancel := context.WithTimeout(context.Background(), closeSaveTimeout)
 	defer cancel()
 	var errs []error
@@ -355,11 +293,6 @@ func (t *Transport) Close() error {
 	})
 	return errors.Join(errs...)
 }
-
-// closeWait bounds Close's wait for the flights under way: as long as a
-// refresh may take, which a Refresher that honours its context never
-// exceeds. A variable for the tests.
-var closeWait = RefreshTimeout
 
 // CloseIdleConnections closes the idle connections of Base (or of
 // http.DefaultTransport when Base is nil), if it has such a method.
@@ -472,12 +405,17 @@ func (t *Transport) rejected(key string, resp *http.Response) bool {
 
 // reportError hands err, which no request returns, to OnError, and to
 // Logger with msg.
+// A panic in OnError or the Logger's handler is recovered and dropped: it
+// must not unwind the refresh that reported.
 func (t *Transport) reportError(key, msg string, err error) {
 	if t.OnError != nil {
-		t.OnError(key, err)
+		guard("Transport.OnError", func() error { t.OnError(key, err); return nil })
 	}
 	if t.Logger != nil {
-		t.Logger.Error(msg, slog.String("key", key), slog.Any("error", err))
+		guard("Transport.Logger", func() error {
+			t.Logger.Error(msg, slog.String("key", key), slog.Any("error", err))
+			return nil
+		})
 	}
 }
 

@@ -50,6 +50,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	lk := s.leaseKey(key)
 	holder := lease.NewHolder()
 	ms := ttl.Milliseconds()
+	uncertain := false
 	err = lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
 		err := c.Do(ctx, "SET", lk, holder, "NX", "PX", ms).Err()
 		switch {
@@ -58,10 +59,18 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		case errors.Is(err, redis.Nil):
 			return false, nil
 		default:
+			// The SET may have been applied before the error (a cancelled
+			// ctx, a lost connection).
+			uncertain = true
 			return false, fmt.Errorf("oauthrt: redisstore: %w", err)
 		}
 	})
 	if err != nil {
+		if uncertain {
+			// So that no one waits a whole TTL for a lease nobody knows it
+			// holds; the release deletes only this holder's.
+			lease.Release(func(ctx context.Context) { _ = release.Run(ctx, c, []string{lk}, holder).Err() })()
+		}
 		return nil, err
 	}
 	return lease.New(key, ttl,
