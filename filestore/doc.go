@@ -70,6 +70,9 @@
 // which would rewrite it without them, refuses it instead; a file
 // without them keeps version 1. A "leases" object, where earlier
 // versions kept lease records, is ignored, and dropped on the next write.
+// So processes of an earlier version and of this one do not exclude each
+// other's refreshes: stop the old ones before starting new ones on the
+// same file.
 //
 // The lease files are in the directory Path + ".leases" (mode 0700), one
 // per key, named by the hex SHA-256 of the key's bytes (mode 0600, and
