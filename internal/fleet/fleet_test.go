@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ type childResult struct {
 	// a store wrapped for a fault refused.
 	SaveFailures  int `json:",omitempty"`
 	LeaseFailures int `json:",omitempty"`
+	// LeasesLost counts the leases the Transports reported lost while
+	// they held them (oauthrt.ErrLeaseLost through OnError).
+	LeasesLost int `json:",omitempty"`
 }
 
 const resultMark = "FLEET-RESULT "
@@ -105,12 +109,18 @@ func TestFleetChild(t *testing.T) {
 			return nil, ctx.Err()
 		})
 	}
+	var leasesLost atomic.Int32
+	onError := func(_ string, err error) {
+		if errors.Is(err, oauthrt.ErrLeaseLost) {
+			leasesLost.Add(1)
+		}
+	}
 	var clients []*http.Client // one per key
+	var transports []*oauthrt.Transport
 	for _, key := range keys {
-		clients = append(clients, &http.Client{
-			Timeout:   30 * time.Second,
-			Transport: &oauthrt.Transport{Store: store, Key: key, Refresher: refresher, Leeway: leeway},
-		})
+		tr := &oauthrt.Transport{Store: store, Key: key, Refresher: refresher, Leeway: leeway, OnError: onError}
+		transports = append(transports, tr)
+		clients = append(clients, &http.Client{Timeout: 30 * time.Second, Transport: tr})
 	}
 	api := os.Getenv("FLEET_API_URL")
 
@@ -156,9 +166,22 @@ func TestFleetChild(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// A process that exits in the middle of a refresh (one ahead of
+	// expiry, say) after the provider rotated the refresh token loses the
+	// grant for the whole fleet; Close lets those refreshes end and save.
+	var closing sync.WaitGroup
+	for _, tr := range transports {
+		closing.Go(func() {
+			if err := tr.Close(); err != nil {
+				fail("close", err.Error())
+			}
+		})
+	}
+	closing.Wait()
 	if outage != nil {
 		res.SaveFailures, res.LeaseFailures = outage.failures()
 	}
+	res.LeasesLost = int(leasesLost.Load())
 	out, _ := json.Marshal(res)
 	fmt.Println(resultMark + string(out))
 }

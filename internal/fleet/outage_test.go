@@ -84,8 +84,10 @@ func checkOutage(t *testing.T, name string, store oauthrt.TokenStore, p *provide
 	ok, failed := 0, 0
 	kinds := map[string]int{}
 	var slowest time.Duration
+	lost := 0
 	for i, r := range results {
 		ok += r.OK
+		lost += r.LeasesLost
 		for k, n := range r.Failures {
 			failed += n
 			kinds[k] += n
@@ -199,8 +201,10 @@ func TestFleetTooManyClients(t *testing.T) {
 	ok, othersFailed := 0, 0
 	kinds := map[string]int{}
 	var slowest time.Duration
+	lost := 0
 	for i, r := range results {
 		ok += r.OK
+		lost += r.LeasesLost
 		for k, n := range r.Failures {
 			kinds[fmt.Sprintf("process %d: %s", i, k)] += n
 			if i > 0 {
@@ -214,9 +218,9 @@ func TestFleetTooManyClients(t *testing.T) {
 			slowest = max(slowest, r.Slowest)
 		}
 	}
-	line := fmt.Sprintf("%-28s processes=%d keys=%d requests_ok=%d requests_failed=%d refreshes=%d invalid_grant=%d revoked_grants=%d save_failures=%d lease_failures=%d faulty_failed=%d others_slowest=%v seconds=%.1f",
+	line := fmt.Sprintf("%-28s processes=%d keys=%d requests_ok=%d requests_failed=%d refreshes=%d invalid_grant=%d revoked_grants=%d save_failures=%d lease_failures=%d leases_lost=%d faulty_failed=%d others_slowest=%v seconds=%.1f",
 		"too-many-clients/"+b.name, len(results), manyGrants, ok, othersFailed+failedOf(results[0]), c.Refreshes, c.InvalidGrant, c.Revoked,
-		results[0].SaveFailures, results[0].LeaseFailures, failedOf(results[0]), slowest.Round(time.Millisecond), dur.Seconds())
+		results[0].SaveFailures, results[0].LeaseFailures, lost, failedOf(results[0]), slowest.Round(time.Millisecond), dur.Seconds())
 	writeReport(t, line)
 	if results[0].SaveFailures == 0 {
 		t.Fatal("the faulty process never had a save refused: the fault never happened, and the run shows nothing")
