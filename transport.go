@@ -235,12 +235,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base().RoundTrip(retry)
 }
 
-// Close stops the Transport's background work and waits for it to end:
-// refreshes ahead of expiry, retried saves, lease renewals, and refreshes
-// whose requests gave up. Waits for the store or its lease end at once; a
-// call to the Refresher already under way, and the Save after it, are
-// waited for (at most RefreshTimeout), since cutting them off could drop
-// a rotated refresh token. Then Close saves, one last time and for at
+// Close stops the Transport's background work and waits for it to end.
+// Call it before the process exits: a process that exits in the middle
+// of a refresh, after the provider rotated the refresh token and before
+// the store took the new one, takes the grant with it.
+//
+// Close ends refreshes ahead of expiry, retried saves, lease renewals,
+// and refreshes whose requests gave up. Waits for the store or its lease
+// end at once; a call to the Refresher already under way, and the Save
+// after it, are waited for (at most RefreshTimeout, and ten seconds for
+// the Save), since cutting them off could drop a rotated refresh token. Then Close saves, one last time and for at
 // most ten seconds, any refreshed token the store has not taken yet
 // (unless the store now holds one this Transport did not refresh), and
 // returns the *SaveErrors of those it still could not save (joined, each
