@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"sync"
@@ -57,15 +58,34 @@ func TTL(pkg string, ttl time.Duration) (time.Duration, error) {
 
 // Wait calls try until it takes the lease, fails, or ctx ends, sleeping
 // between tries for a jittered, doubling time from 5 ms to 200 ms.
+//
+// An error that came with ctx's end is reported as ctx's: a driver that
+// dials with ctx's deadline fails with its own timeout at the very moment
+// ctx ends, possibly before ctx.Err() says so.
 func Wait(ctx context.Context, key string, try func(context.Context) (bool, error)) error {
 	err := Poll(ctx, minWait, maxWait, try)
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case ctx.Err() != nil:
-		return fmt.Errorf("oauthrt: waiting for the refresh lease of key %q: %w", key, ctx.Err())
+	}
+	if cerr := ended(ctx); cerr != nil {
+		if errors.Is(err, cerr) {
+			return fmt.Errorf("oauthrt: waiting for the refresh lease of key %q: %w", key, cerr)
+		}
+		return fmt.Errorf("oauthrt: waiting for the refresh lease of key %q: %w (%v)", key, cerr, err)
 	}
 	return fmt.Errorf("oauthrt: taking the refresh lease of key %q: %w", key, err)
+}
+
+// ended returns ctx.Err(), or context.DeadlineExceeded once ctx's deadline
+// has passed though ctx has not yet said so; nil while ctx is live.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Poll calls try until it reports done, returns an error, or ctx ends

@@ -72,3 +72,20 @@ func TestRenewAfterRelease(t *testing.T) {
 		t.Errorf("Renew after Release: err = %v, want ErrLeaseLost", err)
 	}
 }
+
+// lateCtx is a context whose deadline has passed but which has not said
+// so yet, as a context is for an instant after its deadline.
+type lateCtx struct{ context.Context }
+
+func (lateCtx) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A driver that dials with the context's deadline fails with its own
+// timeout error at the moment the context ends, before ctx.Err() may say
+// so: Wait reports that as the context's deadline, as Locker promises.
+func TestWaitReportsADriverTimeoutAsTheDeadline(t *testing.T) {
+	dial := errors.New("dial tcp 127.0.0.1:5432: i/o timeout")
+	err := Wait(lateCtx{context.Background()}, "k", func(context.Context) (bool, error) { return false, dial })
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "i/o timeout") {
+		t.Errorf("Wait: %v, want one wrapping context.DeadlineExceeded and naming the driver's error", err)
+	}
+}
