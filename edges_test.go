@@ -149,19 +149,25 @@ func TestPanicsBecomeErrors(t *testing.T) {
 	for _, tt := range []struct {
 		where     string
 		failsCall bool // the request fails; otherwise OnError hears of it
+		plain     bool // the store is a plain Locker, not a LeaseLocker
 	}{
-		{"Load", true},
-		{"TakeLease", true},
-		{"TTL", true},
-		{"Refresh", true},
-		{"PrepareRequest", true},
-		{"Release", false},
-		{"TokenRejected", false},
+		{"Load", true, false},
+		{"TakeLease", true, false},
+		{"TTL", true, false},
+		{"Refresh", true, false},
+		{"PrepareRequest", true, false},
+		{"Release", false, false},
+		{"TokenRejected", false, false},
+		{"Lock", true, true},
+		{"unlock", false, true},
 	} {
 		t.Run(tt.where, func(t *testing.T) {
 			f := newFixture(t)
 			p := &panicky{countingStore: f.store, where: tt.where}
 			f.tr.Store = p
+			if tt.plain {
+				f.tr.Store = panickyLocker{f.store, p}
+			}
 			f.tr.Refresher = panickyRefresher{f.issuer, p}
 			reports := make(chan error, 10)
 			f.tr.OnError = func(_ string, err error) { reports <- err }
@@ -397,36 +403,6 @@ type panickyLocker struct {
 func (l panickyLocker) Lock(context.Context, string) (func(), error) {
 	l.p.at("Lock")
 	return func() { l.p.at("unlock") }, nil
-}
-
-// A plain Locker's Lock and unlock are guarded too.
-func TestPanickingLockerBecomesErrors(t *testing.T) {
-	for _, tt := range []struct {
-		where     string
-		failsCall bool
-	}{{"Lock", true}, {"unlock", false}} {
-		t.Run(tt.where, func(t *testing.T) {
-			f := newFixture(t)
-			p := &panicky{countingStore: f.store, where: tt.where}
-			f.tr.Store = panickyLocker{f.store, p}
-			reports := make(chan error, 10)
-			f.tr.OnError = func(_ string, err error) { reports <- err }
-			f.clock.Advance(time.Hour)
-			resp, err := f.client.Get(f.api.URL)
-			if resp != nil {
-				resp.Body.Close()
-			}
-			if !tt.failsCall {
-				if err != nil {
-					t.Fatalf("request: %v, want it to go through", err)
-				}
-				err = recv(t, reports)
-			}
-			if err == nil || !strings.Contains(err.Error(), "panicked") || !strings.Contains(err.Error(), tt.where) {
-				t.Fatalf("err = %v, want one saying %s panicked", err, tt.where)
-			}
-		})
-	}
 }
 
 // renewingStore is a LeaseLocker whose leases last MinLeaseTTL and
