@@ -50,14 +50,8 @@ func TestFleetSaveOutage(t *testing.T) {
 			}
 			t.Cleanup(closeStore)
 
-			var children []*child
-			for i := range processes {
-				extra := []string{"FLEET_AWAIT_TOKEN=1"}
-				if i == 0 {
-					extra = append(extra, "FLEET_SAVE_OUTAGE="+saveOutageFor.String(), "FLEET_LEEWAY="+outageLeeway.String())
-				}
-				children = append(children, startChild(t, b, place, p, outageLeaseTTL, outageRunFor, goroutines, false, extra...))
-			}
+			children := startFaultyFleet(t, b, place, p, nil,
+				"FLEET_SAVE_OUTAGE="+saveOutageFor.String(), "FLEET_LEEWAY="+outageLeeway.String())
 			for _, c := range children {
 				c.waitFor(t, "AWAITING-TOKEN")
 			}
@@ -173,14 +167,8 @@ func TestFleetTooManyClients(t *testing.T) {
 	}
 	t.Cleanup(closeStore)
 
-	var children []*child
-	for i := range processes {
-		extra := []string{"FLEET_AWAIT_TOKEN=1", fmt.Sprintf("FLEET_KEYS=%d", manyGrants)}
-		if i == 0 {
-			extra = append(extra, "FLEET_SAVE_OUTAGE="+tooManyClientsFor.String(), "FLEET_TOO_MANY_CLIENTS=1")
-		}
-		children = append(children, startChild(t, b, place, g, outageLeaseTTL, outageRunFor, goroutines, false, extra...))
-	}
+	children := startFaultyFleet(t, b, place, g, []string{fmt.Sprintf("FLEET_KEYS=%d", manyGrants)},
+		"FLEET_SAVE_OUTAGE="+tooManyClientsFor.String(), "FLEET_TOO_MANY_CLIENTS=1")
 	for _, c := range children {
 		c.waitFor(t, "AWAITING-TOKEN")
 	}
@@ -237,4 +225,19 @@ func TestFleetTooManyClients(t *testing.T) {
 	if c.Refreshes < manyGrants {
 		t.Errorf("%d refreshes of %d grants in %v: the fleet did not go on", c.Refreshes, manyGrants, dur)
 	}
+}
+
+// startFaultyFleet starts the fleet's processes, which wait for their
+// tokens to be seeded: each with the environment all, and the first, the
+// faulty one, also with faulty.
+func startFaultyFleet(t *testing.T, b backend, place string, e endpoints, all []string, faulty ...string) []*child {
+	var children []*child
+	for i := range processes {
+		extra := append([]string{"FLEET_AWAIT_TOKEN=1"}, all...)
+		if i == 0 {
+			extra = append(extra, faulty...)
+		}
+		children = append(children, startChild(t, b, place, e, outageLeaseTTL, outageRunFor, goroutines, false, extra...))
+	}
+	return children
 }
