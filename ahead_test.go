@@ -210,7 +210,24 @@ func TestRefreshAheadAdoptsAnotherProcesssToken(t *testing.T) {
 
 // ourGoroutines returns the stacks of goroutines running this module's
 // code, but for the caller's.
+// ourGoroutines lists the goroutines of this package still running. A
+// goroutine that has just told Close it is done still has its deferred
+// bookkeeping to return from, so the list is taken again, for up to a
+// second, until it is empty; as goleak does, it is the steady state that
+// counts, not one instant.
 func ourGoroutines() []string {
+	deadline := time.Now().Add(time.Second)
+	for {
+		ours := ourGoroutinesNow()
+		if len(ours) == 0 || time.Now().After(deadline) {
+			return ours
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func ourGoroutinesNow() []string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var ours []string
