@@ -37,9 +37,14 @@ type Locker interface {
 }
 
 // DefaultLeaseTTL is the time to live of a lease taken through a
-// [Locker] when the store's own setting is zero: twice the longest a
-// refresh may take.
-const DefaultLeaseTTL = 2 * RefreshTimeout
+// [LeaseLocker] when the store's own setting is zero. The [Transport]
+// renews its leases every third of their TTL, so a refresh may take
+// longer than the TTL; the TTL only bounds how long a holder that died
+// (SIGKILL, a lost host) blocks the rest of the fleet: at most about 15
+// seconds. A lease taken through a plain Lock is not renewed, and may
+// lapse during a slow refresh; the stores' conditional commit
+// ([Committer]) then keeps the store right.
+const DefaultLeaseTTL = 15 * time.Second
 
 // MinLeaseTTL is the shortest lease time to live the stores of this
 // module accept: Lock and TakeLease refuse a shorter positive LeaseTTL

@@ -273,10 +273,13 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 // secretFree are the exported struct types that hold no secret of their
 // own, and need not print themselves.
 var secretFree = map[string]bool{
-	"oauthrt.RefreshEvent": true, // a key, a reason, an outcome, an error
-	"oauthrt.SaveError":    true, // a key and the store's error
-	"sqlstore.Dialect":     true, // SQL text
-	"storetest.Backend":    true, // funcs
+	"oauthrt.RefreshEvent":   true, // a key, a reason, an outcome, an error
+	"oauthrt.SaveError":      true, // a key and the store's error
+	"oauthrt.GrantState":     true, // a fingerprint, a code, times, a count
+	"oauthrt.TransientError": true, // an error already redacted, a wait
+	"oauthrt.BackoffError":   true, // a key, a time, an error
+	"sqlstore.Dialect":       true, // SQL text
+	"storetest.Backend":      true, // funcs
 }
 
 // TestSecretHoldersNeverPrintSecrets prints every secret-holding type, as

@@ -51,9 +51,16 @@ type MemoryStore struct {
 	mu     sync.RWMutex
 	tokens map[string]*storedToken
 	leases map[string]*memoryLease
+	epochs map[string]uint64     // the last lease epoch of each key
+	states map[string]GrantState // only keys with a non-zero state
 }
 
-var _ LeaseLocker = (*MemoryStore)(nil)
+var (
+	_ LeaseLocker     = (*MemoryStore)(nil)
+	_ Committer       = (*MemoryStore)(nil)
+	_ GrantStateStore = (*MemoryStore)(nil)
+	_ FencedLease     = (*memoryLease)(nil)
+)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -83,13 +90,73 @@ func (s *MemoryStore) Save(ctx context.Context, key string, tok *oauth2.Token) e
 	if tok == nil {
 		return errors.New("oauthrt: MemoryStore.Save: nil token")
 	}
-	cp := *tok
 	s.mu.Lock()
+	s.putLocked(key, tok)
+	s.mu.Unlock()
+	return nil
+}
+
+// Commit stores a copy of tok under key if the store holds prev (nil: no
+// token) under key, or else returns an error wrapping
+// [ErrCommitConflict]. See [Committer].
+func (s *MemoryStore) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if tok == nil {
+		return errors.New("oauthrt: MemoryStore.Commit: nil token")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var held *oauth2.Token
+	if st := s.tokens[key]; st != nil {
+		held = st.tok
+	}
+	if Fingerprint(held) != Fingerprint(prev) {
+		return fmt.Errorf("oauthrt: MemoryStore: committing the token of key %q: %w", key, ErrCommitConflict)
+	}
+	s.putLocked(key, tok)
+	return nil
+}
+
+// putLocked stores a copy of tok under key, and clears the key's grant
+// state; s.mu must be held.
+func (s *MemoryStore) putLocked(key string, tok *oauth2.Token) {
+	cp := *tok
 	if s.tokens == nil {
 		s.tokens = make(map[string]*storedToken)
 	}
 	s.tokens[key] = &storedToken{tok: &cp}
-	s.mu.Unlock()
+	delete(s.states, key)
+}
+
+// LoadGrantState returns the key's [GrantState]; the zero one when none
+// is kept.
+func (s *MemoryStore) LoadGrantState(ctx context.Context, key string) (GrantState, error) {
+	if err := ctx.Err(); err != nil {
+		return GrantState{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.states[key], nil
+}
+
+// SaveGrantState replaces the key's [GrantState]; the zero one deletes
+// it.
+func (s *MemoryStore) SaveGrantState(ctx context.Context, key string, st GrantState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.IsZero() {
+		delete(s.states, key)
+		return nil
+	}
+	if s.states == nil {
+		s.states = make(map[string]GrantState)
+	}
+	s.states[key] = st
 	return nil
 }
 
@@ -130,10 +197,12 @@ func (s *MemoryStore) TakeLease(ctx context.Context, key string) (Lease, error) 
 		now := time.Now()
 		held := s.leases[key]
 		if held == nil || !now.Before(held.until) {
-			l := &memoryLease{store: s, key: key, ttl: ttl, until: now.Add(ttl), released: make(chan struct{})}
 			if s.leases == nil {
 				s.leases = make(map[string]*memoryLease)
+				s.epochs = make(map[string]uint64)
 			}
+			s.epochs[key]++
+			l := &memoryLease{store: s, key: key, ttl: ttl, epoch: s.epochs[key], until: now.Add(ttl), released: make(chan struct{})}
 			s.leases[key] = l
 			s.mu.Unlock()
 			return l, nil
@@ -171,11 +240,14 @@ type memoryLease struct {
 	store    *MemoryStore
 	key      string
 	ttl      time.Duration
+	epoch    uint64
 	until    time.Time
 	released chan struct{} // closed when released while current
 }
 
 func (l *memoryLease) TTL() time.Duration { return l.ttl }
+
+func (l *memoryLease) Epoch() uint64 { return l.epoch }
 
 func (l *memoryLease) Renew(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
