@@ -1,0 +1,254 @@
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+	"golang.org/x/oauth2"
+)
+
+// The steps of a refresh at which a child's hook stops or kills its own
+// process, once. Each names the signal and the step.
+const (
+	// stopLoad: SIGSTOP on the first store read made while the child holds
+	// a key's lease for a refresh, after the read: the token read is the
+	// one the child is about to refresh.
+	stopLoad = "stop-load"
+	// stopCommit: SIGSTOP after the provider answered, before the new
+	// token is written.
+	stopCommit = "stop-commit"
+	// killLease: SIGKILL once the lease is taken.
+	killLease = "kill-lease"
+	// killProvider: SIGKILL just before the Refresher calls the provider.
+	killProvider = "kill-provider"
+	// killCommit: SIGKILL after the provider answered, before the write.
+	killCommit = "kill-commit"
+	// killRelease: SIGKILL after the write, before the lease is released.
+	killRelease = "kill-release"
+)
+
+// The mutations a child can make to its store, to show that the test
+// fails without what they take away (CHAOS_MUTATE).
+const (
+	// noCommit hides the store's Commit: the Transport sees no
+	// oauthrt.Committer and saves with Save.
+	noCommit = "nocommit"
+	// noFence makes every lease's Renew succeed without asking the store:
+	// the Transport's fence (the renewal right before a refresh token is
+	// presented) and its renewals pass even after the lease lapsed and
+	// another process took it. The lease itself still lapses after its
+	// TTL, as a real one would.
+	noFence = "nofence"
+)
+
+// hookMark starts the line a child prints right before its hook raises a
+// signal: "HOOK <step> <key>".
+const hookMark = "HOOK "
+
+// A hook raises a signal on its own process at one step of a refresh,
+// the first time that step is reached.
+type hook struct {
+	step  string // one of the steps above; "" for none
+	fired atomic.Bool
+
+	mu      sync.Mutex
+	holding map[string]int // leases held per key
+}
+
+// at raises the hook's signal if step is its step and it has not fired
+// yet. A stopped process goes on from here once continued.
+func (h *hook) at(step, key string) {
+	if h == nil || h.step != step || !h.fired.CompareAndSwap(false, true) {
+		return
+	}
+	fmt.Printf("%s%s %s\n", hookMark, step, key)
+	os.Stdout.Sync()
+	sig := syscall.SIGKILL
+	if step == stopLoad || step == stopCommit {
+		sig = syscall.SIGSTOP
+	}
+	syscall.Kill(os.Getpid(), sig)
+}
+
+func (h *hook) held(key string, delta int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding[key] += delta
+}
+
+func (h *hook) holds(key string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.holding[key] > 0
+}
+
+// hooked is a store that runs a child's hook at the steps of a refresh
+// that reach the store, and makes its mutation. It keeps the capabilities
+// of the store it wraps, less the one the mutation takes away: see wrap.
+type hooked struct {
+	inner  oauthrt.TokenStore
+	leases oauthrt.LeaseLocker
+	h      *hook
+	fence  bool // false: leases' Renew always succeeds
+}
+
+// wrap returns store wrapped in the hook h, with the mutation mutate.
+// store must be an oauthrt.LeaseLocker, as every store of this module is.
+func wrap(store oauthrt.TokenStore, h *hook, mutate string) (oauthrt.TokenStore, error) {
+	ll, ok := store.(oauthrt.LeaseLocker)
+	if !ok {
+		return nil, fmt.Errorf("chaos: %T is not an oauthrt.LeaseLocker", store)
+	}
+	s := &hooked{inner: store, leases: ll, h: h, fence: mutate != noFence}
+	c, commits := store.(oauthrt.Committer)
+	g, states := store.(oauthrt.GrantStateStore)
+	commits = commits && mutate != noCommit
+	// GrantStateStore is kept under noCommit: without it each process
+	// keeps its own dead-grant state, and the run would fail for that
+	// instead of for the missing Commit.
+	switch {
+	case commits && states:
+		return &struct {
+			*hooked
+			committer
+			grantStates
+		}{s, committer{s, c}, grantStates{g}}, nil
+	case commits:
+		return &struct {
+			*hooked
+			committer
+		}{s, committer{s, c}}, nil
+	case states:
+		return &struct {
+			*hooked
+			grantStates
+		}{s, grantStates{g}}, nil
+	}
+	return s, nil
+}
+
+func (s *hooked) Load(ctx context.Context, key string) (*oauth2.Token, error) {
+	tok, err := s.inner.Load(ctx, key)
+	if err == nil && s.h.holds(key) {
+		s.h.at(stopLoad, key)
+	}
+	return tok, err
+}
+
+func (s *hooked) Save(ctx context.Context, key string, tok *oauth2.Token) error {
+	s.h.at(stopCommit, key)
+	s.h.at(killCommit, key)
+	err := s.inner.Save(ctx, key, tok)
+	if err == nil {
+		s.h.at(killRelease, key)
+	}
+	return err
+}
+
+func (s *hooked) Lock(ctx context.Context, key string) (func(), error) {
+	return s.leases.Lock(ctx, key)
+}
+
+func (s *hooked) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
+	l, err := s.leases.TakeLease(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s.h.held(key, 1)
+	s.h.at(killLease, key)
+	hl := &hookedLease{Lease: l, s: s, key: key}
+	if f, ok := l.(oauthrt.FencedLease); ok {
+		return fencedLease{hl, f}, nil
+	}
+	return hl, nil
+}
+
+// committer is the Commit of a hooked store whose store has one.
+type committer struct {
+	s *hooked
+	c oauthrt.Committer
+}
+
+func (c committer) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	c.s.h.at(stopCommit, key)
+	c.s.h.at(killCommit, key)
+	err := c.c.Commit(ctx, key, prev, tok)
+	if err == nil {
+		c.s.h.at(killRelease, key)
+	}
+	return err
+}
+
+// grantStates passes a hooked store's grant states through.
+type grantStates struct{ g oauthrt.GrantStateStore }
+
+func (g grantStates) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantState, error) {
+	return g.g.LoadGrantState(ctx, key)
+}
+
+func (g grantStates) SaveGrantState(ctx context.Context, key string, st oauthrt.GrantState) error {
+	return g.g.SaveGrantState(ctx, key, st)
+}
+
+// hookedLease is a lease of a hooked store: it tells the hook while it
+// is held, and under noFence its Renew never asks the store.
+type hookedLease struct {
+	oauthrt.Lease
+	s        *hooked
+	key      string
+	released atomic.Bool
+}
+
+func (l *hookedLease) Renew(ctx context.Context) error {
+	if !l.s.fence {
+		return nil
+	}
+	return l.Lease.Renew(ctx)
+}
+
+func (l *hookedLease) Release() {
+	if l.released.CompareAndSwap(false, true) {
+		l.s.h.held(l.key, -1)
+	}
+	l.Lease.Release()
+}
+
+// fencedLease is a hookedLease whose lease carries an epoch.
+type fencedLease struct {
+	*hookedLease
+	f oauthrt.FencedLease
+}
+
+func (l fencedLease) Epoch() uint64 { return l.f.Epoch() }
+
+// hookedRefresher runs the hook just before its Refresher calls the
+// provider, and reports the Refresher's rotation grace window as its own.
+type hookedRefresher struct {
+	r   oauthrt.Refresher
+	h   *hook
+	key string // the store key of the Transport it serves
+}
+
+func (r hookedRefresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	r.h.at(killProvider, r.key)
+	return r.r.Refresh(ctx, tok)
+}
+
+func (r hookedRefresher) RotationGrace() time.Duration {
+	if g, ok := r.r.(oauthrt.RotationGracer); ok {
+		return g.RotationGrace()
+	}
+	return oauthrt.DefaultRotationGrace
+}
+
+var (
+	_ oauthrt.LeaseLocker    = (*hooked)(nil)
+	_ oauthrt.FencedLease    = fencedLease{}
+	_ oauthrt.RotationGracer = hookedRefresher{}
+)
