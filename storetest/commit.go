@@ -92,7 +92,7 @@ func testCommitFirst(t *testing.T, b Backend) {
 	// A key that holds a token, even one saved rather than committed, is
 	// not empty.
 	save(t, c, "saved", pair("at-saved", "rt-saved"))
-	wantConflict(t, c.Commit(ctx, "saved", nil, second), "Commit with a nil prev over a saved token", second)
+	wantConflict(t, c.Commit(ctx, "saved", nil, second), "Commit with a nil prev over a saved token", pair("at-saved", "rt-saved"), second)
 	if got := load(t, c, "saved").AccessToken; got != "at-saved" {
 		t.Errorf("a conflicting Commit replaced the saved token with %q", got)
 	}
