@@ -51,6 +51,9 @@
 // lapse. A Redis whose maxmemory-policy may evict keys without a TTL
 // (allkeys-lru and the like) may lose tokens and counters alike; give the
 // Store a Redis, or a database, with noeviction or a volatile-* policy.
+// Likewise, Redis replicates asynchronously: a failover to a replica can
+// lose the last writes acknowledged by the old primary, a token or an
+// epoch among them.
 //
 // Store keys are used verbatim, whatever bytes they hold (':', braces,
 // spaces, NUL, invalid UTF-8, glob characters such as '*', '?' and '[',
