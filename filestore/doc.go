@@ -99,13 +99,15 @@
 // it is: an earlier version of this package reads the file as before,
 // and drops them when it writes it. That loses only advisory state (one
 // more call to a failing token endpoint, one more refusal of a dead
-// refresh token), where a new version would make it refuse the file.
+// refresh token), where raising the version would make it refuse the
+// file, and the tokens in it. The version just before this one also
+// takes the same lease files, so its processes and this one's exclude
+// each other's refreshes, but it saves without Commit's check.
 //
-// A "leases" object, where earlier versions kept lease records, is
-// ignored, and dropped on the next write.
-// So processes of an earlier version and of this one do not exclude each
-// other's refreshes: stop the old ones before starting new ones on the
-// same file.
+// A "leases" object, where older versions kept lease records, is
+// ignored, and dropped on the next write. So processes of those versions
+// and of this one do not exclude each other's refreshes: stop the old
+// ones before starting new ones on the same file.
 //
 // The lease files are in the directory Path + ".leases" (mode 0700), one
 // per key, named by the hex SHA-256 of the key's bytes (mode 0600, and
@@ -121,6 +123,6 @@
 // is held starts every key's epochs again from 1.
 //
 // Cross-process locking is implemented with flock on Unix systems and
-// LockFileEx on Windows; on other systems Save, Lock and TakeLease return
-// an error.
+// LockFileEx on Windows; on other systems every method that writes
+// (Save, Commit, SaveGrantState, Lock, TakeLease) returns an error.
 package filestore

@@ -91,8 +91,9 @@ type fencedLease struct {
 
 var _ oauthrt.FencedLease = (*fencedLease)(nil)
 
-// Epoch is the lease's fencing token: the count of the leases taken on
-// its key through the token file, this one included. It is never 0.
+// Epoch is the lease's fencing token: the number of leases taken on its
+// key on this token file, this one included, as the epochs file counts
+// them. It is never 0.
 func (l *fencedLease) Epoch() uint64 { return l.epoch }
 
 // leaseFileName is the name of key's lock file: the hex SHA-256 of the

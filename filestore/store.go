@@ -20,14 +20,16 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Store is an [oauthrt.TokenStore] and [oauthrt.LeaseLocker] on one JSON file.
+// Store is an [oauthrt.TokenStore], [oauthrt.LeaseLocker],
+// [oauthrt.Committer] and [oauthrt.GrantStateStore] on one JSON file.
 // It is safe for concurrent use by goroutines and by processes on one
 // host. See the package documentation for the file's layout and its
 // guarantees.
 type Store struct {
 	// Path is the token file. Required: with an empty Path every method
-	// fails. The lock file Path + ".lock" and the lease directory
-	// Path + ".leases" are created beside it.
+	// fails. The lock file Path + ".lock", the lease directory
+	// Path + ".leases" and the lease epochs file Path + ".epochs" are
+	// created beside it.
 	Path string
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
@@ -39,7 +41,9 @@ type Store struct {
 	LeaseTTL time.Duration
 
 	// AEAD encrypts the tokens in the file. nil means they are stored in
-	// the clear (the file is still readable only by its owner).
+	// the clear (the file is still readable only by its owner). Grant
+	// states and lease epochs, which hold no token, are always in the
+	// clear.
 	AEAD cipher.AEAD
 }
 
