@@ -52,6 +52,9 @@ func TestEpochGrows(t *testing.T) {
 		if err := a.Save(ctx, "k", tokenN(1)); err != nil {
 			t.Fatal(err)
 		}
+		if err := a.SaveGrantState(ctx, "k", oauthrt.GrantState{Failures: 1}); err != nil {
+			t.Fatal(err)
+		}
 		next := takeFenced(t, a, "k") // after a lapse and some saves
 		epochs = append(epochs, next.Epoch())
 		if err := l.Renew(ctx); !errors.Is(err, oauthrt.ErrLeaseLost) {

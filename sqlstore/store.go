@@ -19,7 +19,9 @@ const defaultTable = "oauthrt_tokens"
 
 // Store is an [oauthrt.TokenStore] that keeps one row per key in a table
 // of a SQL database. It is also an [oauthrt.LeaseLocker] whose leases are
-// [oauthrt.FencedLease]s. It is safe for concurrent use, and any
+// [oauthrt.FencedLease]s, an [oauthrt.Committer] and an
+// [oauthrt.GrantStateStore], so that a fleet sharing the table holds the
+// fleet protocol by construction. It is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share a table. Set
 // its fields before first use and do not change them after.
 type Store struct {
@@ -53,8 +55,10 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore  = (*Store)(nil)
-	_ oauthrt.LeaseLocker = (*Store)(nil)
+	_ oauthrt.TokenStore      = (*Store)(nil)
+	_ oauthrt.LeaseLocker     = (*Store)(nil)
+	_ oauthrt.Committer       = (*Store)(nil)
+	_ oauthrt.GrantStateStore = (*Store)(nil)
 )
 
 // setup returns the Store's database, dialect and table, checked.
