@@ -249,6 +249,9 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 func (s *keyState) aheadFailed(t *Transport, err error) {
 	s.aheadFails++
 	next := t.now().Add(backoff(s.aheadFails))
+	if be := (*BackoffError)(nil); errors.As(err, &be) && be.Next.After(next) {
+		next = be.Next // the endpoint is backed off for the fleet
+	}
 	s.nextAhead.Store(next.UnixNano())
 	t.reportError(s.key, "oauthrt: refreshing ahead of expiry failed; the current token is still used", err)
 }
