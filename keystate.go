@@ -39,6 +39,13 @@ type keyState struct {
 	// from and each one refreshed since. A stored token with another one
 	// was saved by someone else, such as a new authorization.
 	ours map[string]bool
+	// links holds the Fingerprints of the chain's refreshed tokens: a
+	// Committer holding one of them took it from an earlier commit of
+	// this chain that reported a failure (a timeout after the write).
+	// Fingerprints, not refresh tokens, since a provider that does not
+	// rotate keeps one refresh token for every link and for other
+	// processes' tokens too.
+	links map[string]bool
 	// root is the stored token the unsaved chain started from (nil: the
 	// store held none), which a Committer must still hold for the chain's
 	// newest token to be committed over it.

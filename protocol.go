@@ -308,12 +308,13 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	// them; a save that succeeds clears them (see saved).
 	if s.unsaved == nil {
 		s.root = base // the store's token, which the commit expects
-		s.ours = make(map[string]bool)
+		s.ours, s.links = make(map[string]bool), make(map[string]bool)
 		if base != nil {
 			s.ours[base.RefreshToken] = true
 		}
 	}
 	s.ours[nt.RefreshToken] = true
+	s.links[Fingerprint(&nt)] = true
 	if h != nil && !h.lost.Load() {
 		s.held = h
 	}
@@ -490,7 +491,7 @@ func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) 
 			return nil, s.saveResult(t, tok, fmt.Errorf("%w; then reading the stored token: %w", err, lerr))
 		case lerr != nil || stored == nil:
 			prev = nil // deleted meanwhile: nothing to lose
-		case s.ours[stored.RefreshToken] && Fingerprint(stored) != Fingerprint(tok):
+		case s.links[Fingerprint(stored)] && Fingerprint(stored) != Fingerprint(tok):
 			prev = stored // an earlier link of this chain, stored after all
 		case Fingerprint(stored) == Fingerprint(tok):
 			s.saved()
@@ -524,7 +525,7 @@ func (s *keyState) saveResult(t *Transport, tok *oauth2.Token, err error) *SaveE
 // saved forgets the unsaved token, which the store now holds or a newer
 // token replaced, and lets go of the lease kept for it.
 func (s *keyState) saved() {
-	s.unsaved, s.saveFails, s.ours, s.root = nil, 0, nil, nil
+	s.unsaved, s.saveFails, s.ours, s.links, s.root = nil, 0, nil, nil, nil
 	s.nextSave.Store(0)
 	if h := s.held; h != nil {
 		s.held = nil
