@@ -106,6 +106,25 @@
 // is held. A process that dies holding the lease holds up the others only
 // until it lapses (with filestore, not at all: the kernel frees it).
 //
+// Three more capabilities make the fleet hold by construction rather than
+// by timing, and every store of this module has them. A lease is a
+// [FencedLease], whose epoch only grows: the Transport renews it right
+// before presenting a refresh token, and a renewal refused means a later
+// holder exists, so the token is not presented. A [Committer] saves a
+// refreshed token only if the store still holds the token the refresh
+// started from: a holder paused or cut off past its lease loses the
+// commit and adopts the stored token, and the store never goes back to an
+// older token of a grant. A [GrantStateStore] records a dead grant (so
+// its refresh token is presented once per fleet) and the token endpoint's
+// backoff after a 429, a 5xx or a network error (so the fleet calls it at
+// most once per step; a request that needs a refresh meanwhile fails at
+// once with a [*BackoffError]). On invalid_grant the store is read again:
+// a token another process committed meanwhile means a sibling won the
+// refresh, not that the grant died. An answer lost on the way is asked for
+// again with the same refresh token within the Refresher's
+// [RotationGracer] window. The README's "The fleet protocol" lists the
+// steps, and the cases no client can save.
+//
 // # When the store fails
 //
 // A failed Load or a lease that cannot be taken fails the request, and

@@ -417,7 +417,7 @@ func (l panickyLocker) Lock(context.Context, string) (func(), error) {
 type renewingStore struct {
 	*countingStore
 	renewals chan struct{}
-	renewErr error // what Renew returns; set before use
+	renewErr error // what Renew returns after a lease's first renewal (the fence); set before use
 	released chan struct{}
 	closing  atomic.Bool // renewals from now on are also counted in closeRenewals
 	closeRen chan struct{}
@@ -436,6 +436,7 @@ func (s *renewingStore) TakeLease(context.Context, string) (oauthrt.Lease, error
 type renewingLease struct {
 	s    *renewingStore
 	once sync.Once
+	n    atomic.Int32 // renewals
 }
 
 func (l *renewingLease) TTL() time.Duration { return oauthrt.MinLeaseTTL }
@@ -444,6 +445,9 @@ func (l *renewingLease) Renew(context.Context) error {
 	l.s.renewals <- struct{}{}
 	if l.s.closing.Load() {
 		l.s.closeRen <- struct{}{}
+	}
+	if l.n.Add(1) == 1 {
+		return nil // the fence right before the refresh
 	}
 	return l.s.renewErr
 }

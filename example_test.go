@@ -165,3 +165,37 @@ func ExampleSaveError() {
 	// alert: org-42: attempt 1: database is down
 	// request: 200 OK
 }
+
+// While the token endpoint is down, a request that needs a refresh fails
+// at once with a BackoffError saying when the next attempt will be,
+// instead of waiting; no process sharing the store calls the endpoint
+// before then.
+func ExampleBackoffError() {
+	tokenEndpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer tokenEndpoint.Close()
+
+	store := oauthrt.NewMemoryStore()
+	store.Save(context.Background(), "org-42", &oauth2.Token{AccessToken: "old", RefreshToken: "r1", Expiry: time.Now()})
+	client := &http.Client{Transport: &oauthrt.Transport{
+		Store:     store,
+		Key:       "org-42",
+		Refresher: &generic.Refresher{TokenURL: tokenEndpoint.URL, ClientID: "my-app", ClientSecret: "my-secret"},
+	}}
+
+	for range 2 {
+		_, err := client.Get("http://127.0.0.1:1/never-sent")
+		var be *oauthrt.BackoffError
+		if errors.As(err, &be) {
+			fmt.Printf("%s: try again in about %v\n", be.Key, time.Until(be.Next).Round(time.Minute))
+		}
+	}
+	state, _ := store.LoadGrantState(context.Background(), "org-42")
+	fmt.Println("failures the fleet has seen:", state.Failures)
+	// Output:
+	// org-42: try again in about 2m0s
+	// org-42: try again in about 2m0s
+	// failures the fleet has seen: 1
+}

@@ -39,6 +39,21 @@ type keyState struct {
 	// from and each one refreshed since. A stored token with another one
 	// was saved by someone else, such as a new authorization.
 	ours map[string]bool
+	// links holds the Fingerprints of the chain's refreshed tokens: a
+	// Committer holding one of them took it from an earlier commit of
+	// this chain that reported a failure (a timeout after the write).
+	// Fingerprints, not refresh tokens, since a provider that does not
+	// rotate keeps one refresh token for every link and for other
+	// processes' tokens too.
+	links map[string]bool
+	// root is the stored token the unsaved chain started from (nil: the
+	// store held none), which a Committer must still hold for the chain's
+	// newest token to be committed over it.
+	root *oauth2.Token
+
+	// backoff is this Transport's memory of the key's endpoint backoff,
+	// which the store's GrantState shares with the fleet.
+	backoff backoffState
 
 	// When a request may next start a background flight: to save unsaved
 	// again, or to refresh ahead of expiry after one failed (Unix
@@ -63,6 +78,13 @@ type why struct {
 	rejected *oauth2.Token
 	stale    *oauth2.Token
 	resave   bool // save the unsaved token again, even within its backoff
+}
+
+// backoffState is a key's endpoint backoff after transient failures.
+type backoffState struct {
+	next     time.Time // no endpoint call before then (by Transport.Now)
+	failures int       // transient failures in a row
+	err      error     // the last one, when this Transport saw it
 }
 
 type deadGrant struct {
@@ -234,6 +256,9 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 func (s *keyState) aheadFailed(t *Transport, err error) {
 	s.aheadFails++
 	next := t.now().Add(backoff(s.aheadFails))
+	if be := (*BackoffError)(nil); errors.As(err, &be) && be.Next.After(next) {
+		next = be.Next // the endpoint is backed off for the fleet
+	}
 	s.nextAhead.Store(next.UnixNano())
 	t.reportError(s.key, "oauthrt: refreshing ahead of expiry failed; the current token is still used", err)
 }

@@ -10,24 +10,39 @@ import (
 )
 
 // The refresh protocol: what one flight does to get a key's token. Its
-// steps, in the order of the functions below:
+// steps, in the order of the functions below, are those of the README's
+// "The fleet protocol":
 //
-//  1. newest: read the newest token, the one this process refreshed but
-//     the store has not taken yet (saved again first), or else the
+//  1. newest: read the newest token: the one this process refreshed but
+//     the store has not taken yet (committed again first), or else the
 //     store's.
 //  2. settle: hand it out if it is good, or fail at once if its grant is
 //     known dead.
-//  3. lease: with a store that is a Locker, take the key's lease, kept
+//  3. admit: fail at once, without calling the token endpoint, while the
+//     fleet knows the grant dead or the key backed off (the store's
+//     GrantState, or this process's memory of both).
+//  4. lease: with a store that is a Locker, take the key's lease, kept
 //     alive while held when the store is a LeaseLocker (hold.go), then
-//     read and settle again: another process may have refreshed the
-//     token while this one waited.
-//  4. refresh: call the Refresher, under a RefreshTimeout that starts
-//     only now.
-//  5. save: save the new token before anyone uses it. If the store does
-//     not take it, it is used all the same (its refresh token is the only
-//     live one) and saved again later; the lease stays held until the
-//     store takes it, so that no other process presents the rotated
-//     refresh token the store still holds.
+//     read, settle and admit again: another process may have refreshed
+//     the token, found the grant dead or backed the key off meanwhile.
+//  5. fence: renew the lease right before presenting the refresh token.
+//     A renewal refused proves that a later lease exists (this process
+//     was paused or cut off past the lease's TTL): the token is not
+//     presented, and the flight takes the lease again from step 4.
+//  6. refresh: call the Refresher, under a RefreshTimeout that starts
+//     only now. An answer lost on the way is asked for again at once,
+//     with the same refresh token, within the provider's rotation grace
+//     window. A transient failure backs the key off for the fleet; a
+//     dead grant is first checked against the store (a sibling may have
+//     won the refresh), and then recorded for the fleet.
+//  7. commit: save the new token before anyone uses it, with Commit when
+//     the store is a Committer: only if the store still holds the token
+//     the refresh started from. A commit that loses adopts the stored
+//     token. A store that fails keeps the token unsaved: it is used all
+//     the same (its refresh token is the only live one) and committed
+//     again later, and the lease stays held until the store takes it, so
+//     that no other process presents the rotated refresh token the store
+//     still holds.
 //
 // Every call into the Store, the Locker, its Lease and the Refresher goes
 // through guard, so that a panic in one of them is an error like any
@@ -50,21 +65,42 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 		return c, err
 	}
 	rep.reason = reasonFor(base, w)
-
-	h, fresh, err := s.lease(wait, t)
-	if err != nil {
+	if err := s.admit(wait, t, base); err != nil {
 		return nil, err
 	}
-	if h != nil {
-		defer s.letGo(h)
-	}
-	if fresh {
-		if base, err = s.newest(wait, t, w); err != nil {
+
+	var h *hold
+	defer func() {
+		if h != nil {
+			s.letGo(h)
+		}
+	}()
+	for attempt, fenced := 1, false; !fenced; attempt++ {
+		if attempt > maxFences {
+			return nil, fmt.Errorf("oauthrt: key %q: the refresh lease was lost %d times before the refresh could start: %w", s.key, maxFences, ErrLeaseLost)
+		}
+		var fresh bool
+		if h, fresh, err = s.lease(wait, t); err != nil {
 			return nil, err
 		}
-		if c, err, done := s.settle(t, base, w); done {
-			rep.loaded = err == nil
-			return c, err
+		if fresh {
+			if base, err = s.newest(wait, t, w); err != nil {
+				return nil, err
+			}
+			if c, err, done := s.settle(t, base, w); done {
+				rep.loaded = err == nil
+				return c, err
+			}
+			if err := s.admit(wait, t, base); err != nil {
+				return nil, err
+			}
+		}
+		if fenced, err = s.fence(wait, t, h); err != nil {
+			return nil, err
+		}
+		if !fenced {
+			s.letGo(h) // lost to a later holder: wait for it, and read what it saved
+			h = nil
 		}
 	}
 
@@ -74,8 +110,14 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 	// but before the new one was saved.
 	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
 	defer cancel()
-	return s.refresh(ctx, t, base, h)
+	return s.refresh(ctx, t, base, h, rep)
 }
+
+// maxFences bounds the leases one flight takes and loses to later
+// holders before the refresh: each loss means another process holds the
+// lease and is refreshing, so a flight that keeps losing gives up rather
+// than loop.
+const maxFences = 3
 
 // report is what a flight learns for its RefreshEvent.
 type report struct {
@@ -145,6 +187,46 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, e
 	return s.newCached(t, base), nil, true
 }
 
+// admit fails, without calling the token endpoint, while the key is
+// backed off or the fleet found base's grant dead: this Transport's
+// memory is asked first, then the store when it is a GrantStateStore.
+func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) error {
+	now := t.now()
+	if now.Before(s.backoff.next) {
+		return &BackoffError{Key: s.key, Next: s.backoff.next, Err: s.backoff.err}
+	}
+	gs, ok := t.Store.(GrantStateStore)
+	if !ok || base == nil {
+		return nil
+	}
+	st, err := guardValue("the Store's LoadGrantState", func() (GrantState, error) { return gs.LoadGrantState(ctx, s.key) })
+	if err != nil {
+		// The endpoint may still be called: without the record, this
+		// process is no worse off than one with a store that keeps none.
+		t.reportError(s.key, "oauthrt: reading the grant's fleet state failed", fmt.Errorf("oauthrt: loading the grant state of key %q: %w", s.key, err))
+		return nil
+	}
+	if st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved == nil {
+		err := fmt.Errorf("oauthrt: key %q: the token endpoint refused the grant for good at %s (%s), as another process of the fleet found: %w",
+			s.key, st.DeadAt.UTC().Format(time.RFC3339), codeOrNone(st.DeadCode), ErrReauthRequired)
+		s.dead = &deadGrant{tok: base, err: err}
+		return err
+	}
+	if now.Before(st.NextAttempt) {
+		s.backoff = backoffState{next: st.NextAttempt, failures: st.Failures}
+		return &BackoffError{Key: s.key, Next: st.NextAttempt}
+	}
+	s.backoff.failures = st.Failures
+	return nil
+}
+
+func codeOrNone(code string) string {
+	if code == "" {
+		return "no error code"
+	}
+	return code
+}
+
 // lease returns the key's lease for a refresh: the one this Transport
 // already holds because a refreshed token awaits its save, or a new one
 // (then fresh is set, and the store must be read again). It returns nil
@@ -164,6 +246,36 @@ func (s *keyState) lease(ctx context.Context, t *Transport) (h *hold, fresh bool
 	return h, h != nil, nil
 }
 
+// fence renews h, a LeaseLocker's lease, right before its refresh token
+// is presented, and reports whether it is still held. Not held (a later
+// lease exists, or this one lapsed while the process was paused) means
+// the refresh must not happen under it; a store that cannot be asked
+// fails the flight, since the lease may be lost. There is nothing to
+// renew for a plain Locker's lease, or without a store lease at all.
+func (s *keyState) fence(ctx context.Context, t *Transport, h *hold) (bool, error) {
+	if h == nil || h.lease == nil {
+		return true, nil
+	}
+	err := ErrLeaseLost
+	if !h.lost.Load() {
+		err = s.renew(h, h.ttl)
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrLeaseLost):
+		h.lost.Store(true)
+		if s.held == h {
+			s.held = nil
+		}
+		if ctx.Err() != nil {
+			return false, fmt.Errorf("oauthrt: key %q: the refresh lease was lost before the refresh: %w", s.key, ctx.Err())
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("oauthrt: key %q: confirming the refresh lease before the refresh: %w", s.key, err)
+}
+
 // letGo releases h once the flight is done with it, unless the store has
 // yet to take the token refreshed under it.
 func (s *keyState) letGo(h *hold) {
@@ -172,26 +284,18 @@ func (s *keyState) letGo(h *hold) {
 	}
 }
 
-// refresh exchanges base for a new token and saves it. For a nil base (the
-// store has no token for the key) the Refresher, an Issuer, issues one. h
-// is the lease the refresh runs under, or nil.
-func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token, h *hold) (*cached, error) {
-	tok, err := guardValue("the Refresher", func() (*oauth2.Token, error) {
-		if base == nil {
-			return t.Refresher.(Issuer).Issue(ctx)
-		}
-		return t.Refresher.Refresh(ctx, base)
-	})
+// refresh exchanges base for a new token and commits it. For a nil base
+// (the store has no token for the key) the Refresher, an Issuer, issues
+// one. h is the lease the refresh runs under, or nil.
+func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token, h *hold, rep *report) (*cached, error) {
+	tok, err := s.call(ctx, t, base, h)
 	if err != nil {
-		err = fmt.Errorf("oauthrt: refreshing the token of key %q: %w", s.key, err)
-		if base != nil && errors.Is(err, ErrReauthRequired) {
-			s.dead = &deadGrant{tok: base, err: err}
-		}
-		return nil, err
+		return s.failed(ctx, t, base, err, rep)
 	}
 	if tok == nil || tok.AccessToken == "" {
 		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
 	}
+	s.backoff = backoffState{}
 	nt := *tok
 	if nt.RefreshToken == "" && base != nil {
 		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
@@ -202,13 +306,15 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	// would present the refresh token just rotated away. Both are set
 	// down before the save, so that nothing the save reports can undo
 	// them; a save that succeeds clears them (see saved).
-	if s.ours == nil {
-		s.ours = make(map[string]bool)
+	if s.unsaved == nil {
+		s.root = base // the store's token, which the commit expects
+		s.ours, s.links = make(map[string]bool), make(map[string]bool)
 		if base != nil {
-			s.ours[base.RefreshToken] = true // the store's, as unsaved was nil
+			s.ours[base.RefreshToken] = true
 		}
 	}
 	s.ours[nt.RefreshToken] = true
+	s.links[Fingerprint(&nt)] = true
 	if h != nil && !h.lost.Load() {
 		s.held = h
 	}
@@ -216,10 +322,111 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	// refresh's time must not leave its token none to be saved in.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
-	if s.save(ctx, t, &nt) != nil && h != nil && s.held == h {
+	stored, err := s.commit(ctx, t, &nt)
+	switch {
+	case stored != nil:
+		rep.loaded = true
+		return s.newCached(t, stored), nil // another process won: nt is dropped
+	case err != nil && h != nil && s.held == h:
 		h.saveAgain()
 	}
 	return s.newCached(t, &nt), nil
+}
+
+// call presents base's refresh token to the Refresher (or asks an Issuer
+// for a first token). An answer lost on the way (a TransientError with
+// AnswerLost) is asked for again at once, with the same refresh token,
+// while the provider's rotation grace window, counted from the first
+// attempt, is open: the provider may have rotated the token, and still
+// accepts the old one within the window. Each attempt is fenced anew.
+func (s *keyState) call(ctx context.Context, t *Transport, base *oauth2.Token, h *hold) (*oauth2.Token, error) {
+	grace := rotationGrace(t.Refresher)
+	first := time.Now()
+	for {
+		tok, err := guardValue("the Refresher", func() (*oauth2.Token, error) {
+			if base == nil {
+				return t.Refresher.(Issuer).Issue(ctx)
+			}
+			return t.Refresher.Refresh(ctx, base)
+		})
+		var te *TransientError
+		if err == nil || !errors.As(err, &te) || !te.AnswerLost || time.Since(first) >= grace || ctx.Err() != nil {
+			return tok, err
+		}
+		if held, ferr := s.fence(ctx, t, h); ferr != nil || !held {
+			return nil, err // a later holder presents it, if anyone does
+		}
+	}
+}
+
+// rotationGrace is r's rotation grace window (see RotationGracer).
+func rotationGrace(r Refresher) time.Duration {
+	if g, ok := r.(RotationGracer); ok {
+		d, err := guardValue("the Refresher's RotationGrace", func() (time.Duration, error) { return g.RotationGrace(), nil })
+		if err != nil {
+			return 0
+		}
+		return d
+	}
+	return DefaultRotationGrace
+}
+
+// failed handles a refresh that failed. A transient failure backs the
+// key off, for the whole fleet when the store keeps grant state. A dead
+// grant is first checked against the store: when it holds another token
+// than base, and not one of this Transport's chain, a sibling process
+// refreshed first (and the provider refused base as already used), so
+// its token is adopted. Otherwise the grant is dead, for the fleet too.
+func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token, err error, rep *report) (*cached, error) {
+	err = fmt.Errorf("oauthrt: refreshing the token of key %q: %w", s.key, err)
+	st := GrantState{}
+	var te *TransientError
+	switch {
+	case errors.As(err, &te):
+		s.backoff.failures++
+		wait := backoff(s.backoff.failures)
+		if te.RetryAfter > wait {
+			wait = min(te.RetryAfter, maxRetryAfter)
+		}
+		s.backoff.next, s.backoff.err = t.now().Add(wait), err
+		st = GrantState{NextAttempt: s.backoff.next, Failures: s.backoff.failures}
+		err = &BackoffError{Key: s.key, Next: s.backoff.next, Err: err}
+	case base != nil && errors.Is(err, ErrReauthRequired):
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		if stored, lerr := s.load(ctx, t); lerr == nil && stored != nil &&
+			stored.RefreshToken != base.RefreshToken && !s.ours[stored.RefreshToken] {
+			rep.loaded = true
+			return s.newCached(t, stored), nil
+		}
+		s.dead = &deadGrant{tok: base, err: err}
+		st = GrantState{DeadToken: Fingerprint(base), DeadCode: errorCode(err), DeadAt: t.now()}
+		if s.unsaved != nil {
+			return nil, err // the store does not hold base: nothing to record
+		}
+	default:
+		return nil, err
+	}
+	if gs, ok := t.Store.(GrantStateStore); ok {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		if serr := guard("the Store's SaveGrantState", func() error { return gs.SaveGrantState(ctx, s.key, st) }); serr != nil {
+			t.reportError(s.key, "oauthrt: recording the grant's fleet state failed", fmt.Errorf("oauthrt: saving the grant state of key %q: %w", s.key, serr))
+		}
+	}
+	return nil, err
+}
+
+// maxRetryAfter caps the wait a Retry-After may ask of the fleet.
+const maxRetryAfter = time.Hour
+
+// errorCode returns the OAuth error code in err, or "".
+func errorCode(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
 }
 
 // saveTimeout bounds the save of a token just refreshed.
@@ -233,29 +440,73 @@ func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 	return c
 }
 
-// resave saves the unsaved token again, and returns the token to use. If
-// the store now holds a token this Transport did not refresh (a new
-// authorization saved by the application while the store was failing
-// here), that one is newer: it replaces the unsaved token, which is
-// dropped rather than written over it.
+// resave commits the unsaved token again, and returns the token to use:
+// the unsaved one, or the stored one when the store holds a token this
+// Transport did not refresh (another process's, or a new authorization
+// saved by the application while the store was failing here), which is
+// newer and replaces the unsaved token rather than being written over.
 func (s *keyState) resave(ctx context.Context, t *Transport) (*oauth2.Token, *SaveError) {
 	tok := s.unsaved
-	stored, err := s.load(ctx, t)
-	if err == nil && stored != nil && !s.ours[stored.RefreshToken] && stored.AccessToken != tok.AccessToken {
-		s.saved()
+	if _, ok := t.Store.(Committer); !ok {
+		stored, err := s.load(ctx, t)
+		if err == nil && stored != nil && !s.ours[stored.RefreshToken] && stored.AccessToken != tok.AccessToken {
+			s.saved()
+			return stored, nil
+		}
+	}
+	stored, err := s.commit(ctx, t, tok)
+	if stored != nil {
 		return stored, nil
 	}
-	return tok, s.save(ctx, t, tok)
+	return tok, err
 }
 
-// save stores tok, and returns nil if the store took it. When it does
-// not, tok is still used (its refresh token is the only live one), kept
-// as unsaved and saved again by a later flight, no sooner than a backoff
-// that doubles from one second to a minute (or sooner while the lease is
-// held for it, see hold). Every failure goes to the Transport's OnError
-// and Logger as a *SaveError.
-func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token) *SaveError {
-	err := guard("the Store's Save", func() error { return t.Store.Save(ctx, s.key, tok) })
+// commit saves tok, the newest link of this Transport's chain of
+// refreshed tokens, and returns nil, nil if the store took it. With a
+// Committer it commits only over the stored token the chain started from
+// (s.root), or over a later link of the chain that an earlier commit
+// stored without saying so (a timeout after the write); when the store
+// holds anything else, tok is dropped and the stored token is returned,
+// to be used instead.
+//
+// When the store does not take tok, tok is still used (its refresh token
+// is the only live one), kept as unsaved and saved again by a later
+// flight, no sooner than a backoff that doubles from one second to a
+// minute (or sooner while the lease is held for it, see hold). Every
+// failure goes to the Transport's OnError and Logger as a *SaveError.
+func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) (*oauth2.Token, *SaveError) {
+	c, ok := t.Store.(Committer)
+	if !ok {
+		return nil, s.saveResult(t, tok, guard("the Store's Save", func() error { return t.Store.Save(ctx, s.key, tok) }))
+	}
+	prev := s.root
+	for range 3 {
+		err := guard("the Store's Commit", func() error { return c.Commit(ctx, s.key, prev, tok) })
+		if !errors.Is(err, ErrCommitConflict) {
+			return nil, s.saveResult(t, tok, err)
+		}
+		stored, lerr := s.load(ctx, t)
+		switch {
+		case lerr != nil && !errors.Is(lerr, ErrNoToken):
+			return nil, s.saveResult(t, tok, fmt.Errorf("%w; then reading the stored token: %w", err, lerr))
+		case lerr != nil || stored == nil:
+			prev = nil // deleted meanwhile: nothing to lose
+		case s.links[Fingerprint(stored)] && Fingerprint(stored) != Fingerprint(tok):
+			prev = stored // an earlier link of this chain, stored after all
+		case Fingerprint(stored) == Fingerprint(tok):
+			s.saved()
+			return nil, nil
+		default:
+			s.saved() // another process's token, or a new authorization
+			return stored, nil
+		}
+	}
+	return nil, s.saveResult(t, tok, errors.New("oauthrt: the stored token kept changing under the commit"))
+}
+
+// saveResult records the outcome of saving tok: nil for a store that
+// took it, else a *SaveError reported and tok kept as unsaved.
+func (s *keyState) saveResult(t *Transport, tok *oauth2.Token, err error) *SaveError {
 	if err == nil {
 		s.saved()
 		return nil
@@ -272,9 +523,9 @@ func (s *keyState) save(ctx context.Context, t *Transport, tok *oauth2.Token) *S
 }
 
 // saved forgets the unsaved token, which the store now holds or a newer
-// authorization replaced, and lets go of the lease kept for it.
+// token replaced, and lets go of the lease kept for it.
 func (s *keyState) saved() {
-	s.unsaved, s.saveFails, s.ours = nil, 0, nil
+	s.unsaved, s.saveFails, s.ours, s.links, s.root = nil, 0, nil, nil, nil
 	s.nextSave.Store(0)
 	if h := s.held; h != nil {
 		s.held = nil

@@ -161,6 +161,16 @@ func (s *chaosStore) Save(ctx context.Context, key string, tok *oauth2.Token) er
 	return s.MemoryStore.Save(ctx, key, tok)
 }
 
+// Commit fails like Save: the soak's store is a Committer, as the
+// module's stores are, and its commits fail as its saves do.
+func (s *chaosStore) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	if s.on.Load() && s.c.rng() < 0.05 {
+		s.c.fault("store: Commit fails")
+		return errStoreChaos
+	}
+	return s.MemoryStore.Commit(ctx, key, prev, tok)
+}
+
 // TestSoak runs 50 goroutines for a minute against 1-second tokens with
 // faults at the token endpoint, the API and the store.
 func TestSoak(t *testing.T) {

@@ -559,10 +559,11 @@ func TestDeadGrantFailsFastUntilReauthorized(t *testing.T) {
 	if n := f.api.calls.Load(); n != 0 {
 		t.Errorf("API called %d times, want 0", n)
 	}
-	// Once per request, and once more under the MemoryStore's lease
-	// before the refresh.
-	if n := f.store.loads.Load(); n != 5 {
-		t.Errorf("store read %d times, want 5 (once per request, and again under the lease)", n)
+	// Once per request, once more under the MemoryStore's lease before
+	// the refresh, and once after the endpoint refused it (to see whether
+	// another process had refreshed first).
+	if n := f.store.loads.Load(); n != 6 {
+		t.Errorf("store read %d times, want 6 (once per request, again under the lease, and after the refusal)", n)
 	}
 
 	// A person authorizes again: the new token is saved and just works.

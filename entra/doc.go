@@ -73,10 +73,13 @@
 // secret, AADSTS7000215 and AADSTS7000222, a certificate Entra does not
 // know) or unauthorized_client, is not a dead grant, although Entra sends
 // invalid_client with status 401: once the app's credential is fixed the
-// old refresh tokens work again. temporarily_unavailable is tried again,
-// briefly, with the same refresh token. Anything else is returned as it is,
-// a transient failure to the Transport, with the [*oauth2.RetrieveError]
-// reachable through errors.As.
+// old refresh tokens work again. temporarily_unavailable, like a 429 or
+// 5xx answer and a network failure, comes back at once as an
+// [*oauthrt.TransientError] carrying Entra's Retry-After: the Transport
+// backs the key off and tries again later with the same refresh token,
+// which stays usable (see [Refresher.RotationGraceWindow]). Anything else
+// is returned as it is, with the [*oauth2.RetrieveError] reachable through
+// errors.As.
 //
 // # Certificates or secrets
 //

@@ -16,7 +16,6 @@ import (
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/generic"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
-	"github.com/oauthrt/oauthrt/internal/pause"
 	"golang.org/x/oauth2"
 )
 
@@ -33,24 +32,6 @@ const (
 
 // defaultScopes are the scopes of a Refresher whose Scopes is empty.
 var defaultScopes = []string{AzureDevOpsScope, "offline_access"}
-
-// How a temporarily_unavailable answer is tried again: at most maxAttempts
-// requests in all, waiting retryDelay before the second and twice as long
-// before each later one, or as long as the answer's Retry-After asks, up
-// to maxRetryAfter.
-const (
-	maxAttempts   = 3
-	retryDelay    = time.Second
-	maxRetryAfter = 10 * time.Second
-)
-
-// wait waits d, or until ctx is done. Tests replace it.
-var wait = func(ctx context.Context, d time.Duration) error {
-	if !pause.For(ctx, d) {
-		return ctx.Err()
-	}
-	return nil
-}
 
 // A Refresher refreshes Microsoft Entra ID (v2.0 endpoint) tokens with
 // the refresh_token grant: by default tokens for Azure DevOps, in place
@@ -111,10 +92,28 @@ type Refresher struct {
 	TokenURL string
 
 	// HTTPClient sends the token requests. Nil means a client shared by
-	// the module that retries transient failures (429, 5xx, connection
-	// errors); see the generic package's Refresher for what a client of
-	// your own must do about redirects.
+	// the module that sends a request again only when Entra never got it
+	// (the connection failed before the request was written), and returns
+	// 429 and 5xx answers and lost answers at once, as errors wrapping an
+	// [*oauthrt.TransientError]; see the generic package's Refresher for
+	// what a client of your own must do about redirects and retries.
 	HTTPClient *http.Client
+
+	// RotationGraceWindow is how long a refresh token stays usable after
+	// it was presented and rotated: the window in which the Transport
+	// presents it again when the answer to a refresh was lost (see
+	// [oauthrt.RotationGracer]). Zero means [oauthrt.DefaultRotationGrace];
+	// a negative value means none, and a lost answer is not retried
+	// within the refresh.
+	//
+	// Microsoft documents that the identity platform does not revoke a
+	// refresh token when it is used to get new tokens: the old one stays
+	// valid until it expires or is revoked for another reason
+	// (https://learn.microsoft.com/entra/identity-platform/refresh-tokens,
+	// "Token lifetime", read 2026-11-30): a refresh token presented again
+	// after a lost answer is accepted, inside the window or after it, as
+	// long as it is otherwise valid.
+	RotationGraceWindow time.Duration
 
 	// AllowInsecureHTTP lets the token endpoint be plain http:// to a host
 	// that is not a loopback address. false (the zero value): such a
@@ -127,6 +126,7 @@ var (
 	_ oauthrt.Refresher         = (*Refresher)(nil)
 	_ oauthrt.RequestPreparer   = (*Refresher)(nil)
 	_ oauthrt.RejectionDetector = (*Refresher)(nil)
+	_ oauthrt.RotationGracer    = (*Refresher)(nil)
 )
 
 // TokenEndpoint returns the token URL that Refresh posts to: TokenURL if
@@ -158,12 +158,11 @@ func (r *Refresher) TokenEndpoint() string {
 // Conditional Access policy), consent_required or login_required. An
 // answer that blames the app (invalid_client, unauthorized_client, such
 // as an expired client secret) does not, even with status 401: fixing
-// the app revives every grant. An answer temporarily_unavailable is
-// tried again with the same refresh token, at most three requests in all
-// and honouring Retry-After up to 10 seconds; when HTTPClient is nil
-// and the answer's status is 429 or 5xx, the default client has already
-// retried it and Refresh does not again. Error answers wrap an
-// [*oauth2.RetrieveError].
+// the app revives every grant. A failure that may pass (a 429 or 5xx
+// answer, temporarily_unavailable whatever its status, a network error, a
+// lost answer) wraps an [*oauthrt.TransientError], with the Retry-After
+// Entra asked for, and is returned at once: waiting is the Transport's
+// backoff. Error answers wrap an [*oauth2.RetrieveError].
 func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	g, err := r.generic()
 	if err != nil {
@@ -172,7 +171,18 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	if tok == nil || tok.RefreshToken == "" {
 		return nil, fmt.Errorf("entra: no refresh token: %w", oauthrt.ErrReauthRequired)
 	}
-	return r.retrying(ctx, "refresh", func() (*oauth2.Token, error) { return g.Refresh(ctx, tok) })
+	next, err := g.Refresh(ctx, tok)
+	if err != nil {
+		return nil, classify("refresh", err)
+	}
+	return next, nil
+}
+
+// RotationGrace returns RotationGraceWindow resolved:
+// [oauthrt.DefaultRotationGrace] when it is zero, and 0 when it is
+// negative.
+func (r *Refresher) RotationGrace() time.Duration {
+	return endpoint.RotationGrace(r.RotationGraceWindow)
 }
 
 // AuthCodeURL returns the URL of Entra's v2.0 authorization endpoint (of
@@ -210,26 +220,11 @@ func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier st
 	if err != nil {
 		return nil, err
 	}
-	return r.retrying(ctx, "exchange", func() (*oauth2.Token, error) { return g.Exchange(ctx, code, redirectURL, verifier) })
-}
-
-// retrying makes the request call does, again after
-// temporarily_unavailable as Refresh documents, and gives its error
-// entra's meaning. op names the request in errors.
-func (r *Refresher) retrying(ctx context.Context, op string, call func() (*oauth2.Token, error)) (*oauth2.Token, error) {
-	for attempt := 1; ; attempt++ {
-		tok, err := call()
-		if err == nil {
-			return tok, nil
-		}
-		d, again := r.retry(err, attempt)
-		if !again {
-			return nil, classify(op, err)
-		}
-		if err := wait(ctx, d); err != nil {
-			return nil, fmt.Errorf("entra: %s: %w while waiting to try again after temporarily_unavailable", op, err)
-		}
+	tok, err := g.Exchange(ctx, code, redirectURL, verifier)
+	if err != nil {
+		return nil, classify("exchange", err)
 	}
+	return tok, nil
 }
 
 // generic returns the generic Refresher that does the requests, or the
@@ -280,28 +275,6 @@ func (r *Refresher) check() error {
 	return nil // generic.PrivateKeyJWT checks the key and its certificate
 }
 
-// retry reports whether a request that failed with err is to be tried
-// again, and after how long.
-func (r *Refresher) retry(err error, attempt int) (time.Duration, bool) {
-	var re *oauth2.RetrieveError
-	if attempt >= maxAttempts || !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" ||
-		errors.Is(err, oauthrt.ErrReauthRequired) {
-		return 0, false
-	}
-	var status int
-	var header http.Header
-	if re.Response != nil {
-		status, header = re.Response.StatusCode, re.Response.Header
-	}
-	if r.HTTPClient == nil && (status == http.StatusTooManyRequests || status >= 500) {
-		return 0, false // the default client has retried it already
-	}
-	if d, ok := endpoint.ParseRetryAfter(header.Get("Retry-After"), time.Now()); ok {
-		return min(d, maxRetryAfter), true
-	}
-	return retryDelay << (attempt - 1), true
-}
-
 // classify turns an error of the generic Refresher's op (refresh or
 // exchange) into entra's own.
 func classify(op string, err error) error {
@@ -314,6 +287,10 @@ func classify(op string, err error) error {
 	if errors.As(err, &re) && !errors.Is(err, oauthrt.ErrReauthRequired) {
 		switch re.ErrorCode {
 		case "interaction_required", "consent_required", "login_required":
+			// Dead whatever the status: not a failure to back off from.
+			if te, ok := inner.(*oauthrt.TransientError); ok {
+				inner = te.Err
+			}
 			return fmt.Errorf("entra: %s: %w: %w", op, oauthrt.ErrReauthRequired, inner)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,32 +19,6 @@ import (
 	"github.com/oauthrt/oauthrt/entra"
 	"golang.org/x/oauth2"
 )
-
-// noPause makes Refresh fail the test if it waits to try again.
-func noPause(t *testing.T) {
-	entra.SetPause(t, func(context.Context, time.Duration, func(context.Context, time.Duration) error) error {
-		t.Error("Refresh waited to try again")
-		return nil
-	})
-}
-
-// recordPauses makes Refresh's waits return at once, and returns what
-// they were asked to wait.
-func recordPauses(t *testing.T) func() []time.Duration {
-	var mu sync.Mutex
-	var waits []time.Duration
-	entra.SetPause(t, func(_ context.Context, d time.Duration, _ func(context.Context, time.Duration) error) error {
-		mu.Lock()
-		defer mu.Unlock()
-		waits = append(waits, d)
-		return nil
-	})
-	return func() []time.Duration {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]time.Duration(nil), waits...)
-	}
-}
 
 func TestRefreshWithSecret(t *testing.T) {
 	e := newFakeEntra(t, clientSecret, nil)
@@ -158,7 +131,6 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestDeadGrant(t *testing.T) {
 	for _, a := range []answer{interactionRequired, consentRequired, loginRequired, refreshExpired} {
 		t.Run(a.code, func(t *testing.T) {
-			noPause(t)
 			e := newFakeEntra(t, clientSecret, nil)
 			e.answerAlways(a)
 			_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
@@ -180,7 +152,6 @@ func TestDeadGrant(t *testing.T) {
 }
 
 func TestInvalidClientIsNotDead(t *testing.T) {
-	noPause(t)
 	e := newFakeEntra(t, clientSecret, nil)
 	e.answerAlways(secretExpired)
 	_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
@@ -196,13 +167,35 @@ func TestInvalidClientIsNotDead(t *testing.T) {
 	}
 }
 
-func TestTemporarilyUnavailableOnce(t *testing.T) {
-	waits := recordPauses(t)
+// temporarily_unavailable comes back at once as a TransientError, for
+// the Transport to back off from; the refresh token stays good for the
+// Transport's later try.
+func TestTemporarilyUnavailable(t *testing.T) {
 	e := newFakeEntra(t, clientSecret, nil)
-	e.answerWith(unavailable)
-	tok, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	e.answerWith(answer{400, "temporarily_unavailable", 50196, http.Header{"Retry-After": {"7"}}})
+	r := e.refresher()
+	_, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	var te *oauthrt.TransientError
+	if !errors.As(err, &te) || te.RetryAfter != 7*time.Second || te.AnswerLost {
+		t.Fatalf("Refresh = %v (%+v), want a TransientError with RetryAfter 7s", err, te)
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" {
+		t.Errorf("Refresh = %v, want a RetrieveError temporarily_unavailable", err)
+	}
+	if errors.Is(err, oauthrt.ErrReauthRequired) {
+		t.Errorf("%v wraps ErrReauthRequired", err)
+	}
+	if want := "entra: refresh: oauthrt: token endpoint answered 400 Bad Request: temporarily_unavailable: AADSTS50196: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Error() = %q, want it to start with %q", err, want)
+	}
+	if n := len(e.seen()); n != 1 {
+		t.Errorf("%d requests, want 1: Refresh does not try again itself", n)
+	}
+
+	tok, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
 	if err != nil {
-		t.Fatalf("Refresh: %v", err)
+		t.Fatalf("Refresh after temporarily_unavailable: %v", err)
 	}
 	if tok.RefreshToken != "RT-1-ROTATED-REFRESH-TOKEN" {
 		t.Errorf("RefreshToken %q", tok.RefreshToken)
@@ -210,105 +203,72 @@ func TestTemporarilyUnavailableOnce(t *testing.T) {
 	if diff := cmp.Diff([]string{firstRT, firstRT}, e.seen()); diff != "" {
 		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]time.Duration{time.Second}, waits()); diff != "" {
-		t.Errorf("waits (-want +got):\n%s", diff)
-	}
 }
 
-func TestTemporarilyUnavailableForever(t *testing.T) {
-	waits := recordPauses(t)
-	e := newFakeEntra(t, clientSecret, nil)
-	e.answerAlways(unavailable)
-	_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" {
-		t.Fatalf("Refresh = %v, want a RetrieveError temporarily_unavailable", err)
-	}
-	if errors.Is(err, oauthrt.ErrReauthRequired) {
-		t.Errorf("%v wraps ErrReauthRequired", err)
-	}
-	if diff := cmp.Diff([]string{firstRT, firstRT, firstRT}, e.seen()); diff != "" {
-		t.Errorf("refresh tokens presented (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]time.Duration{time.Second, 2 * time.Second}, waits()); diff != "" {
-		t.Errorf("waits (-want +got):\n%s", diff)
-	}
-}
-
+// Retry-After is passed on as it is, to the Transport's backoff: Refresh
+// waits for none of it, with the default client or another.
 func TestRetryAfter(t *testing.T) {
 	for _, tt := range []struct {
-		value string
-		want  time.Duration
+		value    string
+		min, max time.Duration
 	}{
-		{"7", 7 * time.Second},
-		{"3600", 10 * time.Second}, // capped
-		{"99999999999999999999999", 10 * time.Second},
-		{"soon", time.Second}, // unreadable: the default
-		{time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat), 0},
+		{"7", 7 * time.Second, 7 * time.Second},
+		{"3600", time.Hour, time.Hour},
+		{"soon", 0, 0}, // unreadable
+		{time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat), 0, 0},
+		{time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat), 88 * time.Second, 90 * time.Second},
 	} {
-		t.Run(tt.value, func(t *testing.T) {
-			waits := recordPauses(t)
-			e := newFakeEntra(t, clientSecret, nil)
-			e.answerWith(answer{503, "temporarily_unavailable", 50196, http.Header{"Retry-After": {tt.value}}})
-			if _, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT}); err != nil {
-				t.Fatalf("Refresh: %v", err)
-			}
-			if diff := cmp.Diff([]time.Duration{tt.want}, waits()); diff != "" {
-				t.Errorf("waits (-want +got):\n%s", diff)
-			}
-		})
+		for _, defaultClient := range []bool{false, true} {
+			t.Run(fmt.Sprint(tt.value, "/default client=", defaultClient), func(t *testing.T) {
+				e := newFakeEntra(t, clientSecret, nil)
+				e.answerAlways(answer{503, "temporarily_unavailable", 50196, http.Header{"Retry-After": {tt.value}}})
+				r := e.refresher()
+				if defaultClient {
+					r.HTTPClient = nil
+				}
+				_, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+				var te *oauthrt.TransientError
+				if !errors.As(err, &te) || te.RetryAfter < tt.min || te.RetryAfter > tt.max {
+					t.Fatalf("Refresh = %v (%+v), want a TransientError with RetryAfter within [%v, %v]", err, te, tt.min, tt.max)
+				}
+				if n := len(e.seen()); n != 1 {
+					t.Errorf("%d requests, want 1", n)
+				}
+			})
+		}
 	}
 }
 
-// With the default HTTP client, a 5xx temporarily_unavailable has been
-// retried by the client already, and Refresh adds no retries of its own.
-func TestTemporarilyUnavailableDefaultClient(t *testing.T) {
-	noPause(t)
+// An answer only a person can get past is a dead grant whatever its
+// status, and no failure to back off from.
+func TestDeadGrantWith5xx(t *testing.T) {
 	e := newFakeEntra(t, clientSecret, nil)
-	e.answerAlways(answer{503, "temporarily_unavailable", 50196, http.Header{"Retry-After": {"0"}}})
-	r := e.refresher()
-	r.HTTPClient = nil
-	_, err := r.Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	e.answerAlways(answer{503, "interaction_required", 50076, http.Header{"Retry-After": {"30"}}})
+	_, err := e.refresher().Refresh(context.Background(), &oauth2.Token{RefreshToken: firstRT})
+	if !errors.Is(err, oauthrt.ErrReauthRequired) {
+		t.Errorf("Refresh = %v, want ErrReauthRequired", err)
+	}
+	var te *oauthrt.TransientError
+	if errors.As(err, &te) {
+		t.Errorf("Refresh = %v, a TransientError too", err)
+	}
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.ErrorCode != "temporarily_unavailable" {
-		t.Fatalf("Refresh = %v, want a RetrieveError temporarily_unavailable", err)
-	}
-	if n := len(e.seen()); n < 2 {
-		t.Errorf("%d requests: the default client did not retry", n)
+	if !errors.As(err, &re) || re.ErrorCode != "interaction_required" {
+		t.Errorf("Refresh = %v, want a RetrieveError interaction_required", err)
 	}
 }
 
-func TestCancelDuringBackoff(t *testing.T) {
-	waiting := make(chan time.Duration, 1)
-	entra.SetPause(t, func(ctx context.Context, d time.Duration, real func(context.Context, time.Duration) error) error {
-		waiting <- d
-		return real(ctx, d)
-	})
-	e := newFakeEntra(t, clientSecret, nil)
-	e.answerAlways(answer{400, "temporarily_unavailable", 50196, http.Header{"Retry-After": {"3600"}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		_, err := e.refresher().Refresh(ctx, &oauth2.Token{RefreshToken: firstRT})
-		done <- err
-	}()
-	d := <-waiting
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "entra: ") {
-			t.Errorf("Refresh = %v, want an entra: error wrapping context.Canceled", err)
+func TestRotationGrace(t *testing.T) {
+	for field, want := range map[time.Duration]time.Duration{
+		0:                oauthrt.DefaultRotationGrace,
+		-time.Second:     0,
+		time.Minute:      time.Minute,
+		10 * time.Second: 10 * time.Second,
+	} {
+		var g oauthrt.RotationGracer = &entra.Refresher{RotationGraceWindow: field}
+		if got := g.RotationGrace(); got != want {
+			t.Errorf("RotationGraceWindow %v: RotationGrace() = %v, want %v", field, got, want)
 		}
-		if elapsed := time.Since(start); elapsed >= d {
-			t.Errorf("Refresh returned after %v, not before the %v wait ended", elapsed, d)
-		}
-	case <-time.After(d):
-		t.Fatalf("Refresh still waiting %v after its context was cancelled", d)
-	}
-	if n := len(e.seen()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
 	}
 }
 
@@ -366,7 +326,6 @@ func TestSecretsHidden(t *testing.T) {
 	key, cert := testCredential()
 	for _, withCert := range []bool{false, true} {
 		t.Run(fmt.Sprint("certificate=", withCert), func(t *testing.T) {
-			noPause(t)
 			e := newFakeEntra(t, clientSecret, nil)
 			r := e.refresher()
 			if withCert {

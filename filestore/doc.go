@@ -17,6 +17,18 @@
 // Path + ".lock": every read-modify-write of the token file holds it, so
 // two processes saving different keys never lose each other's writes.
 //
+// Store is an [oauthrt.Committer]: Commit compares the stored token's
+// [oauthrt.Fingerprint] with that of the token the refresh started from,
+// and writes, under that same lock, so that a process that lost its lease
+// never writes an older token over a newer one. The stored token is
+// decrypted for the comparison; the file keeps no fingerprint, which a
+// Save by an earlier version of this package would leave stale.
+//
+// Store is an [oauthrt.GrantStateStore]: each key's grant state (a dead
+// grant, a backoff) is kept in the token file beside the tokens, in the
+// clear even with an AEAD (it holds fingerprints and times, no token),
+// and Save and Commit delete it in the same write that stores the token.
+//
 // Store also implements [oauthrt.LeaseLocker]. The refresh lease of a key
 // is an exclusive OS file lock (flock(2) on Unix, LockFileEx on Windows)
 // on the key's lease file, held for as long as the lease is. The kernel
@@ -29,7 +41,11 @@
 // goroutines of one process exclude each other too. The holder itself
 // keeps the TTL: it releases the lock when LeaseTTL has passed since it
 // took or last renewed the lease, and Renew after that fails with
-// [oauthrt.ErrLeaseLost]. A released lease's file is removed while still
+// [oauthrt.ErrLeaseLost]. Its leases are [oauthrt.FencedLease]s: each
+// lease taken on a key gets the key's next epoch, raised while its lock
+// is held, and Renew also fails with [oauthrt.ErrLeaseLost] once a later
+// epoch exists (as it can only if the lease file was removed from under
+// its holder). A released lease's file is removed while still
 // locked (a taker checks, once it holds a lock, that the file it locked
 // is still the one at the path, and starts again otherwise), so lease
 // files do not pile up; on Windows they are left in place.
@@ -42,7 +58,7 @@
 // exactly its bytes.
 //
 // A file that is not what this package writes is an error wrapping
-// [oauthrt.ErrCorruptToken], for Load, Save and Lock alike: it is never
+// [oauthrt.ErrCorruptToken], for every method alike: it is never
 // replaced, so nothing stored in it is silently lost.
 //
 // # File layout
@@ -55,6 +71,13 @@
 //	  },
 //	  "byte_keys": {
 //	    "<standard base64 of a key that is not valid UTF-8>": <its token, as in "tokens">
+//	  },
+//	  "grant_states": {
+//	    "<key>": {"dead_token": "<fingerprint>", "dead_code": "invalid_grant",
+//	              "dead_at": "…", "next_attempt": "…", "failures": 3}
+//	  },
+//	  "byte_key_grant_states": {
+//	    "<standard base64 of a key that is not valid UTF-8>": <its grant state>
 //	  }
 //	}
 //
@@ -68,17 +91,38 @@
 // valid key, however it reads, can collide with one. A file with
 // "byte_keys" has version 2, so that an earlier version of this package,
 // which would rewrite it without them, refuses it instead; a file
-// without them keeps version 1. A "leases" object, where earlier
-// versions kept lease records, is ignored, and dropped on the next write.
-// So processes of an earlier version and of this one do not exclude each
-// other's refreshes: stop the old ones before starting new ones on the
-// same file.
+// without them keeps version 1.
+//
+// A grant state's members are left out at their zero value, and its
+// times are in UTC to the nanosecond; a key without a grant state has no
+// entry. "grant_states" and "byte_key_grant_states" leave the version as
+// it is: an earlier version of this package reads the file as before,
+// and drops them when it writes it. That loses only advisory state (one
+// more call to a failing token endpoint, one more refusal of a dead
+// refresh token), where raising the version would make it refuse the
+// file, and the tokens in it. The version just before this one also
+// takes the same lease files, so its processes and this one's exclude
+// each other's refreshes, but it saves without Commit's check.
+//
+// A "leases" object, where older versions kept lease records, is
+// ignored, and dropped on the next write. So processes of those versions
+// and of this one do not exclude each other's refreshes: stop the old
+// ones before starting new ones on the same file.
 //
 // The lease files are in the directory Path + ".leases" (mode 0700), one
 // per key, named by the hex SHA-256 of the key's bytes (mode 0600, and
-// empty): any key names a file of a fixed, portable name.
+// empty): any key names a file of a fixed, portable name. The epoch of
+// the last lease taken on each key is in the file Path + ".epochs"
+// (mode 0600), under the name of the key's lease file, written as the
+// token file is, under the lock of Path + ".lock":
+//
+//	{"version": 1, "epochs": {"<hex SHA-256 of the key>": 42}}
+//
+// It outlives the lease files, which are removed on release, and no
+// earlier version of this package writes it. Removing it while no lease
+// is held starts every key's epochs again from 1.
 //
 // Cross-process locking is implemented with flock on Unix systems and
-// LockFileEx on Windows; on other systems Save, Lock and TakeLease return
-// an error.
+// LockFileEx on Windows; on other systems every method that writes
+// (Save, Commit, SaveGrantState, Lock, TakeLease) returns an error.
 package filestore

@@ -30,7 +30,8 @@ const marker = "SECRETMARKER"
 // (ErrDecrypt too for an entry), or for a file of a newer layout with
 // exactly that message, and never quotes the file; what it accepts has
 // an access token; and a document it parsed is written back as Store
-// writes it, and that parses again with the same entries.
+// writes it, and that parses again with the same entries and grant
+// states.
 //
 // The seeds are in testdata/fuzz/FuzzParseFile.
 func FuzzParseFile(f *testing.F) {
@@ -45,6 +46,7 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(`{"version":1,"tokens":{"k":{"access_token":"AT"},"s":"AQID"}}`), false)
 	f.Add([]byte(`{"version":3,"tokens":{}}`), true)
 	f.Add([]byte(`{"version":2,"tokens":{},"byte_keys":{"/w==":{"access_token":"AT"}},"leases":{"k":{"pid":1}}}`), false)
+	f.Add([]byte(`{"version":1,"tokens":{},"grant_states":{"k":{"dead_token":"fp","dead_at":"2030-01-02T03:04:05.1Z","failures":2}},"byte_key_grant_states":{"/w==":{"next_attempt":"2030-01-02T03:04:05Z"}}}`), false)
 	f.Fuzz(func(t *testing.T, b []byte, withAEAD bool) {
 		var a cipher.AEAD
 		if withAEAD {
@@ -93,7 +95,7 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 
-		// As writeAtomic writes it.
+		// As update writes it.
 		out, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {
 			t.Fatalf("encoding a parsed document: %v (file %q)", err, b)
@@ -108,7 +110,17 @@ func FuzzParseFile(f *testing.F) {
 		if got, want := slices.Sorted(maps.Keys(doc2.ByteKeys)), slices.Sorted(maps.Keys(doc.ByteKeys)); !slices.Equal(got, want) {
 			t.Fatalf("re-encoding changed the byte keys: %q, want %q", got, want)
 		}
+		if !maps.EqualFunc(doc2.GrantStates, doc.GrantStates, sameRecord) || !maps.EqualFunc(doc2.ByteKeyGrantStates, doc.ByteKeyGrantStates, sameRecord) {
+			t.Fatalf("re-encoding changed the grant states: %v %v, want %v %v", doc2.GrantStates, doc2.ByteKeyGrantStates, doc.GrantStates, doc.ByteKeyGrantStates)
+		}
 	})
+}
+
+// sameRecord reports whether a and b hold the same grant state; their
+// times may be in different locations.
+func sameRecord(a, b grantRecord) bool {
+	return a.DeadToken == b.DeadToken && a.DeadCode == b.DeadCode && a.DeadAt.Equal(b.DeadAt) &&
+		a.NextAttempt.Equal(b.NextAttempt) && a.Failures == b.Failures
 }
 
 // newerLayout reports whether err is parse's error for a file of a

@@ -20,14 +20,16 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Store is an [oauthrt.TokenStore] and [oauthrt.LeaseLocker] on one JSON file.
+// Store is an [oauthrt.TokenStore], [oauthrt.LeaseLocker],
+// [oauthrt.Committer] and [oauthrt.GrantStateStore] on one JSON file.
 // It is safe for concurrent use by goroutines and by processes on one
 // host. See the package documentation for the file's layout and its
 // guarantees.
 type Store struct {
 	// Path is the token file. Required: with an empty Path every method
-	// fails. The lock file Path + ".lock" and the lease directory
-	// Path + ".leases" are created beside it.
+	// fails. The lock file Path + ".lock", the lease directory
+	// Path + ".leases" and the lease epochs file Path + ".epochs" are
+	// created beside it.
 	Path string
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
@@ -39,13 +41,17 @@ type Store struct {
 	LeaseTTL time.Duration
 
 	// AEAD encrypts the tokens in the file. nil means they are stored in
-	// the clear (the file is still readable only by its owner).
+	// the clear (the file is still readable only by its owner). Grant
+	// states and lease epochs, which hold no token, are always in the
+	// clear.
 	AEAD cipher.AEAD
 }
 
 var (
-	_ oauthrt.TokenStore  = (*Store)(nil)
-	_ oauthrt.LeaseLocker = (*Store)(nil)
+	_ oauthrt.TokenStore      = (*Store)(nil)
+	_ oauthrt.LeaseLocker     = (*Store)(nil)
+	_ oauthrt.Committer       = (*Store)(nil)
+	_ oauthrt.GrantStateStore = (*Store)(nil)
 )
 
 // fileVersion is the newest layout this package reads and writes. It
@@ -63,6 +69,12 @@ type document struct {
 	// of the key's bytes. Being apart from Tokens, they cannot collide
 	// with a key that reads like base64.
 	ByteKeys map[string]json.RawMessage `json:"byte_keys,omitempty"`
+	// GrantStates holds the keys' grant states, under the same names as
+	// their tokens: a key that is valid UTF-8 in GrantStates, and the
+	// base64 of one that is not in ByteKeyGrantStates. Neither changes
+	// the layout version: see grantstate.go.
+	GrantStates        map[string]grantRecord `json:"grant_states,omitempty"`
+	ByteKeyGrantStates map[string]grantRecord `json:"byte_key_grant_states,omitempty"`
 	// A "leases" object, which earlier versions wrote, is ignored, and
 	// dropped when the file is written.
 }
@@ -73,12 +85,14 @@ func (d *document) token(key string) (json.RawMessage, bool) {
 		raw, ok := d.Tokens[key]
 		return raw, ok
 	}
-	raw, ok := d.ByteKeys[base64.StdEncoding.EncodeToString([]byte(key))]
+	raw, ok := d.ByteKeys[byteKeyName(key)]
 	return raw, ok
 }
 
-// put stores raw under key.
+// put stores raw under key, and deletes the key's grant state: a new
+// token starts its grant afresh.
 func (d *document) put(key string, raw json.RawMessage) {
+	d.putGrantState(key, grantRecord{})
 	if utf8.ValidString(key) {
 		d.Tokens[key] = raw
 		return
@@ -86,7 +100,20 @@ func (d *document) put(key string, raw json.RawMessage) {
 	if d.ByteKeys == nil {
 		d.ByteKeys = map[string]json.RawMessage{}
 	}
-	d.ByteKeys[base64.StdEncoding.EncodeToString([]byte(key))] = raw
+	d.ByteKeys[byteKeyName(key)] = raw
+}
+
+// byteKeyName is the name in "byte_keys" and "byte_key_grant_states" of
+// a key that is not valid UTF-8.
+func byteKeyName(key string) string {
+	return base64.StdEncoding.EncodeToString([]byte(key))
+}
+
+// isByteKeyName reports whether name is byteKeyName of a key that is not
+// valid UTF-8, spelled exactly as byteKeyName spells it.
+func isByteKeyName(name string) bool {
+	b, err := base64.StdEncoding.DecodeString(name)
+	return err == nil && !utf8.Valid(b) && base64.StdEncoding.EncodeToString(b) == name
 }
 
 // layout is the version the document is written with: the oldest that
@@ -113,6 +140,11 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w under key %q", oauthrt.ErrNoToken, key)
 	}
+	return s.decode(key, raw)
+}
+
+// decode returns the token raw holds, as it sits in the file under key.
+func (s *Store) decode(key string, raw json.RawMessage) (*oauth2.Token, error) {
 	b, err := unwrap(raw)
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: key %q: %w", key, err)
@@ -124,20 +156,29 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	return tok, nil
 }
 
-// Save stores tok under key, keeping the other keys as they are. A nil
-// tok is an error.
+// encode returns how tok sits in the file under key.
+func (s *Store) encode(key string, tok *oauth2.Token) (json.RawMessage, error) {
+	b, err := tokencodec.Encode(tok, s.AEAD, key)
+	if err != nil {
+		return nil, fmt.Errorf("oauthrt: filestore: key %q: %w", key, err)
+	}
+	return wrap(b), nil
+}
+
+// Save stores tok under key, keeping the other keys as they are, and
+// deletes the key's grant state in the same write. A nil tok is an
+// error.
 func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	b, err := tokencodec.Encode(tok, s.AEAD, key)
+	raw, err := s.encode(key, tok)
 	if err != nil {
-		return fmt.Errorf("oauthrt: filestore: key %q: %w", key, err)
+		return err
 	}
-	raw := wrap(b)
-	return s.update(ctx, func(doc *document) bool {
+	return s.update(ctx, func(doc *document) (bool, error) {
 		doc.put(key, raw)
-		return true
+		return true, nil
 	})
 }
 
@@ -215,20 +256,25 @@ func parse(b []byte) (*document, error) {
 	if doc.Tokens == nil {
 		doc.Tokens = map[string]json.RawMessage{}
 	}
+	// A valid UTF-8 key in byte_keys would shadow its entry in "tokens";
+	// a second spelling of one key, another entry.
 	for name := range doc.ByteKeys {
-		b, err := base64.StdEncoding.DecodeString(name)
-		if err != nil || utf8.Valid(b) || base64.StdEncoding.EncodeToString(b) != name {
-			// A valid UTF-8 key there would shadow its entry in
-			// "tokens"; a second spelling of one key, another entry.
+		if !isByteKeyName(name) {
 			return nil, fmt.Errorf("%w: the token file's byte_keys has a name that is not the base64 of a key that is not valid UTF-8; it was left as it is", oauthrt.ErrCorruptToken)
+		}
+	}
+	for name := range doc.ByteKeyGrantStates {
+		if !isByteKeyName(name) {
+			return nil, fmt.Errorf("%w: the token file's byte_key_grant_states has a name that is not the base64 of a key that is not valid UTF-8; it was left as it is", oauthrt.ErrCorruptToken)
 		}
 	}
 	return doc, nil
 }
 
 // update applies change to the file under the cross-process file lock,
-// and writes the file back if change reports a change.
-func (s *Store) update(ctx context.Context, change func(*document) bool) error {
+// and writes the file back if change reports a change. An error from
+// change is returned as it is, and nothing is written.
+func (s *Store) update(ctx context.Context, change func(*document) (bool, error)) error {
 	unlock, err := lockFile(ctx, s.Path+".lock")
 	if err != nil {
 		return err
@@ -241,24 +287,25 @@ func (s *Store) update(ctx context.Context, change func(*document) bool) error {
 	if err != nil {
 		return err
 	}
-	if !change(doc) {
-		return nil
+	if write, err := change(doc); !write || err != nil {
+		return err
 	}
 	doc.Version = doc.layout()
-	return writeAtomic(s.Path, doc)
-}
-
-// writeAtomic replaces path with doc: temp file, sync, rename, sync of
-// the directory.
-func writeAtomic(path string, doc *document) error {
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("oauthrt: filestore: encoding the token file: %w", err)
 	}
+	return writeAtomic(s.Path, b, "token file")
+}
+
+// writeAtomic replaces path with b, a line of JSON without its newline:
+// temp file, sync, rename, sync of the directory. what names the file in
+// errors ("token file").
+func writeAtomic(path string, b []byte, what string) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("oauthrt: filestore: writing the token file: %w", err)
+		return fmt.Errorf("oauthrt: filestore: writing the %s: %w", what, err)
 	}
 	tmp := f.Name()
 	ok := false
@@ -271,19 +318,19 @@ func writeAtomic(path string, doc *document) error {
 	// CreateTemp makes the file 0600 already; Chmod makes sure of it
 	// whatever the platform.
 	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("oauthrt: filestore: writing the token file: %w", err)
+		return fmt.Errorf("oauthrt: filestore: writing the %s: %w", what, err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("oauthrt: filestore: writing the token file: %w", err)
+		return fmt.Errorf("oauthrt: filestore: writing the %s: %w", what, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("oauthrt: filestore: syncing the token file: %w", err)
+		return fmt.Errorf("oauthrt: filestore: syncing the %s: %w", what, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("oauthrt: filestore: writing the token file: %w", err)
+		return fmt.Errorf("oauthrt: filestore: writing the %s: %w", what, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("oauthrt: filestore: replacing the token file: %w", err)
+		return fmt.Errorf("oauthrt: filestore: replacing the %s: %w", what, err)
 	}
 	ok = true
 	syncDir(dir)

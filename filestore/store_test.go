@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,6 +189,30 @@ func TestLayoutIsDocumentedOne(t *testing.T) {
 			t.Errorf("lease directory after every lease was released: %d files, %v; want none", len(entries), err)
 		}
 	}
+	// The epochs outlive the lease files: the count of leases of each
+	// key, under its lease file's name.
+	b, err := os.ReadFile(path + ".epochs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var epochs struct {
+		Version int
+		Epochs  map[string]uint64
+	}
+	if err := json.Unmarshal(b, &epochs); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{hex.EncodeToString(sum[:]): 1}
+	for i := range 4 {
+		sum := sha256.Sum256(fmt.Append(nil, "k", i))
+		want[hex.EncodeToString(sum[:])] = 5
+	}
+	if epochs.Version != 1 || !maps.Equal(epochs.Epochs, want) {
+		t.Errorf("epochs file = %s, want version 1 and epochs %v", b, want)
+	}
+	if st, err := os.Stat(path + ".epochs"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("epochs file: %v, %v; want mode 0600", st, err)
+	}
 }
 
 func TestInvalidUTF8KeyLayout(t *testing.T) {
@@ -342,19 +367,21 @@ func TestOldLeaseRecordDoesNotBlock(t *testing.T) {
 
 // TestLeaseChild is the child process of the tests of dead holders:
 // with FILESTORE_LEASE_CHILD set to a token file, it takes the lease of
-// "k" for an hour, says "held" on stdout, and then exits without
-// releasing it (FILESTORE_LEASE_CHILD_EXIT set) or waits to be killed.
+// "k" for an hour, says "held" and the lease's epoch on stdout, and then
+// exits without releasing it (FILESTORE_LEASE_CHILD_EXIT set) or waits
+// to be killed.
 func TestLeaseChild(t *testing.T) {
 	path := os.Getenv("FILESTORE_LEASE_CHILD")
 	if path == "" {
 		t.Skip("runs only as a child process of TestLeaseOf…")
 	}
 	s := &filestore.Store{Path: path, LeaseTTL: time.Hour}
-	if _, err := s.TakeLease(ctx(), "k"); err != nil {
+	l, err := s.TakeLease(ctx(), "k")
+	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
-	fmt.Println("held")
+	fmt.Println("held", l.(oauthrt.FencedLease).Epoch())
 	if os.Getenv("FILESTORE_LEASE_CHILD_EXIT") != "" {
 		os.Exit(0)
 	}
@@ -363,9 +390,9 @@ func TestLeaseChild(t *testing.T) {
 }
 
 // startHolder starts a child process that takes the lease of "k" in the
-// token file at path for an hour, and returns once it holds it. Its
-// stdout reaches EOF when it has exited.
-func startHolder(t *testing.T, path string, exit bool) (*exec.Cmd, io.Reader) {
+// token file at path for an hour, and returns once it holds it, with the
+// lease's epoch. Its stdout reaches EOF when it has exited.
+func startHolder(t *testing.T, path string, exit bool) (*exec.Cmd, io.Reader, uint64) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLeaseChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "FILESTORE_LEASE_CHILD="+path)
@@ -386,10 +413,11 @@ func startHolder(t *testing.T, path string, exit bool) (*exec.Cmd, io.Reader) {
 	})
 	r := bufio.NewReader(out)
 	line, err := r.ReadString('\n')
-	if line != "held\n" {
-		t.Fatalf("the child said %q, %v; want \"held\"", line, err)
+	var epoch uint64
+	if _, serr := fmt.Sscanf(line, "held %d\n", &epoch); serr != nil {
+		t.Fatalf("the child said %q, %v; want \"held\" and an epoch", line, err)
 	}
-	return cmd, r
+	return cmd, r, epoch
 }
 
 // waitExited returns once the child has exited: its stdout is closed
@@ -402,22 +430,25 @@ func waitExited(t *testing.T, out io.Reader) {
 }
 
 // lockSoon takes the lease of "k" in a time far below the child's TTL
-// of an hour.
-func lockSoon(t *testing.T, path, why string) {
+// of an hour, and checks that its epoch is above the child's.
+func lockSoon(t *testing.T, path, why string, childEpoch uint64) {
 	t.Helper()
 	s := &filestore.Store{Path: path}
 	c, cancel := context.WithTimeout(ctx(), 10*time.Second)
 	defer cancel()
-	unlock, err := s.Lock(c, "k")
+	l, err := s.TakeLease(c, "k")
 	if err != nil {
-		t.Fatalf("Lock %s: %v", why, err)
+		t.Fatalf("TakeLease %s: %v", why, err)
 	}
-	unlock()
+	defer l.Release()
+	if e := l.(oauthrt.FencedLease).Epoch(); e <= childEpoch {
+		t.Errorf("the lease taken %s has epoch %d, not above the child's %d", why, e, childEpoch)
+	}
 }
 
 func TestLeaseOfKilledProcessIsFreeAtOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.json")
-	cmd, out := startHolder(t, path, false)
+	cmd, out, epoch := startHolder(t, path, false)
 	s := &filestore.Store{Path: path}
 	c, cancel := context.WithTimeout(ctx(), 150*time.Millisecond)
 	defer cancel()
@@ -431,7 +462,7 @@ func TestLeaseOfKilledProcessIsFreeAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitExited(t, out) // not reaped yet: the test does not depend on it
-	lockSoon(t, path, "after its holder was killed")
+	lockSoon(t, path, "after its holder was killed", epoch)
 }
 
 // TestLeaseOfZombieIsFreeAtOnce: a holder that exited and that its
@@ -439,12 +470,12 @@ func TestLeaseOfKilledProcessIsFreeAtOnce(t *testing.T) {
 // kill(pid, 0) finds; but it holds no file, and no lock.
 func TestLeaseOfZombieIsFreeAtOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.json")
-	cmd, out := startHolder(t, path, true)
+	cmd, out, epoch := startHolder(t, path, true)
 	waitExited(t, out)
 	if runtime.GOOS == "linux" {
 		waitZombie(t, cmd.Process.Pid)
 	}
-	lockSoon(t, path, "after its holder exited, unreaped")
+	lockSoon(t, path, "after its holder exited, unreaped", epoch)
 }
 
 // waitZombie waits until /proc says that pid is a zombie.

@@ -15,9 +15,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -341,36 +346,104 @@ func TestPrivateKeyJWTUnsupportedKey(t *testing.T) {
 	}
 }
 
-// A request the default client tries again carries a new assertion each
-// time: a provider that saw a jti once may refuse it, even on a request
-// it failed to answer (fosite does).
+// Every attempt carries a new assertion: a provider that saw a jti once
+// may refuse it, even on a request it failed to answer (fosite does). The
+// Transport tries a 503 or a lost answer again by calling Refresh again;
+// the default client resends only a request that never reached the
+// endpoint, and builds it anew too.
 func TestPrivateKeyJWTNewAssertionPerAttempt(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var jtis []string
+	// The servers answer one request at a time, but a server that hangs
+	// up without answering gives the client no write to synchronize with.
+	var mu sync.Mutex
+	var jtisSeen []string
+	seenJTI := func(jti string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		jtisSeen = append(jtisSeen, jti)
+		return len(jtisSeen)
+	}
+	jtis := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(jtisSeen)
+	}
+	reset := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		jtisSeen = nil
+	}
 	ts := newTokenServer(t, func(s seen) (int, string) {
 		_, c := verifyJWT(t, s.Form.Get("client_assertion"), key.Public())
-		jtis = append(jtis, c.Jti) // the server answers one request at a time
-		if len(jtis) < 3 {
+		if seenJTI(c.Jti) == 1 {
 			return 503, `{"error":"temporarily_unavailable"}`
 		}
 		return ok(s)
 	})
-	r := &generic.Refresher{TokenURL: ts.tokenURL(), ClientID: "c", PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key}} // HTTPClient nil: the default, retrying one
-	if _, err := r.Refresh(context.Background(), oldToken()); err != nil {
-		t.Fatalf("Refresh: %v", err)
+	r := &generic.Refresher{TokenURL: ts.tokenURL(), ClientID: "c", PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key}} // HTTPClient nil: the default one
+	_, err = r.Refresh(context.Background(), oldToken())
+	var te *oauthrt.TransientError
+	if !errors.As(err, &te) || len(jtis()) != 1 {
+		t.Fatalf("a 503: %v after %d requests, want a TransientError after 1", err, len(jtis()))
 	}
-	if len(jtis) != 3 || jtis[0] == jtis[1] || jtis[1] == jtis[2] || jtis[0] == jtis[2] {
-		t.Errorf("jtis %q, want three different ones", jtis)
+	if _, err := r.Refresh(context.Background(), oldToken()); err != nil {
+		t.Fatalf("Refresh after the 503: %v", err)
+	}
+	if j := jtis(); len(j) != 2 || j[0] == j[1] {
+		t.Errorf("jtis %q, want two different ones", j)
+	}
+
+	// A request whose answer is lost is not sent again by the client.
+	reset()
+	lost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if err := req.ParseForm(); err != nil {
+			t.Errorf("ParseForm: %v", err)
+		}
+		_, c := verifyJWT(t, req.PostForm.Get("client_assertion"), key.Public())
+		if seenJTI(c.Jti) > 1 {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, tokenBody)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		conn.Close()
+	}))
+	defer lost.Close()
+	r.TokenURL = lost.URL + "/token"
+	_, err = r.Refresh(context.Background(), oldToken())
+	if !errors.As(err, &te) || !te.AnswerLost || len(jtis()) != 1 {
+		t.Fatalf("a lost answer: %v after %d requests, want a TransientError with AnswerLost after 1", err, len(jtis()))
+	}
+	if _, err := r.Refresh(context.Background(), oldToken()); err != nil {
+		t.Errorf("Refresh again: %v", err)
+	}
+	if j := jtis(); len(j) != 2 || j[0] == j[1] {
+		t.Errorf("jtis %q, want two different ones", j)
+	}
+
+	// A connection refused never reached the endpoint: the default client
+	// tries again, with a new assertion.
+	ctx, addr, refused := refusedOnce(t, func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, tokenBody)
+	})
+	r.TokenURL = "http://" + addr + "/token"
+	if _, err := r.Refresh(ctx, oldToken()); err != nil || refused.Load() != 1 {
+		t.Errorf("after a refused connection: %v, %d refused; want a token after 1", err, refused.Load())
 	}
 
 	// An answer no retry can cure is not tried again.
-	jtis = nil
-	ts2 := newTokenServer(t, func(seen) (int, string) { jtis = append(jtis, ""); return 400, `{"error":"invalid_grant"}` })
+	reset()
+	ts2 := newTokenServer(t, func(seen) (int, string) { seenJTI(""); return 400, `{"error":"invalid_grant"}` })
 	r.TokenURL = ts2.tokenURL()
-	if _, err := r.Refresh(context.Background(), oldToken()); !errors.Is(err, oauthrt.ErrReauthRequired) || len(jtis) != 1 {
-		t.Errorf("invalid_grant: %v after %d requests, want ErrReauthRequired after 1", err, len(jtis))
+	if _, err := r.Refresh(context.Background(), oldToken()); !errors.Is(err, oauthrt.ErrReauthRequired) || len(jtis()) != 1 {
+		t.Errorf("invalid_grant: %v after %d requests, want ErrReauthRequired after 1", err, len(jtis()))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
@@ -69,8 +70,14 @@ type Refresher struct {
 	Scopes []string
 
 	// HTTPClient sends the requests. Nil means a client shared by the
-	// module that retries transient failures (429, 5xx, connection
-	// errors). Redirects are never followed: the Refresher sets
+	// module that sends a request again only when the endpoint never got
+	// it (the connection failed before the request was written), and
+	// returns 429 and 5xx answers and lost answers at once, as errors
+	// wrapping an [*oauthrt.TransientError]: the Transport backs the key
+	// off, for the whole fleet, and retries a lost answer within
+	// RotationGraceWindow. A client of your own that retries written
+	// requests presents a refresh token again behind the Transport's
+	// back. Redirects are never followed: the Refresher sets
 	// CheckRedirect on its copy of the client, and refuses an answer that
 	// comes from another host. A client whose Transport wraps another
 	// client (go-retryablehttp's StandardClient) must have that inner
@@ -80,6 +87,15 @@ type Refresher struct {
 	// that retries resends the same one, which a provider that remembers
 	// jti values refuses.
 	HTTPClient *http.Client
+
+	// RotationGraceWindow is how long the provider keeps accepting a
+	// refresh token after it was presented and rotated: the window in
+	// which the Transport presents it again when the answer to a refresh
+	// was lost (see [oauthrt.RotationGracer]). Zero means
+	// [oauthrt.DefaultRotationGrace]; a negative value means the provider
+	// keeps none, and a lost answer is not retried within the refresh.
+	// Set it from what the provider documents, never longer.
+	RotationGraceWindow time.Duration
 
 	// AllowInsecureHTTP lets the token URL be plain http:// to a host that
 	// is not a loopback address. false (the zero value): such a TokenURL
@@ -135,7 +151,10 @@ const (
 	AuthNone AuthMethod = "none"
 )
 
-var _ oauthrt.Refresher = (*Refresher)(nil)
+var (
+	_ oauthrt.Refresher      = (*Refresher)(nil)
+	_ oauthrt.RotationGracer = (*Refresher)(nil)
+)
 
 // FromConfig returns a Refresher for c's token endpoint, with c's client
 // ID, secret and auth style.
@@ -162,7 +181,10 @@ func FromConfig(c *oauth2.Config) *Refresher {
 // answer invalid_grant, or 401 unless it says invalid_client or
 // unauthorized_client (the client's credential is wrong: fixing it
 // revives every grant). Other error answers wrap an
-// [*oauth2.RetrieveError].
+// [*oauth2.RetrieveError]. A failure that may pass (a 429 or 5xx answer,
+// temporarily_unavailable, a network error, a lost answer) wraps an
+// [*oauthrt.TransientError] too, and is returned at once: Refresh never
+// waits out a Retry-After.
 func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	if err := r.check(); err != nil {
 		return nil, err
@@ -182,6 +204,13 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 		return nil, fmt.Errorf("generic: refresh: %w", err)
 	}
 	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
+}
+
+// RotationGrace returns RotationGraceWindow resolved:
+// [oauthrt.DefaultRotationGrace] when it is zero, and 0 when it is
+// negative (the provider keeps no window).
+func (r *Refresher) RotationGrace() time.Duration {
+	return endpoint.RotationGrace(r.RotationGraceWindow)
 }
 
 // Exchange gets the first token of a grant: it redeems the authorization

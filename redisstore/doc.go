@@ -5,7 +5,12 @@
 // processes find a key's token expired at once, one of them takes the
 // lease and refreshes, and the others wait, then use the token it saved.
 // A provider that rotates refresh tokens therefore never sees one used
-// twice.
+// twice. It also holds the fleet protocol by construction: it is an
+// [oauthrt.Committer] (a refreshed token is written only over the token
+// the refresh started from), an [oauthrt.GrantStateStore] (a dead grant
+// and a backoff are known to the whole fleet), and its leases are
+// [oauthrt.FencedLease]s (each carries an epoch that grows with every
+// lease of the key).
 //
 // # Wiring
 //
@@ -27,34 +32,103 @@
 //
 // For the store key k, with the Store's Prefix p:
 //
-//	<p>token:<k>  a string holding the token, as the module's stores
-//	              encode it (JSON, or sealed with the AEAD); no expiry
-//	<p>lease:<k>  the refresh lease: a random holder id, with a TTL
+//	<p>token:<k>      a string holding the token, as the module's stores
+//	                  encode it (JSON, or sealed with the AEAD)
+//	<p>{<t>}fp:<k>    a hash beside the token: fp, the token's
+//	                  [oauthrt.Fingerprint]; sum, the hex SHA-1 of the
+//	                  bytes of <p>token:<k> it describes
+//	<p>{<t>}state:<k> the key's [oauthrt.GrantState], a JSON object:
+//	                  {"dead_token":…,"dead_code":…,"dead_at":…,
+//	                  "next_attempt":…,"failures":…}, zero fields left
+//	                  out, times in RFC 3339 UTC to the nanosecond
+//	<p>lease:<k>      the refresh lease: a random holder id, ':' and the
+//	                  lease's epoch in decimal, with a TTL
+//	<p>{<u>}epoch:<k> the epoch counter of the key's leases, an integer
 //
-// The token key is never given an expiry: the refresh token inside it
-// outlives the access token. Store keys are used verbatim, whatever
-// bytes they hold (':', spaces, NUL, invalid UTF-8, glob characters such
-// as '*', '?' and '[', and the empty key included); the Store never uses
-// them as patterns. Every command
-// touches a single Redis key, so the layout works on Redis Cluster as it
-// is.
+// Only the lease has a TTL. The token key never expires, as the refresh
+// token inside it outlives the access token, and the epoch counter must
+// outlive every lease, so that epochs keep growing after a release or a
+// lapse. A Redis whose maxmemory-policy may evict keys without a TTL
+// (allkeys-lru and the like) may lose tokens and counters alike; give the
+// Store a Redis, or a database, with noeviction or a volatile-* policy.
+// Likewise, Redis replicates asynchronously: a failover to a replica can
+// lose the last writes acknowledged by the old primary, a token or an
+// epoch among them.
+//
+// Store keys are used verbatim, whatever bytes they hold (':', braces,
+// spaces, NUL, invalid UTF-8, glob characters such as '*', '?' and '[',
+// and the empty key included); the Store never uses them as patterns.
+//
+// # Redis Cluster
+//
+// The Store's scripts each touch several keys, which Redis Cluster allows
+// only when they share a hash slot: a key's token, fingerprint record and
+// grant state, or its lease and epoch counter. The token and lease keys
+// are named as the previous release of the Store named them, without a
+// hash tag; the other keys are named after them with one, {t} or {u}:
+// four characters of [0-9a-z] chosen for each key so that Redis hashes
+// the name to the slot of <p>token:<k> (for t) or <p>lease:<k> (for u).
+// Redis hashes only what lies between the first '{' of a name and the
+// first '}' after it, so the braces of k never reach the tag, and the
+// full key in the name keeps the names of different keys apart. A Prefix
+// with braces of its own is handled too: one with a hash tag ("{app}:")
+// puts all the Store's keys in that tag's slot, as it did before; with a
+// '{' it does not close ("app{"), t is chosen for what Redis then hashes;
+// and with a '{' followed at once by '}' ("a{}b"), which makes Redis hash
+// whole names, the tag is written at the end of the name instead:
+// <p>fp:<k><t>.
+//
+// A single node ignores slots, and the same names serve it; data moves
+// between a node and a cluster as it is.
 //
 // # Commands
 //
-// Load is one GET, Save one SET, so a Save is atomic and a Load never
-// sees half a token. Lock repeats
+// Load is one GET of the token key: it never sees half a token. Save
+// runs one script that SETs the token, writes its fingerprint record, and
+// deletes the grant state.
 //
-//	SET <p>lease:<k> <holder> NX PX <LeaseTTL in ms>
+// Commit runs one script that compares the stored token with prev and,
+// when they match, writes as Save does; Redis runs a script without
+// interleaving any other command, so the comparison and the write are
+// one step for every process. Tokens sealed with the AEAD differ on every
+// write, so the script compares fingerprints: prev's, which the Store
+// computes, and the stored token's, which the record keeps. It trusts
+// the record only while its sum is the SHA-1 of the bytes the token key
+// holds, as it is after every Save and Commit: a token key set on its own
+// (by the previous release, see below) leaves a record that describes
+// other bytes, or none. The script then returns the stored bytes instead;
+// the Store opens them, fingerprints the token, and, when it is prev, runs
+// the script again on condition that the token key still holds exactly
+// those bytes. Either way the write happens only in a script that has
+// just found prev in the token key, so a process that lost its lease can
+// never write over a newer token.
 //
-// with a jittered, growing pause (5 ms to 200 ms) until it succeeds or
-// its context ends. The function it returns runs a Lua script that
-// deletes the lease only while it still holds this holder's id, so a
-// holder whose lease lapsed cannot release its successor's. A failed
-// release is ignored: the lease then lapses after its TTL. TakeLease
-// takes the lease the same way; its Lease's Renew runs a Lua script that
-// sets the lease's PEXPIRE again only while it still holds this holder's
-// id. A lapsed lease is gone from Redis, so Renew then fails with
-// [oauthrt.ErrLeaseLost] and never takes it again.
+// LoadGrantState is one GET, SaveGrantState one SET, or one DEL for the
+// zero state.
+//
+// Lock and TakeLease run, with a jittered, growing pause (5 ms to
+// 200 ms) until it succeeds or their context ends, a script that takes
+// the lease only while <p>lease:<k> does not exist: it INCRs the epoch
+// counter and SETs the lease to the holder id and that epoch, with a PX
+// of the LeaseTTL. Release deletes the lease only while it still holds
+// this holder's id (a holder id is drawn at random for each taking), so
+// a holder whose lease lapsed cannot release its successor's; a failed
+// release is ignored, and the lease then lapses after its TTL. Renew sets
+// the lease's PEXPIRE again only while it still holds this holder's id
+// and epoch. A lapsed lease is gone from Redis, and a later one holds
+// another value, so Renew then fails with [oauthrt.ErrLeaseLost] and
+// never takes it again.
+//
+// # Upgrading from the previous release
+//
+// The previous release kept only <p>token:<k> and <p>lease:<k>, under
+// the same names and in the same formats, save for the lease's value (a
+// bare holder id). Its tokens load as they are; the first Save or Commit
+// of a key adds the record. Processes of both releases may share a Redis
+// during a rolling upgrade: they take the same lease key, each waits while
+// the other holds it, and neither releases the other's. A token an old
+// process saves has no record (or a stale one), and a Commit over it
+// compares the token itself, as above.
 //
 // # Encryption
 //
@@ -62,6 +136,10 @@
 // store key: a value copied to another key does not open. Loading a token
 // with the wrong key, or an encrypted token without one, fails with an
 // error wrapping [oauthrt.ErrDecrypt]; a value that is not a token, with
-// one wrapping [oauthrt.ErrCorruptToken]. No error or String output of
-// this package holds a token or the client's password.
+// one wrapping [oauthrt.ErrCorruptToken]. A Commit over a value that does
+// not open is a conflict, and its error wraps the reason as well. The
+// fingerprint record and the grant state are kept in the clear: a
+// fingerprint is a digest of tokens drawn at random, which reveals nothing
+// usable about them. No error or String output of this package holds a
+// token or the client's password.
 package redisstore

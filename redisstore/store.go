@@ -18,8 +18,10 @@ const defaultPrefix = "oauthrt:"
 
 var errNilClient = errors.New("oauthrt: redisstore: Store.Client is nil")
 
-// Store is an [oauthrt.TokenStore] and [oauthrt.LeaseLocker] on Redis. See the
-// package documentation for the keys it writes.
+// Store is an [oauthrt.TokenStore] on Redis, and an [oauthrt.Committer],
+// an [oauthrt.GrantStateStore] and an [oauthrt.LeaseLocker] whose leases
+// are [oauthrt.FencedLease]s. See the package documentation for the keys
+// it writes; it works alike on a single node and on Redis Cluster.
 //
 // A Store is safe for concurrent use, and any number of Stores, in any
 // number of processes, may share one Redis. Its fields must be set before
@@ -47,8 +49,10 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore  = (*Store)(nil)
-	_ oauthrt.LeaseLocker = (*Store)(nil)
+	_ oauthrt.TokenStore      = (*Store)(nil)
+	_ oauthrt.LeaseLocker     = (*Store)(nil)
+	_ oauthrt.Committer       = (*Store)(nil)
+	_ oauthrt.GrantStateStore = (*Store)(nil)
 )
 
 func (s *Store) client() (redis.UniversalClient, error) {
@@ -65,9 +69,32 @@ func (s *Store) prefix() string {
 	return s.Prefix
 }
 
+// The names of the Redis keys of the store key k, for the prefix p. The
+// token and lease keys are named as by the previous release; the others
+// accompany one of them in its hash slot (see companion).
+
+// tokenKey names the key holding k's token.
 func (s *Store) tokenKey(key string) string { return s.prefix() + "token:" + key }
 
-func (s *Store) leaseKey(key string) string { return s.prefix() + "lease:" + key }
+// tokenKeys names the keys of k's token, in the order the scripts take
+// them: the token, its fingerprint record and its grant state.
+func (s *Store) tokenKeys(key string) []string {
+	p, token := s.prefix(), s.tokenKey(key)
+	return []string{token, companion(p, "fp:", key, token), companion(p, "state:", key, token)}
+}
+
+// stateKey names the key holding k's grant state.
+func (s *Store) stateKey(key string) string {
+	return companion(s.prefix(), "state:", key, s.tokenKey(key))
+}
+
+// leaseKeys names the keys of k's lease, in the order the take script
+// takes them: the lease and its epoch counter.
+func (s *Store) leaseKeys(key string) []string {
+	p := s.prefix()
+	lease := p + "lease:" + key
+	return []string{lease, companion(p, "epoch:", key, lease)}
+}
 
 // Load returns the token stored under key, or an error wrapping
 // [oauthrt.ErrNoToken] when there is none.
@@ -93,9 +120,19 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	return tok, nil
 }
 
-// Save stores tok under key, replacing the earlier token, in one SET. A
-// nil tok is an error, and so is a ctx that has already ended: then
-// nothing is stored.
+// save writes a token's value with its fingerprint record, and deletes
+// the grant state, in one step. KEYS: the token, its fingerprint record,
+// its grant state. ARGV: the value, its token's fingerprint.
+var save = redis.NewScript(`
+redis.call("SET", KEYS[1], ARGV[1])
+redis.call("HSET", KEYS[2], "fp", ARGV[2], "sum", redis.sha1hex(ARGV[1]))
+redis.call("DEL", KEYS[3])
+return 1
+`)
+
+// Save stores tok under key, replacing the earlier token, and clears the
+// key's grant state, in one script. A nil tok is an error, and so is a
+// ctx that has already ended: then nothing is stored.
 func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 	c, err := s.client()
 	if err != nil {
@@ -108,7 +145,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 	if err != nil {
 		return fmt.Errorf("oauthrt: redisstore: saving key %q: %w", key, err)
 	}
-	if err := c.Set(ctx, s.tokenKey(key), b, 0).Err(); err != nil {
+	if err := save.Run(ctx, c, s.tokenKeys(key), b, oauthrt.Fingerprint(tok)).Err(); err != nil {
 		return fmt.Errorf("oauthrt: redisstore: saving key %q: %w", key, err)
 	}
 	return nil

@@ -5,11 +5,16 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,28 +41,44 @@ func newClient(t *testing.T) *redis.Client {
 	return c
 }
 
+// newClusterClient returns a client of the Redis Cluster whose nodes
+// OAUTHRT_TEST_REDIS_CLUSTER lists (comma-separated host:port, as
+// scripts/redis-cluster prints them), or skips the test. It is closed
+// when the test ends.
+func newClusterClient(t *testing.T) *redis.ClusterClient {
+	t.Helper()
+	addrs := os.Getenv("OAUTHRT_TEST_REDIS_CLUSTER")
+	if addrs == "" {
+		t.Skip("OAUTHRT_TEST_REDIS_CLUSTER is not set: no Redis Cluster to test against (scripts/redis-cluster starts one)")
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	t.Cleanup(func() { c.Close() })
+	if err := c.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+		return n.Ping(ctx).Err()
+	}); err != nil {
+		t.Fatalf("OAUTHRT_TEST_REDIS_CLUSTER=%s: %v", addrs, err)
+	}
+	return c
+}
+
 // newPrefix returns a fresh key prefix, and deletes every key under it
 // when the test ends (before the client is closed).
-func newPrefix(t *testing.T, c *redis.Client) string {
+func newPrefix(t *testing.T, c redis.UniversalClient) string {
 	t.Helper()
 	prefix := "oauthrt-test:" + randomHex(t) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, escapeGlob(prefix)+"*", 100).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("scanning the keys under %q: %v", prefix, err)
-		}
-		if len(keys) > 0 {
-			if err := c.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("deleting the keys under %q: %v", prefix, err)
-			}
-		}
-	})
+	t.Cleanup(func() { deleteUnder(t, c, prefix) })
 	return prefix
+}
+
+// deleteUnder deletes every key under prefix.
+func deleteUnder(t *testing.T, c redis.UniversalClient, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, k := range keysUnder(t, c, prefix) {
+		if err := c.Del(ctx, k).Err(); err != nil {
+			t.Errorf("deleting %q: %v", k, err)
+		}
+	}
 }
 
 func randomHex(t *testing.T) string {
@@ -72,31 +93,53 @@ func randomHex(t *testing.T) string {
 // escapeGlob makes s match only itself in a Redis MATCH pattern.
 func escapeGlob(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[]\`, s[i]) >= 0 {
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteByte(s[i])
 	}
 	return b.String()
 }
 
-// keysUnder lists the Redis keys under prefix.
-func keysUnder(t *testing.T, c *redis.Client, prefix string) []string {
+// keysUnder lists the Redis keys under prefix, on every master of a
+// cluster.
+func keysUnder(t *testing.T, c redis.UniversalClient, prefix string) []string {
 	t.Helper()
-	ctx := context.Background()
+	return keysMatching(t, c, escapeGlob(prefix)+"*")
+}
+
+// keysMatching lists the Redis keys that match the glob pattern, on every
+// master of a cluster, in order.
+func keysMatching(t *testing.T, c redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	var mu sync.Mutex
 	var keys []string
-	iter := c.Scan(ctx, 0, escapeGlob(prefix)+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
+	scan := func(ctx context.Context, n redis.Cmdable) error {
+		iter := n.Scan(ctx, 0, pattern, 100).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return scan(ctx, n) })
+	} else {
+		err = scan(ctx, c)
 	}
+	if err != nil {
+		t.Fatalf("scanning the keys matching %q: %v", pattern, err)
+	}
+	slices.Sort(keys)
 	return keys
 }
 
-func TestConformance(t *testing.T) {
+// conformance runs the conformance suite against c.
+func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		c := newClient(t)
 		prefix := newPrefix(t, c)
@@ -115,6 +158,22 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformance(t *testing.T) {
+	conformance(t, func(t *testing.T) redis.UniversalClient { return newClient(t) })
+}
+
+// TestClusterConformance holds the Store to the suite on Redis Cluster,
+// where every script must keep to one hash slot. The suite's keys land on
+// all three masters (TestClusterKeysSpread checks that).
+func TestClusterConformance(t *testing.T) {
+	newClusterClient(t) // skips the whole suite at once when there is no cluster
+	conformance(t, func(t *testing.T) redis.UniversalClient { return newClusterClient(t) })
+}
+
+// TestKeyLayout checks the keys the package documentation describes: the
+// token and lease keys named as by the previous release, and beside them
+// the fingerprint record, the grant state and the epoch counter, whose
+// names carry a hash tag.
 func TestKeyLayout(t *testing.T) {
 	c := newClient(t)
 	prefix := newPrefix(t, c)
@@ -122,8 +181,32 @@ func TestKeyLayout(t *testing.T) {
 	s := &redisstore.Store{Client: c, Prefix: prefix, LeaseTTL: 10 * time.Second}
 	const key = "org:42 x"
 	tokenKey, leaseKey := prefix+"token:"+key, prefix+"lease:"+key
+	tagged := func(kind string) *regexp.Regexp {
+		return regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `\{[0-9a-z]{4}\}` + kind + regexp.QuoteMeta(key) + `$`)
+	}
+	// find returns the one key under the prefix that re matches.
+	find := func(re *regexp.Regexp) string {
+		t.Helper()
+		var found []string
+		for _, k := range keysUnder(t, c, prefix) {
+			if re.MatchString(k) {
+				found = append(found, k)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("keys matching %s: %q, want one", re, found)
+		}
+		return found[0]
+	}
+	noExpiry := func(k string) {
+		t.Helper()
+		if ttl := c.PTTL(ctx, k).Val(); ttl != -1 {
+			t.Errorf("PTTL %q = %v, want -1 (no expiry)", k, ttl)
+		}
+	}
 
-	if err := s.Save(ctx, key, &oauth2.Token{AccessToken: "at-layout", RefreshToken: "rt-layout"}); err != nil {
+	tok := &oauth2.Token{AccessToken: "at-layout", RefreshToken: "rt-layout"}
+	if err := s.Save(ctx, key, tok); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := c.Get(ctx, tokenKey).Bytes()
@@ -133,8 +216,28 @@ func TestKeyLayout(t *testing.T) {
 	if !strings.Contains(string(raw), `"refresh_token":"rt-layout"`) {
 		t.Errorf("GET %q = %q, want the token's JSON", tokenKey, raw)
 	}
-	if ttl := c.PTTL(ctx, tokenKey).Val(); ttl != -1 {
-		t.Errorf("PTTL %q = %v, want -1 (no expiry)", tokenKey, ttl)
+	noExpiry(tokenKey)
+	fpKey := find(tagged("fp:"))
+	sum := sha1.Sum(raw)
+	want := map[string]string{"fp": oauthrt.Fingerprint(tok), "sum": hex.EncodeToString(sum[:])}
+	if got := c.HGetAll(ctx, fpKey).Val(); !maps.Equal(got, want) {
+		t.Errorf("HGETALL %q = %q, want %q", fpKey, got, want)
+	}
+	noExpiry(fpKey)
+
+	if err := s.SaveGrantState(ctx, key, oauthrt.GrantState{Failures: 2}); err != nil {
+		t.Fatal(err)
+	}
+	stateKey := find(tagged("state:"))
+	if got := c.Get(ctx, stateKey).Val(); got != `{"failures":2}` {
+		t.Errorf("GET %q = %q, want the grant state's JSON", stateKey, got)
+	}
+	noExpiry(stateKey)
+	if err := s.Save(ctx, key, tok); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Exists(ctx, stateKey).Val(); n != 0 {
+		t.Errorf("the grant state key survived a Save")
 	}
 
 	unlock, err := s.Lock(ctx, key)
@@ -145,18 +248,32 @@ func TestKeyLayout(t *testing.T) {
 	if ttl <= 0 || ttl > s.LeaseTTL {
 		t.Errorf("PTTL %q = %v while held, want in (0, %v]", leaseKey, ttl, s.LeaseTTL)
 	}
-	if holder := c.Get(ctx, leaseKey).Val(); holder == "" {
-		t.Errorf("GET %q is empty while held", leaseKey)
+	if v := c.Get(ctx, leaseKey).Val(); !regexp.MustCompile(`^[0-9a-f]{32}:1$`).MatchString(v) {
+		t.Errorf("GET %q = %q while held, want a holder id, ':' and the epoch 1", leaseKey, v)
 	}
-	got := keysUnder(t, c, prefix)
-	if len(got) != 2 {
-		t.Errorf("keys under the prefix = %q, want only %q and %q", got, tokenKey, leaseKey)
+	epochKey := find(tagged("epoch:"))
+	if got := c.Get(ctx, epochKey).Val(); got != "1" {
+		t.Errorf("GET %q = %q, want 1", epochKey, got)
+	}
+	noExpiry(epochKey)
+	if got, want := keysUnder(t, c, prefix), []string{tokenKey, leaseKey, fpKey, epochKey}; !sameSet(got, want) {
+		t.Errorf("keys under the prefix = %q, want %q", got, want)
 	}
 	unlock()
 	if n := c.Exists(ctx, leaseKey).Val(); n != 0 {
 		t.Errorf("the lease key still exists after unlock")
 	}
+	if n := c.Exists(ctx, epochKey).Val(); n != 1 {
+		t.Errorf("the epoch counter was deleted with the lease")
+	}
 	unlock() // idempotent
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 func TestDefaultPrefix(t *testing.T) {
@@ -164,7 +281,11 @@ func TestDefaultPrefix(t *testing.T) {
 	ctx := context.Background()
 	key := "redisstore-test-" + randomHex(t)
 	tokenKey, leaseKey := "oauthrt:token:"+key, "oauthrt:lease:"+key
-	t.Cleanup(func() { c.Del(context.Background(), tokenKey, leaseKey) })
+	t.Cleanup(func() {
+		for _, k := range keysMatching(t, c, "oauthrt:*"+escapeGlob(key)) {
+			c.Del(context.Background(), k)
+		}
+	})
 
 	s := &redisstore.Store{Client: c}
 	if err := s.Save(ctx, key, &oauth2.Token{AccessToken: "at-default"}); err != nil {

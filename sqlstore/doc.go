@@ -7,7 +7,12 @@
 // processes find a key's token expired at once, one of them takes the
 // lease and refreshes, and the others wait, then use the token it saved.
 // A provider that rotates refresh tokens therefore never sees one used
-// twice.
+// twice. It holds the fleet protocol by construction, not by timing: its
+// leases are [oauthrt.FencedLease]s, whose epochs grow with every lease
+// taken on a key; it is an [oauthrt.Committer], so that a holder whose
+// lease lapsed unnoticed cannot write an older token over a newer one;
+// and it is an [oauthrt.GrantStateStore], so that the whole fleet knows
+// when a grant is dead or its token endpoint backed off.
 //
 // # Wiring
 //
@@ -57,44 +62,53 @@
 // Migrate runs CREATE TABLE IF NOT EXISTS, so it may run on every start;
 // on PostgreSQL two first runs at the very same moment can still fail
 // with a duplicate-key error from the catalog, and succeed when retried.
-// It never alters a table that exists. For the default table name the
-// definitions are, in PostgreSQL:
+// For the default table name the definitions are, in PostgreSQL:
 //
 //	CREATE TABLE IF NOT EXISTS oauthrt_tokens (
-//		token_key    TEXT PRIMARY KEY,
-//		token        BYTEA,
-//		lease_holder VARCHAR(64),
-//		lease_until  BIGINT NOT NULL DEFAULT 0,
-//		updated_at   BIGINT
+//		token_key          TEXT PRIMARY KEY,
+//		token              BYTEA,
+//		lease_holder       VARCHAR(64),
+//		lease_until        BIGINT NOT NULL DEFAULT 0,
+//		updated_at         BIGINT,
+//		lease_epoch        BIGINT NOT NULL DEFAULT 0,
+//		grant_dead_token   BYTEA,
+//		grant_dead_code    BYTEA,
+//		grant_dead_at      BIGINT,
+//		grant_next_attempt BIGINT,
+//		grant_failures     BIGINT
 //	)
 //
-// in SQLite:
+// in SQLite, the same with TEXT NOT NULL for token_key and BLOB for
+// BYTEA; and in MySQL and MariaDB:
 //
 //	CREATE TABLE IF NOT EXISTS oauthrt_tokens (
-//		token_key    TEXT NOT NULL PRIMARY KEY,
-//		token        BLOB,
-//		lease_holder VARCHAR(64),
-//		lease_until  BIGINT NOT NULL DEFAULT 0,
-//		updated_at   BIGINT
+//		token_key          VARBINARY(512) NOT NULL PRIMARY KEY,
+//		token              LONGBLOB NULL,
+//		lease_holder       VARCHAR(64) NULL,
+//		lease_until        BIGINT NOT NULL DEFAULT 0,
+//		updated_at         BIGINT NULL,
+//		lease_epoch        BIGINT NOT NULL DEFAULT 0,
+//		grant_dead_token   LONGBLOB NULL,
+//		grant_dead_code    LONGBLOB NULL,
+//		grant_dead_at      BIGINT NULL,
+//		grant_next_attempt BIGINT NULL,
+//		grant_failures     BIGINT NULL
 //	)
 //
-// and in MySQL and MariaDB:
-//
-//	CREATE TABLE IF NOT EXISTS oauthrt_tokens (
-//		token_key    VARBINARY(512) NOT NULL PRIMARY KEY,
-//		token        LONGBLOB NULL,
-//		lease_holder VARCHAR(64) NULL,
-//		lease_until  BIGINT NOT NULL DEFAULT 0,
-//		updated_at   BIGINT NULL
-//	)
-//
-// There is one row per key. token holds the token as the module's stores
-// encode it (JSON, or sealed with the AEAD), and is NULL while the row
-// only carries a lease; Load then reports [oauthrt.ErrNoToken].
+// There is one row per key, and no statement of this package deletes
+// one. token holds the token as the module's stores encode it (JSON, or
+// sealed with the AEAD), and is NULL while the row only carries a lease
+// or a grant state; Load then reports [oauthrt.ErrNoToken].
 // lease_holder is the random id of the lease's holder, NULL when there is
-// none, and lease_until the end of the lease; updated_at is when the
-// token was last saved. Both are Unix milliseconds read from the
-// database's own clock, never the host's, so that hosts whose clocks
+// none, and lease_until the end of the lease; lease_epoch counts the
+// leases taken on the key, and is the Epoch of the last one; updated_at
+// is when the token was last saved. The grant_ columns hold the key's
+// [oauthrt.GrantState], NULL for each field that is zero: DeadToken and
+// DeadCode byte for byte, DeadAt and NextAttempt in Unix milliseconds
+// (they load in UTC, to the millisecond), Failures as it is. No column
+// but token holds a secret: a dead grant is recorded by its token's
+// fingerprint. lease_until and updated_at are Unix milliseconds read from
+// the database's own clock, never the host's, so that hosts whose clocks
 // disagree agree on when a lease lapses:
 //
 //	PostgreSQL  (extract(epoch from clock_timestamp()) * 1000)::bigint
@@ -108,36 +122,97 @@
 // hold a key with a NUL byte or invalid UTF-8, and its primary key index
 // refuses a long key depending on how well it compresses; such keys, and
 // any key longer than 2048 bytes, are errors before any SQL runs too,
-// from Load, Save, Lock and TakeLease alike. SQLite holds every key as
-// it is. No key is ever truncated or stored under another spelling.
-// The table name is spliced into the SQL unquoted, and so folds to lower
-// case in PostgreSQL.
+// from every method that takes a key. SQLite holds every key as it is.
+// No key is ever truncated or stored under another spelling. The table
+// name is spliced into the SQL unquoted, and so folds to lower case in
+// PostgreSQL.
+//
+// # Upgrading from the previous release
+//
+// The previous release's table lacks lease_epoch and the grant_ columns.
+// Migrate adds them, one ALTER TABLE … ADD COLUMN each, only when a
+// query naming them fails: a table that has them all is not altered, and
+// takes no lock stronger than a SELECT's. A column that another process
+// added meanwhile is not an error, so every process of a fleet may run
+// Migrate as it starts. No existing row or column is changed: the
+// epochs of existing rows start at 0, so the first lease taken by this
+// release has epoch 1, and their grant state is none.
+//
+// Processes of the previous release may go on sharing the table while a
+// fleet is upgraded. They name their columns, so the new ones do not
+// disturb them. Their Save does not clear the grant state: at worst the
+// fleet waits out a backoff that their refresh ended (a dead grant is
+// recorded by its token's fingerprint, so a new token is never taken for
+// dead). Their leases exclude this
+// release's and are excluded by them, but do not move lease_epoch; a
+// lease of this release still cannot be renewed once one of theirs
+// replaced it, as Renew matches its own holder id. And Commit compares
+// the token the row holds, not a fingerprint beside it, so it also sees
+// tokens they saved.
 //
 // # Statements
 //
-// Load is one SELECT. Save is one upsert that writes token and updated_at
-// and leaves the lease columns alone: INSERT … ON CONFLICT (token_key) DO
-// UPDATE in PostgreSQL and SQLite, INSERT … ON DUPLICATE KEY UPDATE in
-// MySQL (whose VALUES() MySQL 8.0.20 and later accept with a deprecation
-// warning, and MariaDB needs). Being a single statement, it is atomic: two
-// processes saving the same key at once cannot interleave, and the last
-// one wins whole.
+// Load is one SELECT. Save is one upsert that writes token and updated_at,
+// sets the grant_ columns to NULL, and leaves the lease columns alone:
+// INSERT … ON CONFLICT (token_key) DO UPDATE in PostgreSQL and SQLite,
+// INSERT … ON DUPLICATE KEY UPDATE in MySQL (whose VALUES() MySQL 8.0.20
+// and later accept with a deprecation warning, and MariaDB needs). Being
+// a single statement, it is atomic: two processes saving the same key at
+// once cannot interleave, and the last one wins whole.
+//
+// Commit with a prev token reads the row's token, decodes it, and
+// compares its [oauthrt.Fingerprint] with prev's; if they match, it
+// writes with
+//
+//	UPDATE oauthrt_tokens SET token = <tok>, updated_at = <now>, grant_… = NULL
+//	WHERE token_key = <key> AND token = <the bytes it read>
+//
+// The databases run an UPDATE against the row's latest committed version
+// under a row lock (SQLite one writer at a time), so it changes the row
+// only if it still holds the bytes that were compared: the comparison and
+// the write are one atomic step for every process. When it matches
+// nothing, another process wrote a token in between: Commit reads and
+// compares again, and reports [oauthrt.ErrCommitConflict] once the
+// fingerprints differ. (They may still match: a sealed token is new
+// bytes each time it is written, even the same token. After five such
+// rounds Commit fails with an error that is not a conflict.) MySQL,
+// unless the connection asks for CLIENT_FOUND_ROWS, counts the rows an
+// UPDATE changed rather than those it matched, and the UPDATE of a
+// Commit whose bytes are the very bytes it read may change nothing; the
+// next round then finds the row holding those bytes, and Commit
+// succeeds, as it does on the other databases. Commit without a prev
+// makes sure the key has a row, as Lock does, then writes with the same
+// UPDATE, its condition being token IS NULL; an UPDATE that matches
+// nothing is a conflict.
+//
+// No fingerprint column is kept beside the token: it would be wrong after
+// any write that did not set it, such as a Save by a process of the
+// previous release, or a token written by hand, and a Commit that trusted
+// it could write over a newer token.
+//
+// LoadGrantState is one SELECT. SaveGrantState is one upsert of the
+// grant_ columns, which leaves the token and lease columns alone (and
+// makes a row without a token for a key that has none), or, for the zero
+// GrantState, one UPDATE that sets them to NULL.
 //
 // Lock makes sure the key has a row (an INSERT that does nothing if it
 // exists), then repeats, with a jittered, growing pause (5 ms to 200 ms),
 //
-//	UPDATE oauthrt_tokens SET lease_holder = <holder>, lease_until = <now> + <LeaseTTL in ms>
+//	UPDATE oauthrt_tokens SET lease_holder = <holder>, lease_until = <now> + <LeaseTTL in ms>,
+//		lease_epoch = lease_epoch + 1
 //	WHERE token_key = <key> AND (lease_holder IS NULL OR lease_until <= <now>)
 //
 // until it changes one row or its context ends. The databases run that
 // UPDATE against the row's latest committed version under a row lock, so
-// exactly one of several racing takers gets the lease. No advisory lock
-// of any database is used, so the lease works through connection poolers
-// and survives a dropped connection. The function Lock returns sets
-// lease_holder back to NULL only where it still holds this holder's id,
-// so a holder whose lease lapsed cannot release its successor's. Its
-// error is ignored: a lease it could not release lapses after its TTL.
-// TakeLease takes the lease the same way; its Lease's Renew runs
+// exactly one of several racing takers gets the lease, and with it the
+// next epoch, which TakeLease reads back by its holder id. No advisory
+// lock of any database is used, so the lease works through connection
+// poolers and survives a dropped connection. The function Lock returns
+// sets lease_holder back to NULL only where it still holds this holder's
+// id, so a holder whose lease lapsed cannot release its successor's; it
+// leaves lease_epoch as it is. Its error is ignored: a lease it could not
+// release lapses after its TTL. TakeLease takes the lease the same way;
+// its Lease's Renew runs
 //
 //	UPDATE oauthrt_tokens SET lease_until = <now> + <LeaseTTL in ms>
 //	WHERE token_key = <key> AND lease_holder = <holder> AND lease_until > <now>

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/oauthrt/oauthrt"
@@ -22,17 +24,22 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 // measured by the database's clock, waiting while another holder has it,
 // until ctx ends; then the error wraps ctx.Err(). It first makes sure key
 // has a row (one without a token if need be), then takes the lease with
-// a conditional UPDATE of that row, which succeeds for one taker only.
+// a conditional UPDATE of that row, which succeeds for one taker only and
+// adds one to the row's lease_epoch in the same statement. The returned
+// Lease is an [oauthrt.FencedLease] whose Epoch is that lease_epoch: no
+// release or lapse ever lowers it, and no row is ever deleted, so every
+// lease taken on the key later, by any process, has a greater one.
 //
 // The lease's Renew moves lease_until to a full TTL from the database's
 // now, with an UPDATE that matches only while the row holds this
 // holder's id and lease_until has not passed: a lapsed lease is never
-// taken again by Renew, which then fails with [oauthrt.ErrLeaseLost].
-// Its Release sets lease_holder back to NULL if it is still this
-// holder's. It may be called more than once and after the lease lapsed,
-// and waits at most a few seconds. It reports no error: a lease it could
-// not release lapses by itself after its TTL, and meanwhile other
-// holders wait.
+// taken again by Renew, which then fails with [oauthrt.ErrLeaseLost], as
+// it does once a later lease was taken. Its Release sets lease_holder
+// back to NULL if it is still this holder's, and leaves lease_epoch as
+// it is. It may be called more than once and after the lease lapsed, and
+// waits at most a few seconds. It reports no error: a lease it could not
+// release lapses by itself after its TTL, and meanwhile other holders
+// wait.
 func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
 	db, d, table, err := s.setup()
 	if err != nil {
@@ -72,6 +79,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	// This package never deletes rows, so one TakeLease makes sure of the
 	// row once.
 	ensured, uncertain := false, false
+	var epoch uint64
 	err = lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
 		if !ensured {
 			if _, err := db.ExecContext(ctx, ensure, key); err != nil {
@@ -91,7 +99,23 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 			uncertain = true
 			return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
 		}
-		return n == 1, nil
+		if n != 1 {
+			return false, nil
+		}
+		// Only a taking changes lease_epoch, and each writes its own
+		// holder: while the row holds this holder, it holds this
+		// taking's epoch.
+		var e int64
+		err = db.QueryRowContext(ctx, d.sql(epochSQL, table), key, holder).Scan(&e)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil // the lease lapsed already, and was taken again
+		case err != nil:
+			uncertain = true
+			return false, fmt.Errorf("oauthrt: sqlstore: reading the lease epoch: %w", err)
+		}
+		epoch = uint64(e)
+		return true, nil
 	})
 	if err != nil {
 		if uncertain {
@@ -99,5 +123,18 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		}
 		return nil, err
 	}
-	return l, nil
+	return &fencedLease{Lease: l, epoch: epoch}, nil
 }
+
+// fencedLease is a lease with the lease_epoch its taking wrote.
+type fencedLease struct {
+	oauthrt.Lease
+	epoch uint64
+}
+
+var _ oauthrt.FencedLease = (*fencedLease)(nil)
+
+// Epoch returns the lease's fencing token, the row's lease_epoch when it
+// was taken: at least 1, and greater than that of every lease taken
+// earlier on the key through the table.
+func (l *fencedLease) Epoch() uint64 { return l.epoch }

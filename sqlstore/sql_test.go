@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -17,6 +19,7 @@ import (
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/sqlstore"
 	"github.com/oauthrt/oauthrt/storetest"
+	"golang.org/x/oauth2"
 )
 
 // sqliteDSNOptions are what the package doc asks of a SQLite shared by
@@ -27,6 +30,8 @@ const sqliteDSNOptions = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)
 // it, written apart from the package's so that it checks the package.
 type testDB struct {
 	*sql.DB
+	driver  string // the driver's name, and its data source name:
+	dsn     string // sql.Open(driver, dsn) opens another handle on the database
 	dialect *sqlstore.Dialect
 	raw     string // reads the token column of key $1; %s: the table
 	put     string // upserts key $1 with token $2; %s: the table
@@ -45,9 +50,11 @@ var databases = []struct {
 
 func openSQLite(t *testing.T) testDB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tokens.db")
+	dsn := "file:" + filepath.Join(t.TempDir(), "tokens.db") + sqliteDSNOptions
 	return testDB{
-		DB:      open(t, "sqlite", "file:"+path+sqliteDSNOptions),
+		DB:      open(t, "sqlite", dsn),
+		driver:  "sqlite",
+		dsn:     dsn,
 		dialect: sqlstore.SQLite,
 		raw:     `SELECT token FROM %s WHERE token_key = ?`,
 		put:     `INSERT INTO %s (token_key, token) VALUES (?, ?) ON CONFLICT (token_key) DO UPDATE SET token = excluded.token`,
@@ -59,6 +66,8 @@ func openPostgres(t *testing.T) testDB {
 	t.Helper()
 	return testDB{
 		DB:      open(t, "pgx", postgresDSN(t)),
+		driver:  "pgx",
+		dsn:     postgresDSN(t),
 		dialect: sqlstore.Postgres,
 		raw:     `SELECT token FROM %s WHERE token_key = $1`,
 		put:     `INSERT INTO %s (token_key, token) VALUES ($1, $2) ON CONFLICT (token_key) DO UPDATE SET token = excluded.token`,
@@ -70,6 +79,8 @@ func openMySQL(t *testing.T) testDB {
 	t.Helper()
 	return testDB{
 		DB:      open(t, "mysql", mysqlDSN(t)),
+		driver:  "mysql",
+		dsn:     mysqlDSN(t),
 		dialect: sqlstore.MySQL,
 		raw:     `SELECT token FROM %s WHERE token_key = ?`,
 		put:     `INSERT INTO %s (token_key, token) VALUES (?, ?) ON DUPLICATE KEY UPDATE token = VALUES(token)`,
@@ -106,6 +117,17 @@ func open(t *testing.T, driver, dsn string) *sql.DB {
 		t.Fatalf("%s: %v", driver, err)
 	}
 	return db
+}
+
+// handles returns n handles on db's database, each with its own
+// connections, as n processes would have; they are closed when t ends.
+func (db testDB) handles(t *testing.T, n int) []*sql.DB {
+	t.Helper()
+	dbs := make([]*sql.DB, n)
+	for i := range dbs {
+		dbs[i] = open(t, db.driver, db.dsn)
+	}
+	return dbs
 }
 
 // newTable returns the name of a new, empty token table that is dropped
@@ -163,3 +185,40 @@ func conformance(t *testing.T, open func(t *testing.T) testDB) {
 func TestSQLite(t *testing.T)   { conformance(t, openSQLite) }
 func TestPostgres(t *testing.T) { conformance(t, openPostgres) }
 func TestMySQL(t *testing.T)    { conformance(t, openMySQL) }
+
+func newAEAD(t *testing.T) cipher.AEAD {
+	t.Helper()
+	block, err := aes.NewCipher([]byte("0123456789abcdef0123456789ABCDEF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aead
+}
+
+// withAndWithoutAEAD runs test on each database, with tokens stored in
+// the clear and sealed: sealed tokens differ at rest each time they are
+// written, even when they are the same token.
+func withAndWithoutAEAD(t *testing.T, test func(t *testing.T, db testDB, aead cipher.AEAD)) {
+	forEachDatabase(t, func(t *testing.T, db testDB) {
+		t.Run("plain", func(t *testing.T) { test(t, db, nil) })
+		t.Run("sealed", func(t *testing.T) { test(t, db, newAEAD(t)) })
+	})
+}
+
+// tokenN is the test's token number i.
+func tokenN(i int) *oauth2.Token {
+	return &oauth2.Token{AccessToken: fmt.Sprintf("at-%d", i), RefreshToken: fmt.Sprintf("rt-%d", i)}
+}
+
+func mustLoad(t *testing.T, s *sqlstore.Store, key string) *oauth2.Token {
+	t.Helper()
+	tok, err := s.Load(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", key, err)
+	}
+	return tok
+}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oauthrt/oauthrt"
@@ -16,10 +17,13 @@ import (
 // defaultTable is the table of a Store whose Table is empty.
 const defaultTable = "oauthrt_tokens"
 
-// Store is an [oauthrt.TokenStore] and an [oauthrt.LeaseLocker] that keeps one
-// row per key in a table of a SQL database. It is safe for concurrent
-// use, and any number of Stores, in any number of processes, may share a
-// table. Set its fields before first use and do not change them after.
+// Store is an [oauthrt.TokenStore] that keeps one row per key in a table
+// of a SQL database. It is also an [oauthrt.LeaseLocker] whose leases are
+// [oauthrt.FencedLease]s, an [oauthrt.Committer] and an
+// [oauthrt.GrantStateStore], so that a fleet sharing the table holds the
+// fleet protocol by construction. It is safe for concurrent use, and any
+// number of Stores, in any number of processes, may share a table. Set
+// its fields before first use and do not change them after.
 type Store struct {
 	// DB is the database. Required: with a nil DB every method returns
 	// an error.
@@ -51,8 +55,10 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore  = (*Store)(nil)
-	_ oauthrt.LeaseLocker = (*Store)(nil)
+	_ oauthrt.TokenStore      = (*Store)(nil)
+	_ oauthrt.LeaseLocker     = (*Store)(nil)
+	_ oauthrt.Committer       = (*Store)(nil)
+	_ oauthrt.GrantStateStore = (*Store)(nil)
 )
 
 // setup returns the Store's database, dialect and table, checked.
@@ -81,9 +87,14 @@ func (s *Store) table() string {
 	return s.Table
 }
 
-// Migrate creates the Store's table unless it exists. It may be called
-// on every start. It does not change a table that exists, whatever its
-// columns; the package doc gives the definition of each dialect.
+// Migrate creates the Store's table unless it exists, and adds to a
+// table made by an earlier release of this package the columns it lacks
+// (lease_epoch and the grant_ columns), leaving its rows as they are. It
+// may be called on every start, by any number of processes at once: it
+// changes nothing in a table that has every column, and a column another
+// process adds meanwhile is not an error. It changes no other column of
+// a table that exists; the package doc gives the definition of each
+// dialect.
 func (s *Store) Migrate(ctx context.Context) error {
 	db, d, table, err := s.setup()
 	if err != nil {
@@ -92,7 +103,36 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := db.ExecContext(ctx, d.sql(d.ddl, table)); err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: creating table %s: %w", table, err)
 	}
+	// One query finds, on every start after the first, that nothing is
+	// missing. The probes select named columns rather than *, whose
+	// prepared statements a column added later would invalidate.
+	names := make([]string, len(d.added))
+	for i, c := range d.added {
+		names[i] = c.name
+	}
+	if hasColumns(ctx, db, d, table, names...) {
+		return nil
+	}
+	for _, c := range d.added {
+		if hasColumns(ctx, db, d, table, c.name) {
+			continue
+		}
+		_, err := db.ExecContext(ctx, d.sql(addColumnSQL, table)+c.name+" "+c.def)
+		if err != nil && !hasColumns(ctx, db, d, table, c.name) { // another process may have added it
+			return fmt.Errorf("oauthrt: sqlstore: adding column %s to table %s: %w", c.name, table, err)
+		}
+	}
 	return nil
+}
+
+// hasColumns reports whether table has every one of the columns: whether
+// a query that names them runs.
+func hasColumns(ctx context.Context, db *sql.DB, d *Dialect, table string, columns ...string) bool {
+	rows, err := db.QueryContext(ctx, d.sql("SELECT "+strings.Join(columns, ", ")+" FROM {table} WHERE 1 = 0", table))
+	if err != nil {
+		return false
+	}
+	return rows.Close() == nil
 }
 
 // Load returns the token stored under key, or an error wrapping
@@ -128,7 +168,8 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 }
 
 // Save stores tok under key with a single upsert, replacing the earlier
-// token and leaving the key's lease as it is. A nil tok is an error. With
+// token, clearing the key's grant state in the same statement, and
+// leaving the key's lease as it is. A nil tok is an error. With
 // a ctx that has already ended, nothing is stored.
 func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 	db, d, table, err := s.setup()

@@ -75,11 +75,19 @@ func allMethods(s *sqlstore.Store) map[string]error {
 	errs := map[string]error{"Migrate": s.Migrate(ctx)}
 	_, errs["Load"] = s.Load(ctx, "k")
 	errs["Save"] = s.Save(ctx, "k", &oauth2.Token{AccessToken: "at"})
+	errs["Commit"] = s.Commit(ctx, "k", nil, &oauth2.Token{AccessToken: "at"})
+	_, errs["LoadGrantState"] = s.LoadGrantState(ctx, "k")
+	errs["SaveGrantState"] = s.SaveGrantState(ctx, "k", oauthrt.GrantState{Failures: 1})
 	unlock, err := s.Lock(ctx, "k")
 	if err == nil {
 		unlock()
 	}
 	errs["Lock"] = err
+	l, err := s.TakeLease(ctx, "k")
+	if err == nil {
+		l.Release()
+	}
+	errs["TakeLease"] = err
 	return errs
 }
 
@@ -151,14 +159,10 @@ func TestMySQLKeyLength(t *testing.T) {
 	s := &sqlstore.Store{DB: db, Dialect: sqlstore.MySQL}
 	ctx := context.Background()
 	long := strings.Repeat("k", 513)
-	if _, err := s.Load(ctx, long); err == nil || !strings.Contains(err.Error(), "512") {
-		t.Errorf("Load of a 513-byte key: err = %v, want one naming the 512-byte limit", err)
-	}
-	if err := s.Save(ctx, long, &oauth2.Token{AccessToken: "at"}); err == nil || !strings.Contains(err.Error(), "512") {
-		t.Errorf("Save of a 513-byte key: err = %v, want one naming the 512-byte limit", err)
-	}
-	if _, err := s.Lock(ctx, long); err == nil || !strings.Contains(err.Error(), "512") {
-		t.Errorf("Lock of a 513-byte key: err = %v, want one naming the 512-byte limit", err)
+	for name, err := range keyMethods(s, long) {
+		if err == nil || !strings.Contains(err.Error(), "512") {
+			t.Errorf("%s of a 513-byte key: err = %v, want one naming the 512-byte limit", name, err)
+		}
 	}
 	if n := fake.connects.Load(); n != 0 {
 		t.Errorf("the database was reached %d times for keys too long", n)
@@ -174,7 +178,43 @@ func TestMySQLKeyLength(t *testing.T) {
 		if tok, err := s.Load(ctx, key); err != nil || tok.AccessToken != "at-long" {
 			t.Errorf("Load of a 512-byte key = %v, %v", tok, err)
 		}
+		if err := s.Commit(ctx, key, &oauth2.Token{AccessToken: "at-long"}, &oauth2.Token{AccessToken: "at-long-2"}); err != nil {
+			t.Errorf("Commit under a 512-byte key: %v", err)
+		}
+		st := oauthrt.GrantState{Failures: 2}
+		if err := s.SaveGrantState(ctx, key, st); err != nil {
+			t.Errorf("SaveGrantState under a 512-byte key: %v", err)
+		}
+		if got, err := s.LoadGrantState(ctx, key); err != nil || got != st {
+			t.Errorf("LoadGrantState of a 512-byte key = %+v, %v", got, err)
+		}
+		l, err := s.TakeLease(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := l.(oauthrt.FencedLease).Epoch(); e != 1 {
+			t.Errorf("first lease on a 512-byte key: epoch %d, want 1", e)
+		}
+		l.Release()
 	})
+}
+
+// keyMethods calls each method of s that takes a key with key, and
+// returns their errors by name.
+func keyMethods(s *sqlstore.Store, key string) map[string]error {
+	ctx := context.Background()
+	tok := &oauth2.Token{AccessToken: "at"}
+	errs := map[string]error{}
+	_, errs["Load"] = s.Load(ctx, key)
+	errs["Save"] = s.Save(ctx, key, tok)
+	errs["Commit"] = s.Commit(ctx, key, nil, tok)
+	errs["Commit from a token"] = s.Commit(ctx, key, tok, tok)
+	_, errs["LoadGrantState"] = s.LoadGrantState(ctx, key)
+	errs["SaveGrantState"] = s.SaveGrantState(ctx, key, oauthrt.GrantState{Failures: 1})
+	errs["SaveGrantState of the zero state"] = s.SaveGrantState(ctx, key, oauthrt.GrantState{})
+	_, errs["Lock"] = s.Lock(ctx, key)
+	_, errs["TakeLease"] = s.TakeLease(ctx, key)
+	return errs
 }
 
 // TestPostgresKeyRules: PostgreSQL's TEXT refuses NUL bytes and invalid
@@ -183,19 +223,13 @@ func TestMySQLKeyLength(t *testing.T) {
 func TestPostgresKeyRules(t *testing.T) {
 	db, fake := openFake(t)
 	s := &sqlstore.Store{DB: db, Dialect: sqlstore.Postgres}
-	ctx := context.Background()
 	for key, why := range map[string]string{
 		"a\x00b":                  "NUL",
 		"\xff\xfe":                "UTF-8",
 		"\xed\xa0\x80":            "UTF-8",
 		strings.Repeat("k", 2049): "2048",
 	} {
-		errs := map[string]error{}
-		_, errs["Load"] = s.Load(ctx, key)
-		errs["Save"] = s.Save(ctx, key, &oauth2.Token{AccessToken: "at"})
-		_, errs["Lock"] = s.Lock(ctx, key)
-		_, errs["TakeLease"] = s.TakeLease(ctx, key)
-		for name, err := range errs {
+		for name, err := range keyMethods(s, key) {
 			if err == nil || !strings.HasPrefix(err.Error(), "oauthrt: sqlstore: ") || !strings.Contains(err.Error(), why) {
 				t.Errorf("%s of key %.20q: err = %v, want an oauthrt: sqlstore: error saying %q", name, key, err, why)
 			}

@@ -39,6 +39,34 @@
 // seconds in all. Within one subtest every Open gets the same Options, so
 // a backend may return one store per subtest, made with the first Open's.
 //
+// When the store implements [oauthrt.Committer], it checks that Commit
+// with a nil prev writes only into an empty key; that Commit over prev
+// writes only while the store holds a token with prev's access token and
+// refresh token, both compared (see [oauthrt.Fingerprint]; the other
+// fields may differ), and otherwise stores nothing and fails with
+// [oauthrt.ErrCommitConflict]; that of 16 handles committing over one
+// token at once exactly one wins, into an empty key too; that Commit
+// accepts and refuses the odd keys exactly as Save does, and never
+// reaches another key's token; that it honours a cancelled context; and
+// that with an AEAD it compares tokens, not ciphertexts.
+//
+// When the store implements [oauthrt.GrantStateStore], it checks that
+// LoadGrantState returns the zero GrantState and no error for a key that
+// has none; that a state round-trips through every handle, its times to
+// the millisecond (a store may round them and drop their location); that
+// the zero state deletes it; that a state neither needs nor creates a
+// token; that each odd key keeps its own; that Save and a successful
+// Commit clear the key's state, and a conflicting Commit keeps it.
+//
+// When the store's leases are fenced ([oauthrt.FencedLease]), it checks that
+// every epoch is non-zero and greater than that of every earlier lease
+// on the key: after a Release, through another handle, after a lapse
+// (when the lapsed holder's Renew fails with [oauthrt.ErrLeaseLost]), and
+// in the order that many goroutines on two handles held the lease.
+//
+// A section whose capability the store lacks skips, and its message
+// names the interface: run the suite with -v to see which were skipped.
+//
 // With an AEAD it checks encryption at rest: what is stored holds no
 // token, and a wrong or missing key gives [oauthrt.ErrDecrypt].
 package storetest

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
@@ -41,14 +42,32 @@ type Refresher struct {
 	TokenURL string
 
 	// HTTPClient sends the token requests. Nil means a client shared by
-	// the module that retries transient failures (429, 5xx, connection
-	// errors). Redirects are never followed: the Refresher sets
+	// the module that sends a request again only when the endpoint never
+	// got it (the connection failed before the request was written), and
+	// returns 429 and 5xx answers and lost answers at once, as errors
+	// wrapping an [*oauthrt.TransientError]: the Transport backs the key
+	// off, for the whole fleet, and retries a lost answer within
+	// RotationGraceWindow. Redirects are never followed: the Refresher sets
 	// CheckRedirect on its copy of the client, and refuses an answer that
 	// comes from another host. A client whose Transport wraps another
 	// client (go-retryablehttp's StandardClient) must have that inner
 	// client refuse redirects too, or a 307 could re-post the credentials
 	// before the answer is refused.
 	HTTPClient *http.Client
+
+	// RotationGraceWindow is how long Azure DevOps keeps accepting a
+	// refresh token after it was presented and rotated: the window in
+	// which the Transport presents it again when the answer to a refresh
+	// was lost (see [oauthrt.RotationGracer]). Zero means
+	// [oauthrt.DefaultRotationGrace]; a negative value means none, and a
+	// lost answer is not retried within the refresh.
+	//
+	// Azure DevOps' window is unknown: its OAuth documentation says that
+	// each refresh issues a new refresh token, to be used the next time,
+	// and nothing about whether the one presented stays usable
+	// (https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/azure-devops-oauth,
+	// "Refresh an expired access token", read 2026-11-30).
+	RotationGraceWindow time.Duration
 
 	// AllowInsecureHTTP lets the token URL be plain http:// to a host that
 	// is not a loopback address. false (the zero value): such a TokenURL
@@ -69,6 +88,7 @@ var (
 	_ oauthrt.Refresher         = (*Refresher)(nil)
 	_ oauthrt.RequestPreparer   = (*Refresher)(nil)
 	_ oauthrt.RejectionDetector = (*Refresher)(nil)
+	_ oauthrt.RotationGracer    = (*Refresher)(nil)
 )
 
 // Refresh exchanges tok's refresh token for a new token. It returns a new
@@ -81,7 +101,9 @@ var (
 // [oauthrt.ErrReauthRequired] without calling the endpoint; so does an
 // answer invalid_grant, or 401 unless it says invalid_client or
 // unauthorized_client. Other error answers wrap an
-// [*oauth2.RetrieveError].
+// [*oauth2.RetrieveError]. A failure that may pass (a 429 or 5xx answer,
+// a network error, a lost answer) wraps an [*oauthrt.TransientError] too,
+// and is returned at once.
 func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	if err := r.check(); err != nil {
 		return nil, err
@@ -94,6 +116,13 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 		return nil, fmt.Errorf("vsts: refresh: %w", err)
 	}
 	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
+}
+
+// RotationGrace returns RotationGraceWindow resolved:
+// [oauthrt.DefaultRotationGrace] when it is zero, and 0 when it is
+// negative.
+func (r *Refresher) RotationGrace() time.Duration {
+	return endpoint.RotationGrace(r.RotationGraceWindow)
 }
 
 // Exchange gets the first token for the authorization code that Azure

@@ -14,16 +14,9 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
-const (
-	// maxRetryAfter is the longest Retry-After the client waits for. An
-	// endpoint asking for more is answered with its own response: a
-	// refresh that blocks for minutes is worse than one that fails.
-	maxRetryAfter = 30 * time.Second
-
-	// attemptTimeout bounds one attempt, so that a hung endpoint cannot
-	// hold a refresh whose context has no deadline forever.
-	attemptTimeout = 30 * time.Second
-)
+// attemptTimeout bounds one attempt, so that a hung endpoint cannot hold a
+// refresh whose context has no deadline forever.
+const attemptTimeout = 30 * time.Second
 
 var defaultClient = sync.OnceValue(func() *http.Client {
 	return NewRetryClient(3, 250*time.Millisecond, 5*time.Second)
@@ -31,16 +24,25 @@ var defaultClient = sync.OnceValue(func() *http.Client {
 
 // DefaultClient returns the client [Do] uses when given a nil one: built
 // once by [NewRetryClient] with 3 retries waiting between 250ms and 5s,
-// and shared by every caller.
+// and shared by every caller. It retries only requests the endpoint never
+// got whole; see NewRetryClient.
 func DefaultClient() *http.Client { return defaultClient() }
 
-// NewRetryClient returns a client for token endpoints that retries
-// connection errors, 429 and 5xx answers (except 501) up to retryMax times
-// (a negative retryMax counts as 0), waiting between waitMin and waitMax
-// with exponential backoff and jitter. On 429 and 503 it waits as long as
-// Retry-After asks instead, unless that is more than 30 seconds: then it
-// returns the answer without retrying. After the last attempt it returns
-// the last answer, not an error of its own.
+// NewRetryClient returns a client for token endpoints that sends a request
+// again only when the endpoint cannot have seen it: the connection could
+// not be made (refused, unreachable, a failed TLS handshake but for an
+// untrusted certificate), or broke before the whole request was written.
+// It tries up to retryMax more times (a negative retryMax counts as 0),
+// waiting between waitMin and waitMax with exponential backoff and jitter,
+// and then returns the last error.
+//
+// It never sends a request again once it was written, even if the
+// connection broke before an answer came: the endpoint may have rotated
+// the refresh token the request carried, and presenting it a second time
+// is for the [oauthrt.Transport] to decide, within the provider's
+// rotation grace window. It returns every answer at once, 429 and 5xx
+// included, Retry-After or not: waiting out an endpoint's trouble is the
+// Transport's backoff, which every process sharing a store keeps together.
 //
 // It never retries once the request's context is done, and that context
 // bounds the waits too. Each attempt is also limited to 30 seconds.
@@ -74,36 +76,53 @@ func NewRetryClient(retryMax int, waitMin, waitMax time.Duration) *http.Client {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	c := rc.StandardClient()
+	// retryablehttp hands checkRetry the context of the request it was
+	// given, and sends every attempt with it (a shallow copy of the
+	// request, same context): a writeWatch put there hears every attempt.
+	c.Transport = watchingTransport{c.Transport}
 	c.CheckRedirect = refuseRedirect
 	return c
+}
+
+// watchingTransport gives each request a writeWatch of its own before
+// passing it on, for checkRetry to consult.
+type watchingTransport struct{ next http.RoundTripper }
+
+func (t watchingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, _ := watchWrites(req.Context())
+	return t.next.RoundTrip(req.WithContext(ctx))
 }
 
 // refuseRedirect is an [http.Client.CheckRedirect] that returns the 3xx
 // answer itself.
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// checkRetry is the [retryablehttp.CheckRetry] of [NewRetryClient]. It
-// never returns an error, so that the client hands back either the last
+// checkRetry is the [retryablehttp.CheckRetry] of [NewRetryClient]: it
+// retries a failure to reach the endpoint that happened before the request
+// was written (ctx carries the writeWatch that knows), and nothing else.
+// It never returns an error, so that the client hands back either the
 // answer or the transport's own error, never both.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return false, nil
-	}
-	if err == nil {
-		if d, ok := retryAfter(resp, time.Now()); ok && d > maxRetryAfter {
-			return false, nil
-		}
-	}
-	retry, _ := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	return retry, nil
+	return err != nil && !mayBeWritten(ctx) && retryable(ctx, err), nil
 }
 
-// backoff is the [retryablehttp.Backoff] of [NewRetryClient]: Retry-After
-// when a 429 or 503 carries one, else exponential backoff with jitter.
-func backoff(waitMin, waitMax time.Duration, attempt int, resp *http.Response) time.Duration {
-	if d, ok := retryAfter(resp, time.Now()); ok {
-		return min(d, maxRetryAfter)
+// retryable reports whether err, an error of an HTTP client whose request
+// the endpoint did not get, may go away on another try: not when ctx is
+// done or the request was cancelled, nor for the errors that
+// go-retryablehttp knows no retry cures (an unsupported scheme, an
+// invalid header, an untrusted certificate, too many redirects).
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return false
 	}
+	retry, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err)
+	return retry
+}
+
+// backoff is the [retryablehttp.Backoff] of [NewRetryClient]: exponential
+// backoff with jitter. It never gets an answer to honour the Retry-After
+// of, as checkRetry retries none.
+func backoff(waitMin, waitMax time.Duration, attempt int, _ *http.Response) time.Duration {
 	return jitteredBackoff(waitMin, waitMax, attempt, rand.Int64N)
 }
 
@@ -123,15 +142,6 @@ func jitteredBackoff(waitMin, waitMax time.Duration, attempt int, randN func(n i
 		return lo
 	}
 	return lo + time.Duration(randN(int64(hi-lo)+1))
-}
-
-// retryAfter reports the wait a 429 or 503 answer asks for in its
-// Retry-After header, measured from now.
-func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
-	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
-		return 0, false
-	}
-	return ParseRetryAfter(resp.Header.Get("Retry-After"), now)
 }
 
 // ParseRetryAfter parses a Retry-After value, delay-seconds or an HTTP

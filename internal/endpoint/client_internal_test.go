@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -47,43 +48,59 @@ func response(status int, retryAfter string) *http.Response {
 	return &http.Response{StatusCode: status, Status: strconv.Itoa(status), Header: h}
 }
 
+// checkRetry retries a connection error only when the request was not
+// written, and an answer never: the Transport backs 429 and 5xx off for
+// the whole fleet, and decides on presenting a refresh token again.
 func TestCheckRetry(t *testing.T) {
-	soon := time.Now().Add(10 * time.Second).UTC().Format(http.TimeFormat)
-	late := time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)
-	canceled, cancel := context.WithCancel(context.Background())
-	cancel()
+	unwritten := func() context.Context {
+		ctx, _ := watchWrites(context.Background())
+		return ctx
+	}
+	written := func() context.Context {
+		ctx, w := watchWrites(context.Background())
+		w.written.Store(true)
+		return ctx
+	}
+	rewatched := func() context.Context {
+		// An earlier request with this context was written; this one,
+		// watched anew, was not.
+		ctx, w := watchWrites(context.Background())
+		w.written.Store(true)
+		ctx, _ = watchWrites(ctx)
+		return ctx
+	}
+	canceled := func() context.Context {
+		ctx, cancel := context.WithCancel(unwritten())
+		cancel()
+		return ctx
+	}
+	refused := &url.Error{Op: "Post", URL: "https://token.example/", Err: errors.New("dial tcp: connect: connection refused")}
+	scheme := &url.Error{Op: "Post", URL: "ftp://token.example/", Err: errors.New(`unsupported protocol scheme "ftp"`)}
 	tests := []struct {
 		name string
-		ctx  context.Context
+		ctx  func() context.Context
 		resp *http.Response
 		err  error
 		want bool
 	}{
-		{"429 without Retry-After", nil, response(429, ""), nil, true},
-		{"429 Retry-After 10", nil, response(429, "10"), nil, true},
-		{"429 Retry-After 30", nil, response(429, "30"), nil, true},
-		{"429 Retry-After 31", nil, response(429, "31"), nil, false},
-		{"429 Retry-After 120", nil, response(429, "120"), nil, false},
-		{"503 Retry-After date soon", nil, response(503, soon), nil, true},
-		{"503 Retry-After date late", nil, response(503, late), nil, false},
-		{"500 ignores Retry-After", nil, response(500, "120"), nil, true},
-		{"502", nil, response(502, ""), nil, true},
-		{"501", nil, response(501, ""), nil, false},
-		{"400", nil, response(400, ""), nil, false},
-		{"401", nil, response(401, ""), nil, false},
-		{"200", nil, response(200, ""), nil, false},
-		{"connection error", nil, nil, errors.New("connection refused"), true},
+		{"connection error before writing", unwritten, nil, refused, true},
+		{"connection error after writing", written, nil, refused, false},
+		{"connection error, an earlier request written", rewatched, nil, refused, true},
+		{"connection error, no watch", context.Background, nil, refused, false},
+		{"unsupported scheme", unwritten, nil, scheme, false},
 		{"context canceled", canceled, nil, context.Canceled, false},
-		{"context canceled with a 503", canceled, response(503, ""), nil, false},
-		{"canceled error, live context", nil, nil, context.Canceled, false},
+		{"canceled error, live context", unwritten, nil, context.Canceled, false},
+		{"429 Retry-After 10", unwritten, response(429, "10"), nil, false},
+		{"429 without Retry-After", unwritten, response(429, ""), nil, false},
+		{"503 Retry-After 0", unwritten, response(503, "0"), nil, false},
+		{"500", unwritten, response(500, ""), nil, false},
+		{"502", written, response(502, ""), nil, false},
+		{"400", unwritten, response(400, ""), nil, false},
+		{"200", unwritten, response(200, ""), nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := tt.ctx
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			got, err := checkRetry(ctx, tt.resp, tt.err)
+			got, err := checkRetry(tt.ctx(), tt.resp, tt.err)
 			if got != tt.want || err != nil {
 				t.Errorf("checkRetry = %v, %v; want %v, nil", got, err, tt.want)
 			}
@@ -91,22 +108,20 @@ func TestCheckRetry(t *testing.T) {
 	}
 }
 
+// backoff draws from the jittered range whatever the answer: it is only
+// ever asked after a connection error.
 func TestBackoff(t *testing.T) {
 	const waitMin, waitMax = time.Second, 5 * time.Second
-	date := time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat)
 	tests := []struct {
 		name     string
 		resp     *http.Response
 		attempt  int
 		min, max time.Duration
 	}{
-		{"429 Retry-After seconds", response(429, "3"), 0, 3 * time.Second, 3 * time.Second},
-		{"503 Retry-After 0", response(503, "0"), 2, 0, 0},
-		{"503 Retry-After date", response(503, date), 0, 18 * time.Second, 20 * time.Second},
-		{"429 Retry-After capped", response(429, "3600"), 0, maxRetryAfter, maxRetryAfter},
-		{"500 ignores Retry-After", response(500, "3"), 0, waitMin, 2 * waitMin},
 		{"connection error", nil, 1, 2 * waitMin, 4 * waitMin},
+		{"first attempt", nil, 0, waitMin, 2 * waitMin},
 		{"late attempt", nil, 10, waitMin, waitMax},
+		{"an answer's Retry-After is no wait of the client's", response(429, "3600"), 0, waitMin, 2 * waitMin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,11 +2,13 @@ package endpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/secure"
@@ -42,10 +44,32 @@ type Request struct {
 // answer with [Parse].
 //
 // Whatever c's CheckRedirect, Do does not follow redirects: a 3xx is an
-// error answer. An error from c (the endpoint unreachable, ctx done) comes
-// back wrapped, so that errors.Is(err, context.Canceled) works; an answer
-// the endpoint gave that is not a token comes back as a [*ResponseError].
-// Do reads at most [MaxBody] bytes of the answer and always closes it.
+// error answer. An error from c comes back wrapped, so that
+// errors.Is(err, context.Canceled) works; an answer the endpoint gave that
+// is not a token comes back as a [*ResponseError]. Do reads at most
+// [MaxBody] bytes of the answer and always closes it.
+//
+// A failure that may pass, so that the same request may succeed later,
+// comes back wrapped in an [*oauthrt.TransientError] whose Err is the
+// error described above, message included:
+//
+//   - an answer 429 or 5xx but 501 Not Implemented, unless its error
+//     code says the grant is dead (invalid_grant, bad_refresh_token:
+//     some servers send those with a 500);
+//   - an answer whose error code is temporarily_unavailable, whatever its
+//     status (RFC 6749 §4.1.2.1 defines the code for redirects from the
+//     authorization endpoint, which cannot carry a 503; some token
+//     endpoints answer it too);
+//   - an error of c while ctx is live (the endpoint unreachable, the
+//     connection broken, an attempt timed out), or an answer whose body
+//     broke off.
+//
+// RetryAfter is the answer's Retry-After (delay-seconds or an HTTP date)
+// when it has one. AnswerLost is set when the request may have reached
+// the endpoint whole and no answer came back: the connection failed after
+// the request was written (as [httptrace.ClientTrace.WroteRequest] tells),
+// or the body of the answer broke off. When ctx itself is done, the error
+// is not transient: the caller gave up, the endpoint did not fail.
 func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 	if c == nil {
 		c = DefaultClient()
@@ -66,11 +90,13 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 
+	watchedCtx, watch := watchWrites(ctx)
+	req = req.WithContext(watchedCtx)
 	noRedirects := *c
 	noRedirects.CheckRedirect = refuseRedirect
 	resp, err := noRedirects.Do(req)
 	if err != nil {
-		return nil, newTransportError(err, red)
+		return nil, lost(ctx, newTransportError(err, red), watch.written.Load())
 	}
 	defer resp.Body.Close()
 	// A client whose Transport wraps a client of its own (go-retryablehttp's
@@ -83,15 +109,49 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return nil, newTransportError(fmt.Errorf("reading the answer: %w", err), red)
+		// Headers came: the endpoint had the request, and its answer is lost.
+		return nil, lost(ctx, newTransportError(fmt.Errorf("reading the answer: %w", err), red), true)
 	}
 	if len(body) > MaxBody {
-		return nil, newResponseError(resp, red, nil, "", "", "", "body larger than 1 MiB", nil)
+		return nil, transient(resp, newResponseError(resp, red, nil, "", "", "", "body larger than 1 MiB", nil), time.Now())
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return nil, newResponseError(resp, red, nil, "", "", "", "a redirect, refused: a token endpoint is never redirected, so that credentials are posted only where configured", nil)
 	}
-	return Parse(resp, body, r.Secrets)
+	tok, err := Parse(resp, body, r.Secrets)
+	if err != nil {
+		return nil, transient(resp, err, time.Now())
+	}
+	return tok, nil
+}
+
+// lost returns err, a failure to get an answer, as a TransientError, with
+// AnswerLost when the request may have reached the endpoint (written);
+// or as it is when ctx is done: the caller gave up, not the endpoint.
+func lost(ctx context.Context, err error, written bool) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return &oauthrt.TransientError{Err: err, AnswerLost: written}
+}
+
+// transient returns err, the error Parse (or Do) made of the answer resp,
+// wrapped in a TransientError when another try may get a token: an answer
+// temporarily_unavailable, or 429 or 5xx but 501, with no error code that
+// says the grant is dead. RetryAfter is resp's Retry-After, measured from
+// now.
+func transient(resp *http.Response, err error, now time.Time) error {
+	var re *ResponseError
+	if !errors.As(err, &re) || re.reauth {
+		return err
+	}
+	status := resp.StatusCode
+	unavailable := re.Retrieve != nil && re.Retrieve.ErrorCode == "temporarily_unavailable"
+	if !unavailable && status != http.StatusTooManyRequests && (status < 500 || status == http.StatusNotImplemented) {
+		return err
+	}
+	wait, _ := ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	return &oauthrt.TransientError{Err: err, RetryAfter: wait}
 }
 
 // transportError is an error from the HTTP client, with a message that

@@ -147,106 +147,6 @@ func TestDoClosesBody(t *testing.T) {
 	}
 }
 
-func TestDoRetries(t *testing.T) {
-	tests := []struct {
-		name    string
-		handler func(call int32, w http.ResponseWriter)
-		calls   int32
-		status  int // of the *ResponseError; 0: want a token
-	}{
-		{
-			name: "503 with Retry-After 0, then 200",
-			handler: func(call int32, w http.ResponseWriter) {
-				if call == 1 {
-					w.Header().Set("Retry-After", "0")
-					writeJSON(w, 503, `{"error":"temporarily_unavailable"}`)
-					return
-				}
-				writeJSON(w, 200, `{"access_token":"AT"}`)
-			},
-			calls: 2,
-		},
-		{
-			name: "connection dropped, then 200",
-			handler: func(call int32, w http.ResponseWriter) {
-				if call == 1 {
-					conn, _, err := http.NewResponseController(w).Hijack()
-					if err == nil {
-						conn.Close()
-					}
-					return
-				}
-				writeJSON(w, 200, `{"access_token":"AT"}`)
-			},
-			calls: 2,
-		},
-		{
-			name: "500 storm",
-			handler: func(call int32, w http.ResponseWriter) {
-				writeJSON(w, 500, `{"error":"server_error"}`)
-			},
-			calls:  retryMax + 1,
-			status: 500,
-		},
-		{
-			name: "429 asking for two minutes",
-			handler: func(call int32, w http.ResponseWriter) {
-				w.Header().Set("Retry-After", "120")
-				writeJSON(w, 429, `{"error":"slow_down"}`)
-			},
-			calls:  1,
-			status: 429,
-		},
-		{
-			name: "501 is not retried",
-			handler: func(call int32, w http.ResponseWriter) {
-				writeJSON(w, 501, `{"error":"unsupported"}`)
-			},
-			calls:  1,
-			status: 501,
-		},
-		{
-			name: "400 is not retried",
-			handler: func(call int32, w http.ResponseWriter) {
-				writeJSON(w, 400, `{"error":"invalid_grant"}`)
-			},
-			calls:  1,
-			status: 400,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var n atomic.Int32
-			srv, calls := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
-				tt.handler(n.Add(1), w)
-			})
-			tok, err := endpoint.Do(context.Background(), fastClient(), endpoint.Request{URL: srv.URL})
-			if got := calls.Load(); got != tt.calls {
-				t.Errorf("server got %d calls, want %d", got, tt.calls)
-			}
-			if tt.status == 0 {
-				if err != nil || tok.AccessToken != "AT" {
-					t.Fatalf("Do = %v, %v; want a token", tok, err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Do = %v, want an error", tok)
-			}
-			var re *oauth2.RetrieveError
-			if !errors.As(err, &re) {
-				t.Fatalf("error %v is no RetrieveError", err)
-			}
-			if re.Response.StatusCode != tt.status {
-				t.Errorf("status %d, want %d", re.Response.StatusCode, tt.status)
-			}
-			if tt.status != 400 && errors.Is(err, oauthrt.ErrReauthRequired) {
-				t.Errorf("%v wraps ErrReauthRequired", err)
-			}
-		})
-	}
-}
-
 func TestDoConnectionRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -265,6 +165,10 @@ func TestDoConnectionRefused(t *testing.T) {
 	}
 	if errors.Is(err, oauthrt.ErrReauthRequired) {
 		t.Errorf("%v wraps ErrReauthRequired", err)
+	}
+	var te *oauthrt.TransientError
+	if !errors.As(err, &te) || te.AnswerLost {
+		t.Errorf("%v is no TransientError without AnswerLost: nothing was sent", err)
 	}
 	var rerr *endpoint.ResponseError
 	if errors.As(err, &rerr) {
@@ -316,6 +220,17 @@ func TestDoCanceled(t *testing.T) {
 	if errors.Is(err, oauthrt.ErrReauthRequired) {
 		t.Errorf("%v wraps ErrReauthRequired", err)
 	}
+	notTransient(t, err)
+}
+
+// notTransient fails t if err, the error of a request whose caller gave
+// up, is a TransientError: the endpoint did not fail.
+func notTransient(t *testing.T, err error) {
+	t.Helper()
+	var te *oauthrt.TransientError
+	if errors.As(err, &te) {
+		t.Errorf("%v is a TransientError, but the caller's context ended it", err)
+	}
 }
 
 func TestDoDeadline(t *testing.T) {
@@ -326,24 +241,62 @@ func TestDoDeadline(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Do = %v, want context.DeadlineExceeded", err)
 	}
+	notTransient(t, err)
 }
 
-func TestDoDeadlineDuringBackoff(t *testing.T) {
-	srv, calls := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "25") // under the 30 s cap: the client waits
-		writeJSON(w, 503, `{"error":"temporarily_unavailable"}`)
+// The caller's context ends the body's read too, and that is no lost
+// answer either.
+func TestDoCanceledDuringBody(t *testing.T) {
+	release := make(chan struct{})
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"access_token":`)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
 	})
-	// The answer comes at once; the deadline falls in the 25 s wait.
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base := fastClient().Transport
+	// Cancelled once the headers are in: Do's read of the body waits.
+	c := &http.Client{Transport: roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(req)
+		cancel()
+		return resp, err
+	})}
+	_, err := endpoint.Do(ctx, c, endpoint.Request{URL: srv.URL})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "reading the answer") {
+		t.Fatalf("Do = %v, want context.Canceled while reading the answer", err)
+	}
+	notTransient(t, err)
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// The wait between attempts after a refused connection ends with the
+// caller's context.
+func TestDoDeadlineDuringBackoff(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // every connection is refused, and retried after 25 s
+	slow := endpoint.NewRetryClient(3, 25*time.Second, 25*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := endpoint.Do(ctx, fastClient(), endpoint.Request{URL: srv.URL})
+	_, err = endpoint.Do(ctx, slow, endpoint.Request{URL: "http://" + addr + "/token"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Do = %v, want context.DeadlineExceeded", err)
 	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("server got %d calls, want 1", n)
-	}
+	notTransient(t, err)
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("Do returned after %v: the backoff wait ignored the context", d)
 	}
@@ -460,19 +413,10 @@ func TestClientRejected(t *testing.T) {
 }
 
 // DoFresh builds each attempt anew, and tries again only what the
-// default client would: not a request refused before it was sent, and
-// never with a client of the caller's.
+// default client would: a request the endpoint never got, not an answer
+// (a 502 included), not a request refused before it was sent, and never
+// with a client of the caller's.
 func TestDoFreshBuildsEachAttempt(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"at","token_type":"Bearer"}`)
-	}))
-	defer srv.Close()
 	var builds []string
 	build := func(u string) func() (endpoint.Request, error) {
 		return func() (endpoint.Request, error) {
@@ -480,14 +424,35 @@ func TestDoFreshBuildsEachAttempt(t *testing.T) {
 			return endpoint.Request{URL: u, Form: url.Values{"n": {builds[len(builds)-1]}}}, nil
 		}
 	}
-	if _, err := endpoint.DoFresh(context.Background(), nil, build(srv.URL)); err != nil || len(builds) != 2 {
-		t.Errorf("after a 502: err %v, %d builds, want success after 2", err, len(builds))
+
+	var got []string
+	ctx, addr, refused, calls := refusingAddr(t, func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.FormValue("n")) // one request at a time
+		writeJSON(w, 200, `{"access_token":"at","token_type":"Bearer"}`)
+	})
+	if _, err := endpoint.DoFresh(ctx, nil, build("http://"+addr+"/token")); err != nil || len(builds) != 2 {
+		t.Errorf("after a refused connection: err %v, %d builds, want success after 2", err, len(builds))
+	}
+	if r, c := refused.Load(), calls.Load(); r != 1 || c != 1 || len(got) != 1 || got[0] != "1" {
+		t.Errorf("%d refused, %d served, the server saw attempts %q; want 1, 1 and the second", r, c, got)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	builds = nil
+	_, err := endpoint.DoFresh(context.Background(), nil, build(srv.URL))
+	var te *oauthrt.TransientError
+	if !errors.As(err, &te) || len(builds) != 1 {
+		t.Errorf("a 502: err %v, %d builds, want a TransientError after 1", err, len(builds))
 	}
 
 	builds = nil
-	calls.Store(0)
-	if _, err := endpoint.DoFresh(context.Background(), srv.Client(), build(srv.URL)); err == nil || len(builds) != 1 {
-		t.Errorf("with the caller's client: err %v, %d builds, want the 502 after 1", err, len(builds))
+	ctx, addr, _, _ = refusingAddr(t, func(w http.ResponseWriter, r *http.Request) {})
+	if _, err := endpoint.DoFresh(ctx, endpoint.NewRetryClient(0, 0, 0), build("http://"+addr+"/token")); !errors.As(err, &te) || len(builds) != 1 {
+		t.Errorf("with the caller's client: err %v, %d builds, want the refused connection after 1", err, len(builds))
 	}
 
 	builds = nil
@@ -498,5 +463,26 @@ func TestDoFreshBuildsEachAttempt(t *testing.T) {
 	failing := func() (endpoint.Request, error) { return endpoint.Request{}, errors.New("cannot sign") }
 	if _, err := endpoint.DoFresh(context.Background(), nil, failing); err == nil || err.Error() != "cannot sign" {
 		t.Errorf("a failing build: %v", err)
+	}
+}
+
+// DoFresh does not send a written request again: its answer may be lost
+// after the endpoint used the refresh token.
+func TestDoFreshAnswerLost(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.ReadAll(r.Body)
+		hijack(t, w)
+	}))
+	defer srv.Close()
+	builds := 0
+	_, err := endpoint.DoFresh(context.Background(), nil, func() (endpoint.Request, error) {
+		builds++
+		return endpoint.Request{URL: srv.URL}, nil
+	})
+	var te *oauthrt.TransientError
+	if !errors.As(err, &te) || !te.AnswerLost || builds != 1 || calls.Load() != 1 {
+		t.Errorf("DoFresh = %v, after %d builds and %d requests; want a lost answer after 1 and 1", err, builds, calls.Load())
 	}
 }

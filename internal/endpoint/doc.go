@@ -1,7 +1,11 @@
 // Package endpoint is the token-endpoint client that the generic and vsts
 // Refreshers share. [Do] posts a form to a token endpoint through a client
-// that retries what is worth retrying ([NewRetryClient]), and [Parse] turns
-// the answer into an [oauth2.Token] or a [*ResponseError].
+// that resends only a request the endpoint never got ([NewRetryClient]),
+// and [Parse] turns the answer into an [oauth2.Token] or a
+// [*ResponseError]. A failure that may pass (a 429 or 5xx answer,
+// temporarily_unavailable, a network error, an answer lost after the
+// request went out) comes back as an [oauthrt.TransientError], for the
+// Transport to back off and, for a lost answer, to retry.
 //
 // Parsing is lenient about formats (JSON, form encoding, expires_in as a
 // number or a string, Azure DevOps' PascalCase error members) and strict

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/pause"
 	"golang.org/x/oauth2"
 )
@@ -28,11 +29,11 @@ var singleAttemptClient = sync.OnceValue(func() *http.Client {
 // assertion, whose jti a provider may refuse to see again (RFC 7523 §3).
 // build makes the request anew for each attempt.
 //
-// With a nil c it retries what DefaultClient retries (connection errors,
-// 429 and 5xx but 501, honouring Retry-After up to 30 seconds), as often
-// and with the same waits, but with a newly built request each time. A
-// client of the caller's is given one built request, and resends it as
-// it is if it retries.
+// With a nil c it retries what DefaultClient retries (a request the
+// endpoint never got whole), as often and with the same waits, but with a
+// newly built request each time. A client of the caller's is given one
+// built request, and resends it as it is if it retries. Its errors are
+// Do's, transient ones included.
 func DoFresh(ctx context.Context, c *http.Client, build func() (Request, error)) (*oauth2.Token, error) {
 	retries := freshRetries
 	if c != nil {
@@ -46,30 +47,18 @@ func DoFresh(ctx context.Context, c *http.Client, build func() (Request, error))
 			return nil, err
 		}
 		tok, err := Do(ctx, c, r)
-		if err == nil || attempt == retries {
-			return tok, err
-		}
-		resp, cause, ok := answer(err)
-		if !ok {
-			return tok, err // refused before sending, or not the endpoint's answer
-		}
-		if again, _ := checkRetry(ctx, resp, cause); !again || !pause.For(ctx, backoff(freshWaitMin, freshWaitMax, attempt, resp)) {
+		if err == nil || attempt == retries || !unsent(ctx, err) ||
+			!pause.For(ctx, backoff(freshWaitMin, freshWaitMax, attempt, nil)) {
 			return tok, err
 		}
 	}
 }
 
-// answer recovers what checkRetry looks at from an error of Do: the
-// answer of a ResponseError, or the client's error; ok is false for any
-// other error, which no retry can cure.
-func answer(err error) (resp *http.Response, cause error, ok bool) {
-	var re *ResponseError
-	if errors.As(err, &re) && re.Retrieve != nil && re.Retrieve.Response != nil {
-		return re.Retrieve.Response, nil, true
-	}
-	var te *transportError
-	if errors.As(err, &te) {
-		return nil, te.err, true
-	}
-	return nil, nil, false
+// unsent reports whether err, an error of Do, is a failure to reach the
+// endpoint before the request was written that another attempt may cure,
+// as checkRetry would retry it.
+func unsent(ctx context.Context, err error) bool {
+	var te *oauthrt.TransientError
+	var cause *transportError
+	return errors.As(err, &te) && !te.AnswerLost && errors.As(err, &cause) && retryable(ctx, cause.err)
 }

@@ -1,0 +1,53 @@
+package filestore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/oauthrt/oauthrt"
+	"golang.org/x/oauth2"
+)
+
+// Commit stores tok under key, as Save does, only if the file holds prev
+// under key: a token with prev's [oauthrt.Fingerprint], or, when prev is
+// nil, no token at all. Otherwise it stores nothing and returns an error
+// wrapping [oauthrt.ErrCommitConflict]; a stored token this Store cannot
+// read (corrupt, or sealed with another AEAD) is not prev either, and the
+// error wraps its cause too. A nil tok is an error.
+//
+// The comparison and the write are one step for every process on the
+// host: both happen under the lock file's lock, which every write of the
+// file holds. The stored token is decrypted for the comparison, so the
+// file keeps no fingerprint of its own that a write by an earlier
+// release of this package could leave stale. A successful Commit deletes
+// the key's grant state in the same write.
+func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	raw, err := s.encode(key, tok)
+	if err != nil {
+		return err
+	}
+	want := oauthrt.Fingerprint(prev)
+	return s.update(ctx, func(doc *document) (bool, error) {
+		held, ok := doc.token(key)
+		switch {
+		case !ok && prev == nil:
+		case !ok:
+			return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w (none is stored)", key, oauthrt.ErrCommitConflict)
+		case prev == nil:
+			return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w (one is stored, and none was expected)", key, oauthrt.ErrCommitConflict)
+		default:
+			tok, err := s.decode(key, held)
+			if err != nil {
+				return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w, which cannot be read: %w", key, oauthrt.ErrCommitConflict, err)
+			}
+			if oauthrt.Fingerprint(tok) != want {
+				return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w", key, oauthrt.ErrCommitConflict)
+			}
+		}
+		doc.put(key, raw)
+		return true, nil
+	})
+}
