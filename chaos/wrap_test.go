@@ -2,6 +2,7 @@ package chaos_test
 
 import (
 	"context"
+	"os/signal"
 	"fmt"
 	"os"
 	"sync"
@@ -63,17 +64,26 @@ type hook struct {
 
 // at raises the hook's signal if step is its step and it has not fired
 // yet. A stopped process goes on from here once continued.
+//
+// A signal a process sends itself takes effect a little later, not when
+// kill returns: the calling goroutine could go on with its step (write
+// the token it was to be stopped before) before the process stops. So it
+// waits here: for SIGCONT after SIGSTOP, for ever after SIGKILL.
 func (h *hook) at(step, key string) {
 	if h == nil || h.step != step || !h.fired.CompareAndSwap(false, true) {
 		return
 	}
 	fmt.Printf("%s%s %s\n", hookMark, step, key)
 	os.Stdout.Sync()
-	sig := syscall.SIGKILL
-	if step == stopLoad || step == stopCommit {
-		sig = syscall.SIGSTOP
+	if step != stopLoad && step != stopCommit {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
 	}
-	syscall.Kill(os.Getpid(), sig)
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, syscall.SIGCONT)
+	defer signal.Stop(cont)
+	syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	<-cont
 }
 
 func (h *hook) held(key string, delta int) {
