@@ -370,8 +370,11 @@ func check(t *testing.T, b backend, sc scenario, p *provider, f fault, results [
 		for key, kinds := range r.Failures {
 			for kind, n := range kinds {
 				switch {
-				case kind == "reauth" && slices.Contains(c.revoked, key):
-					reauth[key] = true
+				case slices.Contains(c.revoked, key):
+					// A revoked grant fails its requests: with the
+					// error that says so, or with the API's 401 for a
+					// token of that grant still in use.
+					reauth[key] = reauth[key] || kind == "reauth"
 				case sc.down && (kind == "backoff" || kind == "transient"):
 				case sc.cut && i == 0:
 				default:

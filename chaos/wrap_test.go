@@ -2,9 +2,9 @@ package chaos_test
 
 import (
 	"context"
-	"os/signal"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,11 +40,13 @@ const (
 	// noCommit hides the store's Commit: the Transport sees no
 	// oauthrt.Committer and saves with Save.
 	noCommit = "nocommit"
-	// noFence makes every lease's Renew succeed without asking the store:
-	// the Transport's fence (the renewal right before a refresh token is
-	// presented) and its renewals pass even after the lease lapsed and
-	// another process took it. The lease itself still lapses after its
-	// TTL, as a real one would.
+	// noFence makes every lease's Renew succeed without asking the store,
+	// and its TTL say an hour: the Transport's fence (the renewal right
+	// before a refresh token is presented) passes even after the lease
+	// lapsed in the store and another process took it, and so does the
+	// Transport's own count of the time since the last renewal, which
+	// would otherwise notice a pause longer than the TTL. The lease still
+	// lapses in the store after its real TTL.
 	noFence = "nofence"
 )
 
@@ -207,12 +209,20 @@ func (g grantStates) SaveGrantState(ctx context.Context, key string, st oauthrt.
 }
 
 // hookedLease is a lease of a hooked store: it tells the hook while it
-// is held, and under noFence its Renew never asks the store.
+// is held, and under noFence its Renew never asks the store and its TTL
+// is an hour.
 type hookedLease struct {
 	oauthrt.Lease
 	s        *hooked
 	key      string
 	released atomic.Bool
+}
+
+func (l *hookedLease) TTL() time.Duration {
+	if !l.s.fence {
+		return time.Hour
+	}
+	return l.Lease.TTL()
 }
 
 func (l *hookedLease) Renew(ctx context.Context) error {
