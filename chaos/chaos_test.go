@@ -67,6 +67,21 @@ func (sc scenario) cannotBeSaved() bool {
 	return !sc.grace && (sc.hook == stopCommit || sc.hook == killCommit || sc.lose)
 }
 
+// mayLose returns how many provider answers the fault can keep from the
+// store, each of which the fleet may recover by presenting the rotated
+// refresh token again inside the grace window; -1 when it cannot be told
+// (a store cut may fall between the answer and the commit of any refresh
+// under way).
+func (sc scenario) mayLose() int {
+	switch {
+	case sc.cut:
+		return -1
+	case sc.hook == stopCommit || sc.hook == killCommit || sc.lose:
+		return 1
+	}
+	return 0
+}
+
 func (sc scenario) provider() string {
 	if sc.grace {
 		return "grace"
@@ -197,7 +212,7 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 	f := fault{key: ""}
 	switch {
 	case sc.hook != "":
-		f = hookFault(t, b, p, sc, children[0])
+		f = hookFault(t, b, p, store, sc, children[0], watch)
 	case sc.cut:
 		healed, what := cut(start)
 		f.notes = what
@@ -238,7 +253,7 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 			t.Errorf("child %d ended without a result (%v):\n%s", i, c.err, c.stderr.String())
 		}
 	}
-	regressions := watch()
+	regressions := watch.stop()
 	check(t, b, sc, p, f, results, regressions, time.Since(start))
 	if t.Failed() {
 		t.Log(p.timeline(start))
@@ -259,7 +274,7 @@ type fault struct {
 // hookFault waits for the faulty child's hook to stop or kill it, then
 // for another process to take over the grant it held (or for the grant to
 // be refused), continues a stopped child, and lets the fleet go on.
-func hookFault(t *testing.T, b backend, p *provider, sc scenario, c *child) fault {
+func hookFault(t *testing.T, b backend, p *provider, store oauthrt.TokenStore, sc scenario, c *child, watch watcher) fault {
 	t.Helper()
 	line, ok := c.waitLine(hookMark, time.Now().Add(8*time.Second))
 	if !ok {
@@ -296,6 +311,7 @@ func hookFault(t *testing.T, b backend, p *provider, sc scenario, c *child) faul
 			// The fleet waits for the stopped process; it must go on
 			// once that one does.
 			f.stalled = true
+			watch.burstFor(time.Second)
 			c.cmd.Process.Signal(syscall.SIGCONT)
 			if !takenOver(time.Now().Add(4 * time.Second)) {
 				t.Errorf("no process took over %s within 4s of continuing the stopped one", f.key)
@@ -303,6 +319,24 @@ func hookFault(t *testing.T, b backend, p *provider, sc scenario, c *child) faul
 		}
 	}
 	if stop {
+		// The provider answered the process that took over; its commit
+		// may not have landed yet, and the continued process must come
+		// after it, or there would be nothing newer to write over.
+		p.mu.Lock()
+		gen := p.grants[f.key].gen
+		_, renewed := after(p.grants[f.key].newPairs, f.at)
+		p.mu.Unlock()
+		until := time.Now().Add(2 * time.Second)
+		for renewed && time.Now().Before(until) {
+			if tok, err := store.Load(context.Background(), f.key); err == nil {
+				if _, g := p.generation(tok.AccessToken); g >= gen {
+					break
+				}
+			}
+			time.Sleep(2 * time.Millisecond) // polling the store, which has no signal
+		}
+		// The continued process writes first thing, if it writes at all.
+		watch.burstFor(time.Second)
 		c.cmd.Process.Signal(syscall.SIGCONT)
 		time.Sleep(700 * time.Millisecond) // the run goes on, the continued child with it
 	} else {
@@ -320,15 +354,26 @@ func exited(c *child) bool {
 	}
 }
 
-// watchStore reads every key's token from store until the returned
-// function is called, which returns the times a read found an older
-// token of a grant than an earlier read had: a write over a newer token.
-func watchStore(store oauthrt.TokenStore, p *provider) func() []string {
+// A watcher reads every key's token from a store over and over, and
+// keeps the times a read found an older token of a grant than an earlier
+// read had: a write over a newer token, which a Committer never lets
+// through.
+type watcher struct {
+	stop  func() []string
+	burst chan time.Duration
+}
+
+// watchStore starts a watcher of store, reading every 50ms, or every 2ms
+// for a while after each burst: a write over a newer token may last only
+// until the next refresh, a few milliseconds later.
+func watchStore(store oauthrt.TokenStore, p *provider) watcher {
 	ctx, cancel := context.WithCancel(context.Background())
+	w := watcher{burst: make(chan time.Duration, 1)}
 	var regressions []string
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		newest := map[string]int{}
+		var until time.Time
 		for ctx.Err() == nil {
 			for _, key := range keys {
 				tok, err := store.Load(ctx, key)
@@ -341,16 +386,31 @@ func watchStore(store oauthrt.TokenStore, p *provider) func() []string {
 				}
 				newest[key] = max(newest[key], gen)
 			}
-			select {
+			every := 50 * time.Millisecond
+			if time.Now().Before(until) {
+				every = 2 * time.Millisecond
+			}
+			select { // sampling, not synchronizing
 			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond): // sampling, not synchronizing
+			case d := <-w.burst:
+				until = time.Now().Add(d)
+			case <-time.After(every):
 			}
 		}
 	})
-	return func() []string {
+	w.stop = func() []string {
 		cancel()
 		wg.Wait()
 		return regressions
+	}
+	return w
+}
+
+// burstFor makes w read every 2ms for d.
+func (w watcher) burstFor(d time.Duration) {
+	select {
+	case w.burst <- d:
+	default:
 	}
 }
 
@@ -450,6 +510,9 @@ func check(t *testing.T, b backend, sc scenario, p *provider, f fault, results [
 		t.Logf("the fleet waited for the stopped process: %s", b.stalls)
 	} else if recovered && recovery > ttl+margin {
 		t.Errorf("%s was refreshed again %v after the fault; at most the lease TTL %v + %v", f.key, recovery, ttl, margin)
+	}
+	if most := sc.mayLose(); most >= 0 && c.replays > most {
+		t.Errorf("%d refresh tokens were presented again inside the grace window; the fault can lose at most %d answer(s), and a correct fleet presents a rotated token again only to recover one", c.replays, most)
 	}
 	if len(regressions) > 0 {
 		t.Errorf("the store went back to an older token (a write over a newer one): %v", regressions)
