@@ -836,3 +836,48 @@ func TestFleetRetryAfterNotWaited(t *testing.T) {
 		t.Errorf("grant state %+v, want NextAttempt %v", st, next)
 	}
 }
+
+// failingIssuer is an Issuer whose every Issue (and Refresh) fails with
+// err, counted.
+type failingIssuer struct {
+	calls atomic.Int32
+	err   error
+}
+
+func (i *failingIssuer) Refresh(ctx context.Context, _ *oauth2.Token) (*oauth2.Token, error) {
+	return i.Issue(ctx)
+}
+
+func (i *failingIssuer) Issue(context.Context) (*oauth2.Token, error) {
+	i.calls.Add(1)
+	return nil, i.err
+}
+
+// The backoff is the fleet's also for a key the store holds no token
+// for, whose first token an Issuer gets: the failed Issue records it, and
+// another process must not call the endpoint before NextAttempt.
+//
+// Guards protocol.go, admit: the store's GrantState must be read when
+// base is nil too (`if !ok || base == nil { return nil }` skips it).
+func TestFleetBackoffBeforeFirstToken(t *testing.T) {
+	fx := newFleetFixture(t)
+	iss := &failingIssuer{err: &oauthrt.TransientError{Err: errBoom, RetryAfter: 5 * time.Second}}
+	a, b := fx.transport(t, iss), fx.transport(t, iss)
+	next := fx.clock.Now().Add(5 * time.Second)
+
+	err := fx.call(t, a, "cc")
+	var be *oauthrt.BackoffError
+	if !errors.As(err, &be) || !be.Next.Equal(next) {
+		t.Fatalf("A: err = %v, want a *BackoffError until %v", err, next)
+	}
+	if st := fx.store.grantState(t, "cc"); !st.NextAttempt.Equal(next) {
+		t.Errorf("grant state %+v, want NextAttempt %v", st, next)
+	}
+	err = fx.call(t, b, "cc")
+	if !errors.As(err, &be) || !be.Next.Equal(next) || be.Err != nil {
+		t.Errorf("B: err = %v, want a *BackoffError until %v learned from the store", err, next)
+	}
+	if n := iss.calls.Load(); n != 1 {
+		t.Errorf("the Issuer was called %d times during the fleet's backoff, want 1 (A's)", n)
+	}
+}
