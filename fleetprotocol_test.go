@@ -837,6 +837,39 @@ func TestFleetRetryAfterNotWaited(t *testing.T) {
 	}
 }
 
+// A request refused by the backoff tried no refresh, and reports no
+// RefreshEvent: metrics count refreshes, not the requests a backoff
+// turned away.
+func TestFleetRefusalIsNoRefreshEvent(t *testing.T) {
+	fx := newFleetFixture(t)
+	r := &failingIssuer{err: &oauthrt.TransientError{Err: errors.New("503"), RetryAfter: time.Minute}}
+	a := fx.transport(t, r)
+	events := refreshEvents(a)
+	fx.fails(t, a) // the refresh, which fails
+	if ev := recv(t, events); ev.Outcome != oauthrt.OutcomeFailed {
+		t.Fatalf("event %+v, want the failed refresh", ev)
+	}
+	for range 3 {
+		fx.fails(t, a) // refused in this Transport's memory
+	}
+	b := fx.transport(t, r)
+	bEvents := refreshEvents(b)
+	fx.fails(t, b) // refused by the store's grant state
+	if n := r.calls.Load(); n != 1 {
+		t.Fatalf("%d refreshes, want 1", n)
+	}
+	// Close waits for every flight, and so for the events they report.
+	a.Close()
+	b.Close()
+	select {
+	case ev := <-events:
+		t.Errorf("a refused request reported %+v", ev)
+	case ev := <-bEvents:
+		t.Errorf("a request refused by the fleet's backoff reported %+v", ev)
+	default:
+	}
+}
+
 // failingIssuer is an Issuer whose every Issue (and Refresh) fails with
 // err, counted.
 type failingIssuer struct {
