@@ -55,10 +55,6 @@ const (
 	// a loaded machine is not a bug, but waiting for RefreshTimeout or
 	// the 30-second attempt timeout is.
 	promptly = 5 * time.Second
-
-	// fastAttempts is how many times fastClient tries: once, and 3
-	// retries.
-	fastAttempts = 4
 )
 
 // tokenJSON is a healthy token endpoint's answer: at-2, with the refresh
@@ -76,15 +72,18 @@ func noLeaks(t *testing.T) {
 
 // newEndpointFixture returns a fixture whose Transport refreshes through
 // a generic.Refresher posting to tokenURL with client (nil: fastClient).
-// It runs on the real clock, by which the endpoint dates its tokens, and
-// its stored token at-1/rt-1 has expired.
+// Its clock starts at the real time, by which the endpoint dates its
+// tokens, and moves only when the test advances it (past a backoff); its
+// stored token at-1/rt-1 has expired.
 func newEndpointFixture(t *testing.T, tokenURL string, client *http.Client) *fixture {
 	t.Helper()
 	if client == nil {
 		client = fastClient()
 	}
 	f := newFixture(t)
-	f.tr.Now = nil
+	f.clock.mu.Lock()
+	f.clock.now = time.Now()
+	f.clock.mu.Unlock()
 	f.tr.Refresher = &generic.Refresher{
 		TokenURL:     tokenURL,
 		ClientID:     "app",
@@ -96,7 +95,7 @@ func newEndpointFixture(t *testing.T, tokenURL string, client *http.Client) *fix
 		AccessToken:  "at-1",
 		RefreshToken: "rt-1",
 		TokenType:    "Bearer",
-		Expiry:       time.Now().Add(-time.Minute),
+		Expiry:       f.clock.Now().Add(-time.Minute),
 	})
 	return f
 }
@@ -124,6 +123,32 @@ func wantTransient(t *testing.T, err error) {
 	if !strings.Contains(err.Error(), `refreshing the token of key "k"`) {
 		t.Errorf("err = %q does not say the refresh failed", err)
 	}
+}
+
+// wantBackoff fails t unless err is the *oauthrt.BackoffError of a
+// request that needed a refresh of key "k" while the key was backed off
+// until next after a transient failure that this Transport saw: its Err
+// is that failure (see wantTransient), and its message holds no secret.
+// It returns the BackoffError.
+func wantBackoff(t *testing.T, err error, next time.Time) *oauthrt.BackoffError {
+	t.Helper()
+	var be *oauthrt.BackoffError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want a *oauthrt.BackoffError", err)
+	}
+	if be.Key != "k" || !be.Next.Equal(next) {
+		t.Errorf("BackoffError{Key: %q, Next: %v}, want key k backed off until %v", be.Key, be.Next, next)
+	}
+	if be.Err == nil {
+		t.Error("BackoffError.Err is nil: the failure this Transport saw is not carried")
+	}
+	wantTransient(t, err)
+	for _, secret := range []string{"at-1", "rt-1", "client-secret-value"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%q appears in the error %q", secret, err)
+		}
+	}
+	return be
 }
 
 // wantStatus fails t unless err carries the token endpoint's answer with
@@ -221,12 +246,15 @@ func getWithDeadline(t *testing.T, client *http.Client, url string, d time.Durat
 	}
 }
 
+// An unreachable token endpoint fails the request at once and backs the
+// key off; once the endpoint is back, the first request after the backoff
+// step presents the same refresh token.
 func TestFaultTokenEndpointRefused(t *testing.T) {
 	noLeaks(t)
 	addr := closedAddr(t)
 	f := newEndpointFixture(t, "http://"+addr+"/token", nil)
 	err := f.getErr(t)
-	wantTransient(t, err)
+	be := wantBackoff(t, err, f.clock.Now().Add(time.Second))
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("err = %v, want ECONNREFUSED inside", err)
 	}
@@ -236,7 +264,7 @@ func TestFaultTokenEndpointRefused(t *testing.T) {
 	wantStored(t, f, "at-1", "rt-1")
 
 	// The endpoint comes back on the same port: the same refresh token
-	// still works.
+	// still works, once the backoff step is over.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Logf("port taken meanwhile (%v): recovery not checked", err)
@@ -252,6 +280,11 @@ func TestFaultTokenEndpointRefused(t *testing.T) {
 	e.Listener = ln
 	e.Start()
 	t.Cleanup(e.Close)
+	wantBackoff(t, f.getErr(t), be.Next) // still backed off: not called
+	if len(posted) != 0 {
+		t.Error("the token endpoint was called before the backoff step was over")
+	}
+	f.clock.Advance(be.Next.Sub(f.clock.Now()) + time.Millisecond)
 	if code, _ := f.get(t); code != 200 {
 		t.Fatalf("after recovery: status %d", code)
 	}
@@ -261,36 +294,72 @@ func TestFaultTokenEndpointRefused(t *testing.T) {
 	wantStored(t, f, "at-2", "rt-2")
 }
 
+// An answer whose body breaks off is lost: the endpoint may have rotated
+// the refresh token. Within the provider's rotation grace window the
+// same refresh token is presented again at once; without one, the
+// request fails and the key backs off, and the first request after the
+// backoff step presents the same refresh token (a provider that did
+// rotate refuses it, and the grant is reported dead).
 func TestFaultTokenEndpointResetMidBody(t *testing.T) {
-	noLeaks(t)
-	var healthy atomic.Bool
-	e := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
-		if healthy.Load() {
-			writeJSON(w, 200, tokenJSON)
-			return
-		}
-		resetMidway(t, w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"+tokenJSON[:20])
-	})
-	f := newEndpointFixture(t, e.URL, nil)
-	err := f.getErr(t)
-	wantTransient(t, err)
-	if !cutShort(err) {
-		t.Errorf("err = %v, want a reset or an unexpected EOF inside", err)
-	}
-	if n := f.api.calls.Load(); n != 0 {
-		t.Errorf("API called %d times, want 0", n)
-	}
-	wantStored(t, f, "at-1", "rt-1")
+	for _, tt := range []struct {
+		name   string
+		grace  time.Duration // the Refresher's RotationGraceWindow
+		resets int32         // how many answers break off, from the first
+	}{
+		{"within the rotation grace window", 0, 1},
+		{"no rotation grace window", -1, 1 << 30},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			noLeaks(t)
+			var healthy atomic.Bool
+			var n atomic.Int32
+			e := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+				if healthy.Load() || n.Add(1) > tt.resets {
+					writeJSON(w, 200, tokenJSON)
+					return
+				}
+				resetMidway(t, w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"+tokenJSON[:20])
+			})
+			f := newEndpointFixture(t, e.URL, nil)
+			f.tr.Refresher.(*generic.Refresher).RotationGraceWindow = tt.grace
 
-	healthy.Store(true)
-	if code, _ := f.get(t); code != 200 {
-		t.Fatalf("after recovery: status %d", code)
-	}
-	wantStored(t, f, "at-2", "rt-2")
-	for i, rt := range postedRefreshTokens(e) {
-		if rt != "rt-1" {
-			t.Errorf("call %d posted refresh token %q, want rt-1", i+1, rt)
-		}
+			if tt.grace >= 0 {
+				if code, _ := f.get(t); code != 200 {
+					t.Fatalf("status %d", code)
+				}
+				if n := e.calls.Load(); n != 2 {
+					t.Errorf("token endpoint called %d times, want 2: the lost answer asked for again once", n)
+				}
+			} else {
+				err := f.getErr(t)
+				be := wantBackoff(t, err, f.clock.Now().Add(time.Second))
+				if !cutShort(err) {
+					t.Errorf("err = %v, want a reset or an unexpected EOF inside", err)
+				}
+				if n := e.calls.Load(); n != 1 {
+					t.Errorf("token endpoint called %d times, want 1: no grace window to try again in", n)
+				}
+				if n := f.api.calls.Load(); n != 0 {
+					t.Errorf("API called %d times, want 0", n)
+				}
+				wantStored(t, f, "at-1", "rt-1")
+
+				healthy.Store(true)
+				f.clock.Advance(be.Next.Sub(f.clock.Now()) + time.Millisecond)
+				if code, _ := f.get(t); code != 200 {
+					t.Fatalf("after recovery: status %d", code)
+				}
+				if n := e.calls.Load(); n != 2 {
+					t.Errorf("token endpoint called %d times, want 2", n)
+				}
+			}
+			wantStored(t, f, "at-2", "rt-2")
+			for i, rt := range postedRefreshTokens(e) {
+				if rt != "rt-1" {
+					t.Errorf("call %d posted refresh token %q, want rt-1", i+1, rt)
+				}
+			}
+		})
 	}
 }
 
@@ -472,13 +541,15 @@ func TestFaultTokenEndpointRedirect(t *testing.T) {
 	}
 }
 
+// A 429 fails the request at once, however long its Retry-After: the key
+// is backed off until then, requests needing a refresh fail without
+// calling the endpoint, and the first one after it presents the same
+// refresh token.
 func TestFaultTokenEndpointRetryAfter(t *testing.T) {
 	t.Run("1s then success", func(t *testing.T) {
 		noLeaks(t)
 		var n atomic.Int32
-		arrivals := make(chan time.Time, 10)
 		e := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
-			arrivals <- time.Now()
 			if n.Add(1) == 1 {
 				w.Header().Set("Retry-After", "1")
 				writeJSON(w, 429, `{"error":"slow_down"}`)
@@ -487,20 +558,32 @@ func TestFaultTokenEndpointRetryAfter(t *testing.T) {
 			writeJSON(w, 200, tokenJSON)
 		})
 		f := newEndpointFixture(t, e.URL, nil)
+		err := f.getErr(t)
+		be := wantBackoff(t, err, f.clock.Now().Add(time.Second))
+		wantStatus(t, err, 429)
+
+		f.clock.Advance(be.Next.Sub(f.clock.Now()) - time.Millisecond)
+		wantBackoff(t, f.getErr(t), be.Next)
+		if n := e.calls.Load(); n != 1 {
+			t.Fatalf("token endpoint called %d times before the Retry-After was over, want 1", n)
+		}
+
+		f.clock.Advance(2 * time.Millisecond)
 		if code, _ := f.get(t); code != 200 {
-			t.Fatalf("status %d", code)
+			t.Fatalf("after the Retry-After: status %d", code)
 		}
 		if n := e.calls.Load(); n != 2 {
 			t.Fatalf("token endpoint called %d times, want 2", n)
-		}
-		first, second := recv(t, arrivals), recv(t, arrivals)
-		if gap := second.Sub(first); gap < 900*time.Millisecond {
-			t.Errorf("retried %v after the 429, want after its Retry-After of 1s", gap)
 		}
 		if n := f.store.saves.Load(); n != 1 {
 			t.Errorf("%d saves, want 1", n)
 		}
 		wantStored(t, f, "at-2", "rt-2")
+		for i, rt := range postedRefreshTokens(e) {
+			if rt != "rt-1" {
+				t.Errorf("call %d posted refresh token %q, want rt-1", i+1, rt)
+			}
+		}
 	})
 
 	t.Run("an hour, not waited for", func(t *testing.T) {
@@ -510,12 +593,10 @@ func TestFaultTokenEndpointRetryAfter(t *testing.T) {
 			writeJSON(w, 429, `{"error":"slow_down"}`)
 		})
 		f := newEndpointFixture(t, e.URL, nil)
-		start := time.Now()
+		// A request that waited on the Retry-After would hold the test up
+		// for an hour; the backoff it starts says the hour was heard.
 		err := f.getErr(t)
-		if took := time.Since(start); took > promptly {
-			t.Errorf("the request took %v: it waited on the Retry-After", took)
-		}
-		wantTransient(t, err)
+		wantBackoff(t, err, f.clock.Now().Add(time.Hour))
 		re := wantStatus(t, err, 429)
 		if !strings.Contains(err.Error(), "slow_down") {
 			t.Errorf("err = %q does not carry the error code", err)
@@ -523,6 +604,8 @@ func TestFaultTokenEndpointRetryAfter(t *testing.T) {
 		if got := re.Response.Header.Get("Retry-After"); got != "3600" {
 			t.Errorf("Retry-After in the error's response = %q, want 3600 for the caller to see", got)
 		}
+		f.clock.Advance(59 * time.Minute)
+		wantBackoff(t, f.getErr(t), f.clock.Now().Add(time.Minute))
 		if n := e.calls.Load(); n != 1 {
 			t.Errorf("token endpoint called %d times, want 1", n)
 		}
@@ -530,23 +613,37 @@ func TestFaultTokenEndpointRetryAfter(t *testing.T) {
 	})
 }
 
+// A token endpoint answering 500 is called once per backoff step (1s,
+// 2s, 4s, …), however many requests need the refresh meanwhile: each of
+// those fails at once. The same refresh token is presented once the
+// endpoint is over its trouble, and the store is untouched until then.
 func TestFaultTokenEndpoint500Storm(t *testing.T) {
-	t.Run("within the retry budget", func(t *testing.T) {
+	t.Run("over within three steps", func(t *testing.T) {
 		noLeaks(t)
 		var n atomic.Int32
+		const failures = 3
 		e := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
-			if n.Add(1) < fastAttempts {
+			if n.Add(1) <= failures {
 				writeJSON(w, 500, `{"error":"server_error"}`)
 				return
 			}
 			writeJSON(w, 200, tokenJSON)
 		})
 		f := newEndpointFixture(t, e.URL, nil)
+		for i, step := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+			err := f.getErr(t)
+			be := wantBackoff(t, err, f.clock.Now().Add(step))
+			wantStatus(t, err, 500)
+			if n := e.calls.Load(); n != int32(i+1) {
+				t.Fatalf("token endpoint called %d times, want %d", n, i+1)
+			}
+			f.clock.Advance(be.Next.Sub(f.clock.Now()))
+		}
 		if code, _ := f.get(t); code != 200 {
 			t.Fatalf("status %d", code)
 		}
-		if n := e.calls.Load(); n != fastAttempts {
-			t.Errorf("token endpoint called %d times, want %d", n, fastAttempts)
+		if n := e.calls.Load(); n != failures+1 {
+			t.Errorf("token endpoint called %d times, want %d", n, failures+1)
 		}
 		if n := f.store.saves.Load(); n != 1 {
 			t.Errorf("%d saves, want exactly 1", n)
@@ -565,14 +662,20 @@ func TestFaultTokenEndpoint500Storm(t *testing.T) {
 			writeJSON(w, 500, `{"error":"server_error"}`)
 		})
 		f := newEndpointFixture(t, e.URL, nil)
-		const requests = 3
-		for range requests {
+		const requests = 5 // per backoff step
+		steps := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
+		for i, step := range steps {
 			err := f.getErr(t)
-			wantTransient(t, err)
+			be := wantBackoff(t, err, f.clock.Now().Add(step))
 			wantStatus(t, err, 500)
-		}
-		if n := e.calls.Load(); n != requests*fastAttempts {
-			t.Errorf("token endpoint called %d times, want %d", n, requests*fastAttempts)
+			for range requests - 1 {
+				f.clock.Advance(step / requests)
+				wantBackoff(t, f.getErr(t), be.Next)
+			}
+			if n := e.calls.Load(); n != int32(i+1) {
+				t.Fatalf("after step %d: token endpoint called %d times, want %d: once per step", i+1, n, i+1)
+			}
+			f.clock.Advance(be.Next.Sub(f.clock.Now()))
 		}
 		if n := f.store.saves.Load(); n != 0 {
 			t.Errorf("%d saves during the storm, want 0", n)
@@ -587,6 +690,9 @@ func TestFaultTokenEndpoint500Storm(t *testing.T) {
 			if code, _ := f.get(t); code != 200 {
 				t.Fatalf("after the storm: status %d", code)
 			}
+		}
+		if n := e.calls.Load(); n != int32(len(steps)+1) {
+			t.Errorf("token endpoint called %d times, want %d", n, len(steps)+1)
 		}
 		if n := f.store.saves.Load(); n != 1 {
 			t.Errorf("%d saves, want 1", n)

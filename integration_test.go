@@ -178,7 +178,12 @@ func TestNoRefreshTokenIsADeadGrant(t *testing.T) {
 	}
 }
 
-func TestTokenEndpointFaultsRetried(t *testing.T) {
+// A 503, a 429 or a 500 from the token endpoint is not retried within the
+// refresh: the request fails at once, and the key backs off for a step
+// that doubles from a second (a Retry-After of 0 does not shorten it).
+// Requests meanwhile fail without calling the endpoint; the first one
+// after the step calls it again.
+func TestTokenEndpointFaultsBackedOff(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		status int
@@ -203,6 +208,25 @@ func TestTokenEndpointFaultsRetried(t *testing.T) {
 			}
 			withGeneric(f, e)
 			f.clock.Advance(time.Hour)
+			for i, step := range []time.Duration{time.Second, 2 * time.Second} {
+				err := f.getErr(t)
+				var be *oauthrt.BackoffError
+				var re *oauth2.RetrieveError
+				if !errors.As(err, &be) || !be.Next.Equal(f.clock.Now().Add(step)) {
+					t.Fatalf("err = %v, want a *oauthrt.BackoffError until %v", err, f.clock.Now().Add(step))
+				}
+				if !errors.As(be.Err, &re) || re.Response.StatusCode != tt.status {
+					t.Errorf("BackoffError.Err = %v, want the %d answer", be.Err, tt.status)
+				}
+				f.clock.Advance(step - time.Millisecond)
+				if err := f.getErr(t); !errors.As(err, &be) {
+					t.Errorf("within the backoff: %v, want a *oauthrt.BackoffError", err)
+				}
+				if n := e.calls.Load(); n != int32(i+1) {
+					t.Fatalf("token endpoint called %d times, want %d: once per backoff step", n, i+1)
+				}
+				f.clock.Advance(time.Millisecond)
+			}
 			if code, _ := f.get(t); code != 200 {
 				t.Fatalf("status %d", code)
 			}
@@ -226,12 +250,26 @@ func TestTokenEndpointOutageIsNotADeadGrant(t *testing.T) {
 	if !strings.Contains(err.Error(), "500") {
 		t.Errorf("err = %q does not name the status", err)
 	}
-	// Once the endpoint recovers, the same refresh token works.
+	var be *oauthrt.BackoffError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want a *oauthrt.BackoffError", err)
+	}
+	// Once the endpoint recovers, the same refresh token works, from the
+	// end of the backoff step on.
 	e.answer = func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, `{"access_token":"at-2","expires_in":3600}`)
 	}
+	f.clock.Advance(be.Next.Sub(f.clock.Now()))
 	if code, _ := f.get(t); code != 200 {
 		t.Fatalf("after recovery: status %d", code)
+	}
+	if n := e.calls.Load(); n != 2 {
+		t.Errorf("token endpoint called %d times, want 2", n)
+	}
+	for i, rt := range postedRefreshTokens(e) {
+		if rt != "rt-1" {
+			t.Errorf("call %d posted refresh token %q, want rt-1", i+1, rt)
+		}
 	}
 }
 

@@ -64,10 +64,10 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 	if c, err, done := s.settle(t, base, w); done {
 		return c, err
 	}
-	rep.reason = reasonFor(base, w)
 	if err := s.admit(wait, t, base); err != nil {
-		return nil, err
+		return nil, err // no refresh was tried: no RefreshEvent
 	}
+	rep.reason = reasonFor(base, w)
 
 	var h *hold
 	defer func() {
@@ -92,6 +92,7 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 				return c, err
 			}
 			if err := s.admit(wait, t, base); err != nil {
+				rep.reason = "" // no refresh was tried: no RefreshEvent
 				return nil, err
 			}
 		}
@@ -196,7 +197,7 @@ func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) 
 		return &BackoffError{Key: s.key, Next: s.backoff.next, Err: s.backoff.err}
 	}
 	gs, ok := t.Store.(GrantStateStore)
-	if !ok || base == nil {
+	if !ok {
 		return nil
 	}
 	st, err := guardValue("the Store's LoadGrantState", func() (GrantState, error) { return gs.LoadGrantState(ctx, s.key) })
@@ -206,7 +207,7 @@ func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) 
 		t.reportError(s.key, "oauthrt: reading the grant's fleet state failed", fmt.Errorf("oauthrt: loading the grant state of key %q: %w", s.key, err))
 		return nil
 	}
-	if st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved == nil {
+	if base != nil && st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved == nil {
 		err := fmt.Errorf("oauthrt: key %q: the token endpoint refused the grant for good at %s (%s), as another process of the fleet found: %w",
 			s.key, st.DeadAt.UTC().Format(time.RFC3339), codeOrNone(st.DeadCode), ErrReauthRequired)
 		s.dead = &deadGrant{tok: base, err: err}

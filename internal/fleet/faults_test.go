@@ -296,8 +296,17 @@ func TestBackendsUnderFaults(t *testing.T) {
 			if kinds["untyped"] != 0 {
 				t.Errorf("%d requests failed with an untyped error", kinds["untyped"])
 			}
-			if ok.Load() < 10*failed.Load() {
-				t.Errorf("%d requests succeeded and %d failed", ok.Load(), failed.Load())
+			// A token endpoint fault backs the key off (the Transport no
+			// longer retries within the refresh), and every request that
+			// needs a refresh before the step is over fails at once: with
+			// one-second tokens, that is most requests for a second after
+			// each fault. Those failures are the contract; the others must
+			// stay rare.
+			if kinds[backedOff] != 0 && p.faults.Load() == 0 {
+				t.Errorf("%d requests failed backed off, and the token endpoint never failed", kinds[backedOff])
+			}
+			if others := failed.Load() - int64(kinds[backedOff]); ok.Load() < 10*others {
+				t.Errorf("%d requests succeeded and %d failed, besides %d backed off", ok.Load(), others, kinds[backedOff])
 			}
 			// The first query on a connection the server cut can fail (pgx
 			// reports the termination then); an application retries.
@@ -322,9 +331,19 @@ func faultKind(err error) string {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	var be *oauthrt.BackoffError
 	var re *oauth2.RetrieveError
 	var oe *net.OpError
 	switch {
+	case errors.As(err, &be):
+		// The request needed a refresh while the key was backed off after
+		// a transient failure of the token endpoint; its Err is that
+		// failure when this process saw it, nil when another told it
+		// through the store.
+		if be.Err != nil && faultKind(be.Err) == "untyped" {
+			return "untyped"
+		}
+		return backedOff
 	case errors.Is(err, oauthrt.ErrReauthRequired):
 		return "reauth required"
 	case errors.As(err, &re):
@@ -339,4 +358,30 @@ func faultKind(err error) string {
 		return "store lease"
 	}
 	return "untyped"
+}
+
+// backedOff is the faultKind of an *oauthrt.BackoffError.
+const backedOff = "token endpoint backed off"
+
+func TestFaultKind(t *testing.T) {
+	retrieve := &oauth2.RetrieveError{Response: &http.Response{StatusCode: 500}}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"backoff seen here", &oauthrt.BackoffError{Key: fleetKey, Next: time.Now(), Err: fmt.Errorf("refresh: %w", retrieve)}, backedOff},
+		{"backoff from the store", &oauthrt.BackoffError{Key: fleetKey, Next: time.Now()}, backedOff},
+		{"backoff in a url.Error", &url.Error{Op: "Get", URL: "http://api", Err: &oauthrt.BackoffError{Key: fleetKey}}, backedOff},
+		{"backoff after an untyped failure", &oauthrt.BackoffError{Key: fleetKey, Err: errors.New("what")}, "untyped"},
+		{"token endpoint", fmt.Errorf("refresh: %w", retrieve), "token endpoint 500"},
+		{"dead grant", fmt.Errorf("refresh: %w", oauthrt.ErrReauthRequired), "reauth required"},
+		{"untyped", errors.New("what"), "untyped"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := faultKind(tt.err); got != tt.want {
+				t.Errorf("faultKind(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
 }
