@@ -196,7 +196,7 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 	}
 	for i, c := range children {
 		if _, ok := c.waitLine(readyMark, time.Now().Add(30*time.Second)); !ok {
-			t.Fatalf("child %d did not start: %v\n%s", i, c.err, c.stderr.String())
+			t.Fatalf("child %d did not start: %v\n%s", i, c.exit(), c.stderrText())
 		}
 	}
 	for i, key := range keys {
@@ -207,15 +207,16 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 	}
 	start := time.Now()
 	watch := watchStore(store, p)
+	t.Cleanup(func() { watch.stop() }) // on a failure that ends the run early
 
 	// The fault, and the fleet's answer to it.
-	f := fault{key: ""}
+	var f fault
 	switch {
 	case sc.hook != "":
 		f = hookFault(t, b, p, store, sc, children[0], watch)
 	case sc.cut:
 		healed, what := cut(start)
-		f.notes = what
+		f.notes = " " + what
 		time.Sleep(1500 * time.Millisecond) // the run goes on after the cut heals
 		f.healed = healed
 	case sc.lose:
@@ -250,7 +251,7 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 		if r, ok := c.result(time.Now().Add(30 * time.Second)); ok {
 			results[i] = &r
 		} else if !(i == 0 && strings.HasPrefix(sc.hook, "kill")) {
-			t.Errorf("child %d ended without a result (%v):\n%s", i, c.err, c.stderr.String())
+			t.Errorf("child %d ended without a result (%v):\n%s", i, c.exit(), c.stderrText())
 		}
 	}
 	regressions := watch.stop()
@@ -278,7 +279,8 @@ func hookFault(t *testing.T, b backend, p *provider, store oauthrt.TokenStore, s
 	t.Helper()
 	line, ok := c.waitLine(hookMark, time.Now().Add(8*time.Second))
 	if !ok {
-		t.Fatalf("the faulty child's hook (%s) did not fire in 8s:\n%s", sc.hook, c.stderr.String())
+		c.cmd.Process.Kill()
+		t.Fatalf("the faulty child's hook (%s) did not fire in 8s (%v):\n%s", sc.hook, c.exit(), c.stderrText())
 	}
 	var f fault
 	if fields := strings.Fields(line); len(fields) == 3 {
@@ -400,7 +402,7 @@ func watchStore(store oauthrt.TokenStore, p *provider) watcher {
 	})
 	w.stop = func() []string {
 		cancel()
-		wg.Wait()
+		wg.Wait() // later calls find it done at once
 		return regressions
 	}
 	return w
@@ -474,6 +476,9 @@ func check(t *testing.T, b backend, sc scenario, p *provider, f fault, results [
 	}
 	if len(regressions) > 0 {
 		notes += fmt.Sprintf(" store_regressions=%d", len(regressions))
+	}
+	if c.api401 > 0 {
+		notes += fmt.Sprintf(" api_401=%d", c.api401)
 	}
 	if f.key != "" {
 		notes += " fault_on=" + f.key

@@ -212,7 +212,7 @@ type child struct {
 	lines  chan string // its stdout, line by line
 	stderr strings.Builder
 	done   chan struct{} // closed once it exited
-	err    error         // its exit, once done
+	err    error         // its exit; read it only once done is closed
 }
 
 // startChild starts a child process with extra environment, as
@@ -250,6 +250,26 @@ func startChild(t *testing.T, extra ...string) *child {
 		<-c.done
 	})
 	return c
+}
+
+// exit waits a little for the child to exit, and returns how it did.
+func (c *child) exit() error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-time.After(5 * time.Second):
+		return errors.New("still running")
+	}
+}
+
+// stderrText returns what the child wrote to stderr, once it exited.
+func (c *child) stderrText() string {
+	select {
+	case <-c.done:
+		return c.stderr.String()
+	default:
+		return "(its stderr is unknown while it runs)"
+	}
 }
 
 // waitLine waits until deadline for the child to print a line starting

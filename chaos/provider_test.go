@@ -53,11 +53,10 @@ type provider struct {
 	replays     int       // refresh tokens presented again inside their grace window
 	invalid     int       // invalid_grant answers
 	dead        map[string]int
-	backoffHits int // calls for a grant before its Retry-After passed
-	unavailable int // 503 answers
-	lost        int // answers lost on purpose
-	apiOK       int
-	api401      int
+	backoffHits int           // calls for a grant before its Retry-After passed
+	unavailable int           // 503 answers
+	lost        int           // answers lost on purpose
+	api401      int           // API requests refused
 	changed     chan struct{} // closed and replaced on every token request
 }
 
@@ -221,9 +220,7 @@ func (p *provider) serveAPI(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	e := p.byAT[at]
 	ok := e != nil && e.g.revoked.IsZero() && time.Now().Before(e.expiry)
-	if ok {
-		p.apiOK++
-	} else {
+	if !ok {
 		p.api401++
 	}
 	p.mu.Unlock()
@@ -289,7 +286,7 @@ func (p *provider) tally() tally {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := tally{refreshes: p.refreshes, replays: p.replays, invalid: p.invalid, unavailable: p.unavailable,
-		lost: p.lost, apiOK: p.apiOK, api401: p.api401, backoffHits: p.backoffHits}
+		lost: p.lost, api401: p.api401, backoffHits: p.backoffHits}
 	for _, n := range p.dead {
 		c.deadTokens++
 		c.deadPresentations += n
