@@ -127,7 +127,9 @@ func Run(t testing.TB, onRefresh func(oauthrt.RefreshEvent), onError func(key st
 	tr.CloseIdleConnections()
 }
 
-// onceFailingStore is a MemoryStore whose first Save under failKey fails.
+// onceFailingStore is a MemoryStore whose first Save or Commit under
+// failKey fails. The Transport saves refreshed tokens with Commit, since
+// a MemoryStore is an oauthrt.Committer.
 type onceFailingStore struct {
 	oauthrt.MemoryStore
 	failKey string
@@ -139,4 +141,11 @@ func (s *onceFailingStore) Save(ctx context.Context, key string, tok *oauth2.Tok
 		return errors.New("store: disk full")
 	}
 	return s.MemoryStore.Save(ctx, key, tok)
+}
+
+func (s *onceFailingStore) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	if key == s.failKey && s.failed.CompareAndSwap(false, true) {
+		return errors.New("store: disk full")
+	}
+	return s.MemoryStore.Commit(ctx, key, prev, tok)
 }
