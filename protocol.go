@@ -75,8 +75,12 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 			s.letGo(h)
 		}
 	}()
+	var unconfirmed error // the last fence the store could not answer
 	for attempt, fenced := 1, false; !fenced; attempt++ {
 		if attempt > maxFences {
+			if unconfirmed != nil {
+				return nil, fmt.Errorf("oauthrt: key %q: confirming the refresh lease before the refresh, %d times: %w", s.key, maxFences, unconfirmed)
+			}
 			return nil, fmt.Errorf("oauthrt: key %q: the refresh lease was lost %d times before the refresh could start: %w", s.key, maxFences, ErrLeaseLost)
 		}
 		var fresh bool
@@ -97,10 +101,13 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 			}
 		}
 		if fenced, err = s.fence(wait, t, h); err != nil {
-			return nil, err
+			if wait.Err() != nil {
+				return nil, err
+			}
+			unconfirmed = err
 		}
 		if !fenced {
-			s.letGo(h) // lost to a later holder: wait for it, and read what it saved
+			s.letGo(h) // lost, or not confirmed: take it again, and read the store
 			h = nil
 		}
 	}
@@ -250,9 +257,12 @@ func (s *keyState) lease(ctx context.Context, t *Transport) (h *hold, fresh bool
 // fence renews h, a LeaseLocker's lease, right before its refresh token
 // is presented, and reports whether it is still held. Not held (a later
 // lease exists, or this one lapsed while the process was paused) means
-// the refresh must not happen under it; a store that cannot be asked
-// fails the flight, since the lease may be lost. There is nothing to
-// renew for a plain Locker's lease, or without a store lease at all.
+// the refresh must not happen under it. A store that cannot be asked
+// (the error) does not confirm it either: the lease may be lost, and the
+// renewal may only have timed out because this process was paused while
+// it ran; obtain takes the lease again, and gives up after maxFences.
+// There is nothing to renew for a plain Locker's lease, or without a
+// store lease at all.
 func (s *keyState) fence(ctx context.Context, t *Transport, h *hold) (bool, error) {
 	if h == nil || h.lease == nil {
 		return true, nil
@@ -274,7 +284,10 @@ func (s *keyState) fence(ctx context.Context, t *Transport, h *hold) (bool, erro
 		}
 		return false, nil
 	}
-	return false, fmt.Errorf("oauthrt: key %q: confirming the refresh lease before the refresh: %w", s.key, err)
+	if s.held == h {
+		s.held = nil
+	}
+	return false, err
 }
 
 // letGo releases h once the flight is done with it, unless the store has
