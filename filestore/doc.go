@@ -38,17 +38,35 @@
 // one. No process id is recorded or checked, so processes in different
 // PID namespaces (containers) sharing the volume on one host exclude
 // each other correctly. The lock belongs to the open file, so two
-// goroutines of one process exclude each other too. The holder itself
-// keeps the TTL: it releases the lock when LeaseTTL has passed since it
-// took or last renewed the lease, and Renew after that fails with
-// [oauthrt.ErrLeaseLost]. Its leases are [oauthrt.FencedLease]s: each
-// lease taken on a key gets the key's next epoch, raised while its lock
-// is held, and Renew also fails with [oauthrt.ErrLeaseLost] once a later
-// epoch exists (as it can only if the lease file was removed from under
-// its holder). A released lease's file is removed while still
-// locked (a taker checks, once it holds a lock, that the file it locked
-// is still the one at the path, and starts again otherwise), so lease
-// files do not pile up; on Windows they are left in place.
+// goroutines of one process exclude each other too.
+//
+// The TTL is kept in the lease file. The holder writes there the time at
+// which its lease lapses, LeaseTTL after it took or last renewed it, and
+// releases the lock itself once that time passes. A holder that is alive
+// but does not run (stopped by SIGSTOP, in a paused VM, swapping) keeps
+// its lock, and releases nothing: so, on Unix, a taker that finds the
+// lock held and that time passed takes the lease over. Under the lock of
+// Path + ".lock", it checks that the file it found lapsed is still the
+// one at the path and still lapsed, removes it, creates a new lease file
+// at the path, and locks that. The stopped holder's lock, on the removed
+// file, then excludes no one; when it runs again, its Renew fails with
+// [oauthrt.ErrLeaseLost] (it checks, under the same lock, that its lease
+// has not lapsed and that its file is still the one at the path), and
+// its Release removes no file but its own. A holder that renews its
+// lease, as the refresh does every third of the TTL, is never taken
+// over. The time is the wall clock's, which all processes on one host
+// share: setting the clock forward shortens the leases held at the time.
+// On Windows, which does not remove a file another process has open, a
+// stopped holder holds its lease until it runs again.
+//
+// Leases are [oauthrt.FencedLease]s: each lease taken on a key gets the
+// key's next epoch, raised under the lock of Path + ".lock" once the
+// lease file is locked, and Renew also fails with [oauthrt.ErrLeaseLost]
+// once a later epoch exists. A released lease's file is removed while
+// still locked, under the lock of Path + ".lock" (a taker checks, once it
+// holds a lock, that the file it locked is still the one at the path,
+// and starts again otherwise), so lease files do not pile up; on Windows
+// they are left in place.
 //
 // File locks are only as good as the file system's: use a local disk,
 // not a network file system, for a token file shared by processes.
@@ -110,11 +128,24 @@
 // ones before starting new ones on the same file.
 //
 // The lease files are in the directory Path + ".leases" (mode 0700), one
-// per key, named by the hex SHA-256 of the key's bytes (mode 0600, and
-// empty): any key names a file of a fixed, portable name. The epoch of
-// the last lease taken on each key is in the file Path + ".epochs"
-// (mode 0600), under the name of the key's lease file, written as the
-// token file is, under the lock of Path + ".lock":
+// per key, named by the hex SHA-256 of the key's bytes (mode 0600): any
+// key names a file of a fixed, portable name. A held lease's file holds
+// one line of fixed length, rewritten in place on every renewal: the
+// time at which the lease lapses, in nanoseconds since the Unix epoch,
+// and the CRC-32 (IEEE, in hex) of what comes before it:
+//
+//	until 01767225600000000000 b1392fae
+//
+// A file whose contents are not such a line (a read that met a rewrite
+// half done, a file damaged by hand) lapses only once it has not been
+// written for the taker's LeaseTTL. An empty file never lapses: the
+// previous release of this package locks empty files and keeps its TTL
+// itself, so its processes and this one's still exclude each other's
+// refreshes, but a stopped process of that release still holds its lease
+// until it runs again. The epoch of the last lease taken on each key is
+// in the file Path + ".epochs" (mode 0600), under the name of the key's
+// lease file, written as the token file is, under the lock of
+// Path + ".lock":
 //
 //	{"version": 1, "epochs": {"<hex SHA-256 of the key>": 42}}
 //

@@ -2,7 +2,6 @@ package filestore
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,8 +25,9 @@ import (
 //
 // No earlier release touches the epochs file. It is written as the token
 // file is (temporary file, sync, rename) under the same lock file, and
-// only by a holder of the key's lease, so the epochs of one key are
-// handed out in the order its leases are taken.
+// only by a taker of the key's lease, once it has locked the key's lease
+// file, so the epochs of one key are handed out in the order its leases
+// are taken.
 
 // epochsVersion is the newest layout of the epochs file this package
 // reads and writes.
@@ -74,15 +74,12 @@ func readEpochs(path string) (*epochs, error) {
 	return e, nil
 }
 
-// nextEpoch raises the epoch of the key whose lease file is named name,
-// and returns it. Its caller holds that key's lease.
-func (s *Store) nextEpoch(ctx context.Context, name string) (uint64, error) {
-	unlock, err := lockFile(ctx, s.Path+".lock")
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	e, err := readEpochs(s.epochsPath())
+// raiseEpoch raises the epoch of the key whose lease file is named name
+// in the epochs file at path, and returns it. Its caller holds the lock
+// of the token file and has just locked that key's lease file, so the
+// epochs of one key are handed out in the order its leases are taken.
+func raiseEpoch(path, name string) (uint64, error) {
+	e, err := readEpochs(path)
 	if err != nil {
 		return 0, err
 	}
@@ -96,7 +93,7 @@ func (s *Store) nextEpoch(ctx context.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("oauthrt: filestore: encoding the epochs file: %w", err)
 	}
-	if err := writeAtomic(s.epochsPath(), b, "epochs file"); err != nil {
+	if err := writeAtomic(path, b, "epochs file"); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,12 +32,18 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 // bounded backoff, while another holder has it, until ctx ends.
 //
 // The kernel releases the lock when the process holding it exits, however
-// it exits, so the lease of a process that died is free at once. The TTL
-// is kept by the holder: the lock is released when LeaseTTL has passed
-// since the lease was taken or last renewed. Renew after that fails with
-// [oauthrt.ErrLeaseLost], as it does once a later lease of the key
-// exists. Release releases the lock if the lease is still held; it may be
-// called more than once.
+// it exits, so the lease of a process that died is free at once. The
+// holder writes in the file when the lease lapses unless renewed:
+// LeaseTTL after it was taken or last renewed. Once that time has
+// passed, on Unix, a taker replaces the file with a new one and takes
+// the lease, though the holder still holds its lock on the old file: so
+// a holder that is alive but stopped (by SIGSTOP, in a paused VM) holds
+// up the others for about LeaseTTL, not until it runs again. A holder
+// also releases the lock itself once the lease lapsed. Renew after that
+// fails with [oauthrt.ErrLeaseLost], as it does once a later lease of
+// the key exists or the file was replaced. Release releases the lock if
+// the lease is still held, and never removes a file that is not its
+// own; it may be called more than once.
 //
 // The lease is an [oauthrt.FencedLease]: every one taken on a key gets an
 // epoch one greater than the one before, by any process, kept in the
@@ -59,28 +67,119 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		return nil, fmt.Errorf("oauthrt: filestore: creating the lease directory: %w", err)
 	}
 	name := leaseFileName(key)
-	path := filepath.Join(dir, name)
-	var f *os.File
-	err = lease.Wait(ctx, key, func(context.Context) (bool, error) {
-		var err error
-		f, err = lockLeaseFile(path)
-		return f != nil, err
-	})
-	if err != nil {
+	h := &fileLease{
+		path:   filepath.Join(dir, name),
+		name:   name,
+		lock:   s.Path + ".lock",
+		epochs: s.epochsPath(),
+		ttl:    ttl,
+	}
+	if err := lease.Wait(ctx, key, h.try); err != nil {
 		return nil, err
 	}
-	h := &fileLease{f: f, path: path, name: name, epochs: s.epochsPath(), ttl: ttl}
-	// The epoch is raised while the lock is held, so that the next
-	// holder, which can lock only after this one released, raises it
-	// further.
-	h.epoch, err = s.nextEpoch(ctx, name)
-	if err != nil {
-		h.unlockLocked()
-		return nil, fmt.Errorf("oauthrt: filestore: taking the refresh lease of key %q: %w", key, err)
-	}
-	h.until = time.Now().Add(ttl)
-	h.timer = time.AfterFunc(ttl, h.expire)
+	h.timer = time.AfterFunc(h.until.Sub(wallNow()), h.expire)
 	return &fencedLease{Lease: lease.New(key, ttl, h.renew, h.release), epoch: h.epoch}, nil
+}
+
+// try takes the lease if it is free, or if its holder let it lapse, and
+// reports whether it did.
+func (h *fileLease) try(ctx context.Context) (bool, error) {
+	f, err := lockLeaseFile(h.path)
+	if err != nil {
+		return false, err
+	}
+	if f == nil {
+		return h.takeOver(ctx)
+	}
+	// The record goes in at once, before the wait for the token file's
+	// lock, so that the file shows a live lease as soon as it can: a
+	// record left by an earlier holder whose file was not removed says
+	// that lease lapsed. A taker that replaces the file meanwhile is
+	// found out below.
+	if err := writeRecord(f, wallNow().Add(h.ttl)); err != nil {
+		unlockFile(f)
+		f.Close()
+		return false, err
+	}
+	unlock, err := lockFile(ctx, h.lock)
+	if err != nil {
+		unlockFile(f)
+		f.Close()
+		return false, err
+	}
+	defer unlock()
+	if !sameFile(f, h.path) { // replaced by a taker that found it lapsed
+		unlockFile(f)
+		f.Close()
+		return false, nil
+	}
+	return h.claim(f)
+}
+
+// takeOver takes the lease from a holder that let it lapse, and reports
+// whether it did. Under the token file's lock, which every taker and
+// every renewal holds while it checks that the lease file is still its
+// own, it checks that the file it found lapsed is still at the path and
+// still lapsed, and replaces it with a new file, which it locks. The
+// holder's lock, on the removed file, then excludes no one, and its
+// Renew fails: the file at the path is no longer the one it locked.
+func (h *fileLease) takeOver(ctx context.Context) (bool, error) {
+	if !canTakeOver {
+		return false, nil
+	}
+	found, ok := lapsed(h.path, h.ttl, wallNow())
+	if !ok {
+		return false, nil
+	}
+	unlock, err := lockFile(ctx, h.lock)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	now, ok := lapsed(h.path, h.ttl, wallNow())
+	if !ok || !os.SameFile(found, now) {
+		return false, nil
+	}
+	if err := os.Remove(h.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("oauthrt: filestore: removing a lapsed lease's file: %w", err)
+	}
+	f, err := os.OpenFile(h.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil // another taker created it first, and locks it
+	}
+	if err != nil {
+		return false, fmt.Errorf("oauthrt: filestore: creating the lease file: %w", err)
+	}
+	if ok, err := tryLock(f); err != nil || !ok {
+		f.Close() // another taker opened it and locked it first
+		if err != nil {
+			return false, fmt.Errorf("oauthrt: filestore: locking the lease file: %w", err)
+		}
+		return false, nil
+	}
+	return h.claim(f)
+}
+
+// claim makes f, the locked lease file at h.path, h's, with the key's
+// next epoch; the token file's lock is held.
+func (h *fileLease) claim(f *os.File) (bool, error) {
+	h.f = f
+	var err error
+	if h.epoch, err = raiseEpoch(h.epochs, h.name); err != nil {
+		h.unlockHeld()
+		return false, err
+	}
+	h.until = wallNow().Add(h.ttl)
+	if err := writeRecord(f, h.until); err != nil {
+		h.unlockHeld()
+		return false, err
+	}
+	// A file that was left with other contents is cut to the record.
+	if err := f.Truncate(int64(recordLen)); err != nil {
+		h.unlockHeld()
+		return false, fmt.Errorf("oauthrt: filestore: writing the lease file: %w", err)
+	}
+	return true, nil
 }
 
 // fencedLease is a lease with its epoch.
@@ -144,6 +243,7 @@ func sameFile(f *os.File, path string) bool {
 type fileLease struct {
 	path   string // the lease file
 	name   string // its name, the key's in the epochs file
+	lock   string // the token file's lock file
 	epochs string // the epochs file
 	epoch  uint64
 	ttl    time.Duration
@@ -151,7 +251,7 @@ type fileLease struct {
 
 	mu    sync.Mutex
 	f     *os.File  // nil once the lock is released
-	until time.Time // when the lease lapses unless renewed
+	until time.Time // when the lease lapses unless renewed, on the wall clock, as in the file
 }
 
 // expire runs when the timer fires: it releases the lock if the lease
@@ -162,55 +262,87 @@ func (h *fileLease) expire() {
 	if h.f == nil {
 		return
 	}
-	if left := time.Until(h.until); left > 0 {
+	if left := h.until.Sub(wallNow()); left > 0 {
 		h.timer.Reset(left)
 		return
 	}
-	h.unlockLocked()
+	ctx, cancel := context.WithTimeout(context.Background(), lease.ReleaseTimeout)
+	defer cancel()
+	h.unlock(ctx)
 }
 
-func (h *fileLease) renew(context.Context) (bool, error) {
+// renew extends the lease to a full TTL from now, and writes the new
+// deadline in the lease file, if the lease has not lapsed and its file
+// is still the one at the path. It holds the token file's lock, as a
+// taker does while it checks that a file it found lapsed still is, so
+// that no taker replaces the file between the check here and the write.
+func (h *fileLease) renew(ctx context.Context) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.f == nil {
 		return false, nil
 	}
-	now := time.Now()
-	if !now.Before(h.until) { // lapsed; the timer has not run yet
-		h.unlockLocked()
+	unlock, err := lockFile(ctx, h.lock)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	now := wallNow()
+	// A lapsed lease's file may have been replaced by a taker (its
+	// holder was stopped, say), or removed by hand; a later lease may
+	// have been taken on a new file then, and its epoch shows that too.
+	if !now.Before(h.until) || !sameFile(h.f, h.path) {
+		h.unlockHeld()
 		return false, nil
 	}
-	// The lock excludes every other holder while the lease file stays
-	// where it is. Should it be removed from under this holder (by hand,
-	// say), a later lease can be taken on a new file; the epoch it raised
-	// shows it.
 	e, err := readEpochs(h.epochs)
 	if err != nil {
 		return false, err
 	}
 	if e.Epochs[h.name] > h.epoch {
-		h.unlockLocked()
+		h.unlockHeld()
 		return false, nil
 	}
-	h.until = now.Add(h.ttl)
+	until := now.Add(h.ttl)
+	if err := writeRecord(h.f, until); err != nil {
+		return false, err
+	}
+	h.until = until
 	return true, nil
 }
 
-func (h *fileLease) release(context.Context) {
+func (h *fileLease) release(ctx context.Context) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.timer.Stop()
 	if h.f != nil {
-		h.unlockLocked()
+		h.unlock(ctx)
 	}
 }
 
-// unlockLocked releases the lock; h.mu is held. The file is removed
-// first, while it is still locked, so that lease files do not pile up;
-// a taker that opened it before then finds, once it has the lock, that
-// it is no longer at the path, and tries again. A file at the path that
-// is not the one locked here is another holder's, and is left alone.
-func (h *fileLease) unlockLocked() {
+// unlock releases the lock; h.mu is held. It takes the token file's lock
+// to remove the lease file, as unlockHeld does; if it cannot, within
+// ctx, it leaves the file, which the next taker locks as it is.
+func (h *fileLease) unlock(ctx context.Context) {
+	if unlock, err := lockFile(ctx, h.lock); err == nil {
+		defer unlock()
+		h.unlockHeld()
+		return
+	}
+	unlockFile(h.f)
+	h.f.Close()
+	h.f = nil
+}
+
+// unlockHeld releases the lock; h.mu and the token file's lock are held.
+// The file is removed first, while it is still locked, so that lease
+// files do not pile up; a taker that opened it before then finds, once
+// it has the lock, that it is no longer at the path, and tries again. A
+// file at the path that is not the one locked here (a taker replaced it
+// once the lease lapsed) is another holder's, and is left alone: the
+// token file's lock keeps a taker from replacing it between the check
+// and the removal.
+func (h *fileLease) unlockHeld() {
 	if sameFile(h.f, h.path) {
 		removeLocked(h.path)
 	}

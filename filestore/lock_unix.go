@@ -24,3 +24,8 @@ func unlockFile(f *os.File) { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 // removeLocked removes a lease file its caller has locked. A failure
 // leaves the file for the next taker, which locks it as it is.
 func removeLocked(path string) { os.Remove(path) }
+
+// canTakeOver says that a taker may replace the file of a lapsed lease
+// whose holder still holds its lock: Unix removes a file that another
+// process has open.
+const canTakeOver = true

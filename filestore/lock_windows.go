@@ -28,3 +28,9 @@ func unlockFile(f *os.File) {
 // a file that another process has open, and the files are few (one per
 // key).
 func removeLocked(string) {}
+
+// canTakeOver says that a taker may not replace the file of a lapsed
+// lease whose holder still holds its lock: Windows does not remove a
+// file that another process has open, and refuses to read the locked
+// range of it, so a stopped holder holds its lease until it runs again.
+const canTakeOver = false

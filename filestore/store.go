@@ -34,7 +34,11 @@ type Store struct {
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
 	// renews nor releases it; a lease whose process exits ends at once.
-	// Zero or negative means [oauthrt.DefaultLeaseTTL]. A positive
+	// It holds for a holder that is alive but does not run (stopped by
+	// SIGSTOP, in a paused VM) too: once LeaseTTL has passed since it
+	// took or last renewed the lease, another process takes the lease
+	// over, on Unix, and the stopped holder's Renew fails when it runs
+	// again. Zero or negative means [oauthrt.DefaultLeaseTTL]. A positive
 	// LeaseTTL shorter than [oauthrt.MinLeaseTTL] makes Lock and
 	// TakeLease fail. A lease taken by Lock is never renewed: keep its
 	// TTL longer than [oauthrt.RefreshTimeout].

@@ -473,26 +473,34 @@ func TestLeaseOfZombieIsFreeAtOnce(t *testing.T) {
 	cmd, out, epoch := startHolder(t, path, true)
 	waitExited(t, out)
 	if runtime.GOOS == "linux" {
-		waitZombie(t, cmd.Process.Pid)
+		waitState(t, cmd.Process.Pid, 'Z')
 	}
 	lockSoon(t, path, "after its holder exited, unreaped", epoch)
 }
 
-// waitZombie waits until /proc says that pid is a zombie.
-func waitZombie(t *testing.T, pid int) {
+// procState returns the state letter /proc gives pid ('T' for stopped,
+// 'Z' for a zombie).
+func procState(t *testing.T, pid int) byte {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("the child's state: %v", err)
+	}
+	// The state follows the command name, in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		t.Fatalf("the child's state: /proc/%d/stat is %q", pid, strings.TrimSpace(string(b)))
+	}
+	return b[i+2]
+}
+
+// waitState waits until /proc gives pid the state st.
+func waitState(t *testing.T, pid int, st byte) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Fatalf("the child is not a zombie: %v", err)
-		}
-		// The state follows the command name, in parentheses.
-		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
-			return
-		}
+	for procState(t, pid) != st {
 		if time.Now().After(deadline) {
-			t.Fatalf("the child exited but is not a zombie: %s", b)
+			t.Fatalf("the child's state is %q, not %q", procState(t, pid), st)
 		}
 		time.Sleep(5 * time.Millisecond) // polling /proc: it has no event to wait on
 	}
