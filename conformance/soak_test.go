@@ -40,6 +40,17 @@ func (s *recordingStore) Save(ctx context.Context, key string, tok *oauth2.Token
 	return err
 }
 
+// Commit records like Save: the Transport saves refreshed tokens with
+// it, since a filestore.Store is an oauthrt.Committer.
+func (s *recordingStore) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	err := s.Store.Commit(ctx, key, prev, tok)
+	if err == nil {
+		s.saved.Store(tok.AccessToken, struct{}{})
+		s.saves.Add(1)
+	}
+	return err
+}
+
 // Load records what it returns before returning it: another Transport
 // may load a token after its Save wrote the file but before that Save
 // returned and recorded it.
@@ -56,7 +67,10 @@ func (s *recordingStore) has(accessToken string) bool {
 	return ok
 }
 
-var _ oauthrt.Locker = (*recordingStore)(nil)
+var (
+	_ oauthrt.Locker    = (*recordingStore)(nil)
+	_ oauthrt.Committer = (*recordingStore)(nil)
+)
 
 // soakDuration is how long TestFleetSoak runs: 25 seconds, or
 // OAUTHRT_CONFORMANCE_DURATION.
