@@ -100,15 +100,6 @@ func TestFleetChild(t *testing.T) {
 	var refresher oauthrt.Refresher = &generic.Refresher{
 		TokenURL: os.Getenv("FLEET_TOKEN_URL"), ClientID: clientID, ClientSecret: clientSecret,
 	}
-	if os.Getenv("FLEET_VICTIM") != "" {
-		// Holds the lease and announces it, then hangs until killed,
-		// before the provider ever sees its refresh token.
-		refresher = oauthrt.RefresherFunc(func(ctx context.Context, _ *oauth2.Token) (*oauth2.Token, error) {
-			fmt.Println("HOLDING-LEASE")
-			<-ctx.Done()
-			return nil, ctx.Err()
-		})
-	}
 	var leasesLost atomic.Int32
 	onError := func(_ string, err error) {
 		if errors.Is(err, oauthrt.ErrLeaseLost) {
@@ -196,7 +187,7 @@ type child struct {
 
 // startChild starts a child process; extra is more of its environment,
 // as NAME=value.
-func startChild(t *testing.T, b backend, place string, p endpoints, ttl, runFor time.Duration, workers int, victim bool, extra ...string) *child {
+func startChild(t *testing.T, b backend, place string, p endpoints, ttl, runFor time.Duration, workers int, extra ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.v=false", "-test.count=1")
 	cmd.Env = append(os.Environ(),
@@ -210,9 +201,6 @@ func startChild(t *testing.T, b backend, place string, p endpoints, ttl, runFor 
 		"FLEET_TOKEN_URL="+p.tokenURL(),
 		"FLEET_API_URL="+p.apiURL(),
 	)
-	if victim {
-		cmd.Env = append(cmd.Env, "FLEET_VICTIM=1")
-	}
 	cmd.Env = append(cmd.Env, extra...)
 	c := &child{cmd: cmd, lines: make(chan string, 64), done: make(chan error, 1)}
 	cmd.Stderr = &c.stderr
@@ -397,48 +385,13 @@ func TestFleet(t *testing.T) {
 			start := time.Now()
 			var children []*child
 			for range processes {
-				children = append(children, startChild(t, b, place, p, 10*time.Second, runFor, goroutines, false))
+				children = append(children, startChild(t, b, place, p, 10*time.Second, runFor, goroutines))
 			}
 			var results []childResult
 			for _, c := range children {
 				results = append(results, c.result(t))
 			}
 			check(t, "fleet/"+b.name, store, p, results, time.Since(start))
-		})
-	}
-}
-
-// TestFleetLeaseHolderKilled kills a process while it holds the refresh
-// lease: the others must take over once the lease lapses, losing no
-// request and no grant.
-func TestFleetLeaseHolderKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the fleet runs for over a minute; skipped with -short")
-	}
-	const ttl = 2 * time.Second
-	const others = 3
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			requireServer(t, b)
-			p := newProvider(t, lifetime, leeway)
-			place := b.place(t)
-			store := seed(t, b, place, p, true) // expired: the first request refreshes
-
-			victim := startChild(t, b, place, p, ttl, time.Minute, 1, true)
-			victim.waitFor(t, "HOLDING-LEASE")
-			start := time.Now()
-			var children []*child
-			for range others {
-				children = append(children, startChild(t, b, place, p, ttl, 3*lifetime, goroutines, false))
-			}
-			if err := victim.cmd.Process.Kill(); err != nil { // SIGKILL
-				t.Fatal(err)
-			}
-			var results []childResult
-			for _, c := range children {
-				results = append(results, c.result(t))
-			}
-			check(t, "killed-holder/"+b.name, store, p, results, time.Since(start))
 		})
 	}
 }

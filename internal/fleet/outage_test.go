@@ -237,7 +237,7 @@ func startFaultyFleet(t *testing.T, b backend, place string, e endpoints, all []
 		if i == 0 {
 			extra = append(extra, faulty...)
 		}
-		children = append(children, startChild(t, b, place, e, outageLeaseTTL, outageRunFor, goroutines, false, extra...))
+		children = append(children, startChild(t, b, place, e, outageLeaseTTL, outageRunFor, goroutines, extra...))
 	}
 	return children
 }
