@@ -36,19 +36,9 @@ const commitTries = 5
 // UPDATE that requires the row's token to be NULL. A stored token that
 // cannot be decrypted or decoded is an error, not a conflict.
 func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
-	db, d, table, err := s.setup()
+	db, d, table, b, err := s.prepareWrite(ctx, "committing", key, tok)
 	if err != nil {
 		return err
-	}
-	if err := d.checkKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
-	}
-	b, err := tokencodec.Encode(tok, s.AEAD, key)
-	if err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
 	}
 	if prev == nil {
 		return commitFirst(ctx, db, d, table, key, b)

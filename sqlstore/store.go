@@ -172,19 +172,9 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 // leaving the key's lease as it is. A nil tok is an error. With
 // a ctx that has already ended, nothing is stored.
 func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
-	db, d, table, err := s.setup()
+	db, d, table, b, err := s.prepareWrite(ctx, "saving", key, tok)
 	if err != nil {
 		return err
-	}
-	if err := d.checkKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
-	}
-	b, err := tokencodec.Encode(tok, s.AEAD, key)
-	if err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
 	}
 	if _, err := db.ExecContext(ctx, d.sql(saveSQL+d.upsert, table), key, b); err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
@@ -204,4 +194,25 @@ func (s Store) String() string {
 		name = d.name
 	}
 	return fmt.Sprintf("sqlstore.Store{Dialect: %s, Table: %q, Encrypted: %t}", name, s.table(), s.AEAD != nil)
+}
+
+// prepareWrite does what Save and Commit do before they write: it
+// resolves the store, checks the key and ctx, and encodes tok. doing
+// names the write in errors ("saving", "committing").
+func (s *Store) prepareWrite(ctx context.Context, doing, key string, tok *oauth2.Token) (*sql.DB, *Dialect, string, []byte, error) {
+	db, d, table, err := s.setup()
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	if err := d.checkKey(key); err != nil {
+		return nil, nil, "", nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, "", nil, fmt.Errorf("oauthrt: sqlstore: %s key %q: %w", doing, key, err)
+	}
+	b, err := tokencodec.Encode(tok, s.AEAD, key)
+	if err != nil {
+		return nil, nil, "", nil, fmt.Errorf("oauthrt: sqlstore: %s key %q: %w", doing, key, err)
+	}
+	return db, d, table, b, nil
 }
