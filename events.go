@@ -50,6 +50,13 @@ const (
 	// ReasonMissing: the store held no token for the key, and the
 	// Refresher is an Issuer that got a first one.
 	ReasonMissing RefreshReason = "missing"
+	// ReasonKeepAlive: a keep-alive sweep refreshed a grant that was idle
+	// for so long that its refresh token would soon expire from disuse
+	// (see Transport.Refresh and the keepalive package).
+	ReasonKeepAlive RefreshReason = "keepalive"
+	// ReasonInvalidated: the application dropped the key's token from
+	// the Transport with Transport.Invalidate, which forces a refresh.
+	ReasonInvalidated RefreshReason = "invalidated"
 )
 
 // RefreshOutcome says how a refresh ended. Its values are short

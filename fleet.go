@@ -93,6 +93,10 @@ type GrantState struct {
 	// Failures counts the transient failures in a row that NextAttempt
 	// backs off from; 0 after a success.
 	Failures int
+	// FailingSince is when the first of those Failures happened: since
+	// when the grant is degraded (see [Health]). Zero when Failures is 0,
+	// or when a store or process of an earlier release recorded them.
+	FailingSince time.Time
 }
 
 // IsZero reports whether st records nothing.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,10 +60,13 @@ type MemoryStore struct {
 }
 
 var (
-	_ LeaseLocker     = (*MemoryStore)(nil)
-	_ Committer       = (*MemoryStore)(nil)
-	_ GrantStateStore = (*MemoryStore)(nil)
-	_ FencedLease     = (*memoryLease)(nil)
+	_ LeaseLocker      = (*MemoryStore)(nil)
+	_ Committer        = (*MemoryStore)(nil)
+	_ GrantStateStore  = (*MemoryStore)(nil)
+	_ KeyLister        = (*MemoryStore)(nil)
+	_ GrantStateLister = (*MemoryStore)(nil)
+	_ Deleter          = (*MemoryStore)(nil)
+	_ FencedLease      = (*memoryLease)(nil)
 )
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -272,4 +279,107 @@ func (l *memoryLease) Release() {
 		delete(s.leases, l.key)
 		close(l.released)
 	}
+}
+
+// ListKeys returns, in byte order, up to limit keys (zero or less: 1000)
+// that start with prefix and hold a token, after cursor. See [KeyLister].
+func (s *MemoryStore) ListKeys(ctx context.Context, prefix, cursor string, limit int) ([]string, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	after, first, err := memoryCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.RLock()
+	keys := pageOf(maps.Keys(s.tokens), prefix, after, first, pageLimit(limit))
+	s.mu.RUnlock()
+	return keys, nextCursor(keys, pageLimit(limit)), nil
+}
+
+// ListGrantStates returns, in byte order of their keys, up to limit keys
+// (zero or less: 1000) that start with prefix and have a grant state
+// that is not zero, after cursor. See [GrantStateLister].
+func (s *MemoryStore) ListGrantStates(ctx context.Context, prefix, cursor string, limit int) ([]KeyGrantState, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	after, first, err := memoryCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := pageOf(maps.Keys(s.states), prefix, after, first, pageLimit(limit))
+	states := make([]KeyGrantState, len(keys))
+	for i, k := range keys {
+		states[i] = KeyGrantState{Key: k, State: s.states[k]}
+	}
+	return states, nextCursor(keys, pageLimit(limit)), nil
+}
+
+// Delete removes the token stored under key and its grant state. See
+// [Deleter].
+func (s *MemoryStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.tokens, key)
+	delete(s.states, key)
+	s.mu.Unlock()
+	return nil
+}
+
+// defaultPage is how many keys a page holds when the caller gives no
+// limit.
+const defaultPage = 1000
+
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return defaultPage
+	}
+	return limit
+}
+
+// A MemoryStore's cursor is "k" followed by the last key of the page
+// before: "k" alone is a cursor after the key "".
+func memoryCursor(cursor string) (after string, first bool, err error) {
+	if cursor == "" {
+		return "", true, nil
+	}
+	if !strings.HasPrefix(cursor, "k") {
+		return "", false, errors.New("oauthrt: MemoryStore: not a cursor of this store")
+	}
+	return cursor[1:], false, nil
+}
+
+// nextCursor is the cursor after a page of keys: "" when the page was
+// not full, so there are no more.
+func nextCursor(keys []string, limit int) string {
+	if len(keys) < limit {
+		return ""
+	}
+	return "k" + keys[len(keys)-1]
+}
+
+// pageOf returns, sorted, the first limit keys of all that start with
+// prefix and come after after (or from the first, when first is set),
+// in one pass that keeps at most limit of them.
+func pageOf(all iter.Seq[string], prefix, after string, first bool, limit int) []string {
+	var page []string
+	for k := range all {
+		if !strings.HasPrefix(k, prefix) || !first && k <= after {
+			continue
+		}
+		if len(page) == limit {
+			if k >= page[limit-1] {
+				continue
+			}
+			page = page[:limit-1]
+		}
+		i, _ := slices.BinarySearch(page, k)
+		page = slices.Insert(page, i, k)
+	}
+	return page
 }

@@ -141,6 +141,18 @@ type Transport struct {
 	// recovered and dropped. nil: not called.
 	OnError func(key string, err error)
 
+	// OnHealth is called once for each change of a grant's health that
+	// this Transport sees (see Health and HealthEvent): a refresh that
+	// failed transiently (healthy to degraded), one that succeeded after
+	// such failures (degraded to healthy), a grant the provider refused
+	// (to dead), a dead grant the application authorized again (dead to
+	// healthy), and Revoke (to revoked). With a GrantStateStore the
+	// fleet shares the health, and only the process that changed it
+	// reports. It is called like OnRefresh: on the goroutine that saw the
+	// change, which it must not hold up for long; a panic in it is
+	// recovered and dropped. nil: not called.
+	OnHealth func(HealthEvent)
+
 	keys     sync.Map // key string → *keyState
 	lifeOnce sync.Once
 	life     *lifecycle
