@@ -103,6 +103,25 @@ type Refresher struct {
 	// credentials included, is sent. http:// to 127.0.0.0/8, ::1 or
 	// localhost is always allowed, for tests and local development.
 	AllowInsecureHTTP bool
+
+	// Dialect says how the provider reports a dead grant or a rejected
+	// client beyond RFC 6749. The zero value is RFC 6749's.
+	Dialect Dialect
+	// KeepFields names members of a token's extra fields (see
+	// oauth2.Token.Extra) that a refreshed token keeps from the token it
+	// replaces when the answer does not carry them again, such as
+	// Salesforce's instance_url or QuickBooks' realmId, which the API
+	// calls need. The granted scope is always kept (RFC 6749 §5.1). Nil
+	// keeps only the scope.
+	KeepFields []string
+	// DefaultLifetime is the lifetime of an access token whose answer has
+	// no expires_in. Zero gives such a token no Expiry: it is refreshed
+	// when the API rejects it.
+	DefaultLifetime time.Duration
+	// RevocationURL is the provider's RFC 7009 revocation endpoint, which
+	// Revoke posts to. "" means the provider has none: Revoke fails with
+	// oauthrt.ErrRevokeUnsupported.
+	RevocationURL string
 }
 
 // detectedStyles holds the style AutoDetect found to work, for each
