@@ -107,6 +107,29 @@ func (t *Transport) refreshed(ev RefreshEvent) {
 	}
 }
 
+// healthChanged reports ev to OnHealth, and to Logger at level Info (to
+// healthy or revoked) or Warn (to degraded or dead). A panic in either is
+// recovered and dropped.
+func (t *Transport) healthChanged(ev HealthEvent) {
+	if t.OnHealth != nil {
+		guard("Transport.OnHealth", func() error { t.OnHealth(ev); return nil })
+	}
+	if t.Logger != nil {
+		guard("Transport.Logger", func() error {
+			level := slog.LevelInfo
+			if ev.To == HealthDegraded || ev.To == HealthDead {
+				level = slog.LevelWarn
+			}
+			attrs := []slog.Attr{slog.String("key", ev.Key), slog.String("from", string(ev.From)), slog.String("to", string(ev.To))}
+			if ev.Err != nil {
+				attrs = append(attrs, slog.Any("error", ev.Err))
+			}
+			t.Logger.LogAttrs(context.Background(), level, "oauthrt: grant health changed", attrs...)
+			return nil
+		})
+	}
+}
+
 // logRefresh logs ev: at level Debug when the refresh succeeded, at level
 // Warn when it failed a request.
 func (t *Transport) logRefresh(ev RefreshEvent) {

@@ -608,7 +608,7 @@ func TestFleetBackoff(t *testing.T) {
 		if !errors.As(err, &be) || !be.Next.Equal(next) || !errors.Is(be.Err, errBoom) {
 			t.Fatalf("A: err = %v, want a *BackoffError until %v wrapping the failure", err, next)
 		}
-		if diff := cmp.Diff(oauthrt.GrantState{NextAttempt: next, Failures: 1}, fx.store.grantState(t, "k")); diff != "" {
+		if diff := cmp.Diff(oauthrt.GrantState{NextAttempt: next, Failures: 1, FailingSince: fx.clock.Now()}, fx.store.grantState(t, "k")); diff != "" {
 			t.Errorf("grant state (-want +got):\n%s", diff)
 		}
 
@@ -665,6 +665,7 @@ func TestFleetBackoff(t *testing.T) {
 		// Each process learns the count of failures from the store alone,
 		// once NextAttempt has passed: it was not refused meanwhile.
 		trs := []*oauthrt.Transport{fx.transport(t, iss), fx.transport(t, iss)}
+		since := fx.clock.Now() // the first failure's time, kept by every process
 		for i, step := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
 			tr := trs[i%2] // A, B, A, B
 			err := fx.fails(t, tr)
@@ -673,7 +674,7 @@ func TestFleetBackoff(t *testing.T) {
 			if !errors.As(err, &be) || !be.Next.Equal(next) {
 				t.Errorf("failure %d: err = %v, want a *BackoffError until %v", i+1, err, next)
 			}
-			if diff := cmp.Diff(oauthrt.GrantState{NextAttempt: next, Failures: i + 1}, fx.store.grantState(t, "k")); diff != "" {
+			if diff := cmp.Diff(oauthrt.GrantState{NextAttempt: next, Failures: i + 1, FailingSince: since}, fx.store.grantState(t, "k")); diff != "" {
 				t.Errorf("failure %d: grant state (-want +got):\n%s", i+1, diff)
 			}
 			if n := iss.calls.Load(); n != int32(i+1) {

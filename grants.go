@@ -3,6 +3,8 @@ package oauthrt
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -165,3 +167,50 @@ type Revoker interface {
 // the Refresher is no [Revoker], or its provider has no revocation
 // endpoint. Nothing was sent, and nothing was deleted.
 var ErrRevokeUnsupported = errors.New("oauthrt: the provider has no revocation endpoint")
+
+// ListStatuses returns the status of the grants whose keys start with
+// prefix and whose health is one of healths (none: every health but
+// revoked), a page at a time, as [KeyLister] pages keys: cursor "" for
+// the first page, next "" after the last, limit a hint. It reads no
+// token. Degraded and dead grants come from the store's grant states, so
+// the store must be a [GrantStateLister]. Listing healthy grants walks
+// the keys, so the store must also be a [KeyLister]; a key is healthy
+// when it has a token and no grant state.
+func ListStatuses(ctx context.Context, store TokenStore, prefix, cursor string, limit int, healths ...Health) ([]GrantStatus, string, error) {
+	gl, ok := store.(GrantStateLister)
+	if !ok {
+		return nil, "", fmt.Errorf("oauthrt: listing grant statuses: the store (%T) is no GrantStateLister", store)
+	}
+	want := func(h Health) bool { return len(healths) == 0 && h != HealthRevoked || slices.Contains(healths, h) }
+	var out []GrantStatus
+	if !want(HealthHealthy) {
+		states, next, err := gl.ListGrantStates(ctx, prefix, cursor, limit)
+		if err != nil {
+			return nil, "", fmt.Errorf("oauthrt: listing grant statuses: %w", err)
+		}
+		for _, ks := range states {
+			if st := StatusOf(ks.Key, ks.State); want(st.Health) {
+				out = append(out, st)
+			}
+		}
+		return out, next, nil
+	}
+	kl, ok := store.(KeyLister)
+	if !ok {
+		return nil, "", fmt.Errorf("oauthrt: listing healthy grants: the store (%T) is no KeyLister", store)
+	}
+	keys, next, err := kl.ListKeys(ctx, prefix, cursor, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("oauthrt: listing grant statuses: %w", err)
+	}
+	for _, k := range keys {
+		gs, err := gl.LoadGrantState(ctx, k)
+		if err != nil {
+			return nil, "", fmt.Errorf("oauthrt: listing grant statuses: the grant state of key %q: %w", k, err)
+		}
+		if st := StatusOf(k, gs); want(st.Health) {
+			out = append(out, st)
+		}
+	}
+	return out, next, nil
+}

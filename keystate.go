@@ -60,6 +60,12 @@ type keyState struct {
 	// nanoseconds by Transport.Now).
 	nextSave  atomic.Int64
 	nextAhead atomic.Int64
+
+	// invalidated counts the calls to Transport.Invalidate; honoured is
+	// the count the last successful refresh answered (flights only).
+	// While they differ, the token must be refreshed, whatever its expiry.
+	invalidated atomic.Uint64
+	honoured    uint64
 }
 
 // A flight is one load-or-refresh of a key, shared by every request that
@@ -69,6 +75,10 @@ type flight struct {
 	c       *cached // set before done is closed
 	err     error
 	waiters atomic.Int32 // requests waiting on it; read by tests
+	// outcome is how the flight ended, for Transport.Refresh: set before
+	// done is closed. OutcomeLoaded when it refreshed nothing.
+	outcome RefreshOutcome
+	revoked bool // a flight of Transport.Revoke that revoked the grant
 }
 
 // why says what a flight is for, besides loading the token: the token the
@@ -78,18 +88,30 @@ type why struct {
 	rejected *oauth2.Token
 	stale    *oauth2.Token
 	resave   bool // save the unsaved token again, even within its backoff
+	// keepalive: stale is refreshed for a keep-alive sweep, which waits
+	// for the outcome (see Transport.Refresh), rather than ahead of its
+	// expiry in the background.
+	keepalive bool
+	// revoke: the flight revokes the grant and deletes it (see
+	// Transport.Revoke) instead of obtaining a token.
+	revoke bool
+	// invalidated: Transport.Invalidate asked for a refresh that no flight
+	// has made yet (set by obtain).
+	invalidated bool
 }
 
 // backoffState is a key's endpoint backoff after transient failures.
 type backoffState struct {
 	next     time.Time // no endpoint call before then (by Transport.Now)
 	failures int       // transient failures in a row
+	since    time.Time // when the first of them happened (zero: unknown)
 	err      error     // the last one, when this Transport saw it
 }
 
 type deadGrant struct {
 	tok *oauth2.Token
 	err error
+	at  time.Time // when it was found dead (by Transport.Now)
 }
 
 // token returns a token to send: the cached one when it is fresh and is
@@ -221,9 +243,11 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 		}
 		s.mu.Lock()
 		switch {
+		case f.err == nil && s.invalidated.Load() != s.honoured:
+			s.cur.Store(nil) // invalidated meanwhile: the next request refreshes
 		case f.err == nil:
 			s.cur.Store(f.c)
-		case w.stale != nil:
+		case w.stale != nil && !w.keepalive:
 			// Nobody waits for this flight; the token it meant to replace
 			// is still good until it expires, and stays in use.
 			s.aheadFailed(t, f.err)
@@ -231,7 +255,13 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
 		s.flight.Store(nil)
-		announce := rep.reason != "" && (t.OnRefresh != nil || t.Logger != nil)
+		f.outcome = OutcomeLoaded
+		if rep.reason != "" {
+			f.outcome = outcomeOf(f.err, rep.loaded)
+		} else if f.err != nil {
+			f.outcome = outcomeOf(f.err, false)
+		}
+		announce := rep.reason != "" && (t.OnRefresh != nil || t.Logger != nil) || len(rep.health) > 0 && (t.OnHealth != nil || t.Logger != nil)
 		if announce {
 			// Taken before the next flight can start, so that the key's
 			// events are reported in order, after the requests went on.
@@ -241,9 +271,21 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 		close(f.done)
 		if announce {
 			defer s.reporting.Unlock()
-			t.refreshed(RefreshEvent{Key: s.key, Reason: rep.reason, Outcome: outcomeOf(f.err, rep.loaded), Duration: time.Since(start), Err: f.err})
+			for _, ev := range rep.health {
+				t.healthChanged(ev)
+			}
+			if rep.reason != "" {
+				t.refreshed(RefreshEvent{Key: s.key, Reason: rep.reason, Outcome: outcomeOf(f.err, rep.loaded), Duration: time.Since(start), Err: f.err})
+			}
 		}
 	}()
+	if w.revoke {
+		if f.err = s.revoke(ctx, wait, t, &rep); f.err == nil {
+			// What the requests that joined the flight get.
+			f.revoked, f.err = true, fmt.Errorf("oauthrt: key %q: the grant was revoked: %w", s.key, ErrNoToken)
+		}
+		return
+	}
 	f.c, f.err = s.obtain(ctx, wait, t, w, &rep)
 	if f.err == nil && w.stale != nil {
 		s.aheadFails = 0

@@ -57,11 +57,13 @@ import (
 // nil: the Issuer gets a first token. rep learns whether a refresh was
 // needed, and why, and whether another process did it.
 func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *report) (*cached, error) {
+	gen := s.invalidated.Load()
+	w.invalidated = gen != s.honoured
 	base, err := s.newest(wait, t, w)
 	if err != nil {
 		return nil, err
 	}
-	if c, err, done := s.settle(t, base, w); done {
+	if c, err, done := s.settle(t, base, w, rep); done {
 		return c, err
 	}
 	if err := s.admit(wait, t, base); err != nil {
@@ -91,7 +93,7 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 			if base, err = s.newest(wait, t, w); err != nil {
 				return nil, err
 			}
-			if c, err, done := s.settle(t, base, w); done {
+			if c, err, done := s.settle(t, base, w, rep); done {
 				rep.loaded = err == nil
 				return c, err
 			}
@@ -118,7 +120,11 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 	// but before the new one was saved.
 	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
 	defer cancel()
-	return s.refresh(ctx, t, base, h, rep)
+	c, err := s.refresh(ctx, t, base, h, rep)
+	if err == nil {
+		s.honoured = gen
+	}
+	return c, err
 }
 
 // maxFences bounds the leases one flight takes and loses to later
@@ -131,7 +137,11 @@ const maxFences = 3
 type report struct {
 	reason RefreshReason // "": no refresh was needed
 	loaded bool          // another process had refreshed the token
+	health []HealthEvent // the changes of the grant's health the flight saw
 }
+
+// changed records a change of the grant's health for the flight to report.
+func (r *report) changed(ev HealthEvent) { r.health = append(r.health, ev) }
 
 // reasonFor says why base needs a refresh.
 func reasonFor(base *oauth2.Token, w why) RefreshReason {
@@ -140,6 +150,10 @@ func reasonFor(base *oauth2.Token, w why) RefreshReason {
 		return ReasonMissing
 	case isToken(base, w.rejected):
 		return ReasonRejected
+	case w.invalidated:
+		return ReasonInvalidated
+	case isToken(base, w.stale) && w.keepalive:
+		return ReasonKeepAlive
 	case isToken(base, w.stale):
 		return ReasonAhead
 	}
@@ -175,11 +189,11 @@ func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Tok
 // settle decides whether base can be handed out as it is (done, with the
 // token to send) or the grant is known dead (done, with the error), or
 // base must be refreshed (not done).
-func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, err error, done bool) {
+func (s *keyState) settle(t *Transport, base *oauth2.Token, w why, rep *report) (c *cached, err error, done bool) {
 	if base == nil {
 		return nil, nil, false // nothing stored: an Issuer gets a first token
 	}
-	needRefresh := isToken(base, w.rejected) || isToken(base, w.stale) || t.expired(base)
+	needRefresh := isToken(base, w.rejected) || isToken(base, w.stale) || w.invalidated || t.expired(base)
 	if d := s.dead; d != nil {
 		if base.RefreshToken == d.tok.RefreshToken {
 			if needRefresh || base.AccessToken == d.tok.AccessToken {
@@ -187,6 +201,7 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why) (c *cached, e
 			}
 		} else {
 			s.dead = nil // a new grant was saved
+			rep.changed(HealthEvent{Key: s.key, From: HealthDead, To: HealthHealthy, Status: GrantStatus{Key: s.key, Health: HealthHealthy}})
 		}
 	}
 	if needRefresh {
@@ -217,14 +232,14 @@ func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) 
 	if base != nil && st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved == nil {
 		err := fmt.Errorf("oauthrt: key %q: the token endpoint refused the grant for good at %s (%s), as another process of the fleet found: %w",
 			s.key, st.DeadAt.UTC().Format(time.RFC3339), codeOrNone(st.DeadCode), ErrReauthRequired)
-		s.dead = &deadGrant{tok: base, err: err}
+		s.dead = &deadGrant{tok: base, err: err, at: st.DeadAt}
 		return err
 	}
 	if now.Before(st.NextAttempt) {
-		s.backoff = backoffState{next: st.NextAttempt, failures: st.Failures}
+		s.backoff = backoffState{next: st.NextAttempt, failures: st.Failures, since: st.FailingSince}
 		return &BackoffError{Key: s.key, Next: st.NextAttempt}
 	}
-	s.backoff.failures = st.Failures
+	s.backoff.failures, s.backoff.since = st.Failures, st.FailingSince
 	return nil
 }
 
@@ -308,6 +323,9 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	}
 	if tok == nil || tok.AccessToken == "" {
 		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
+	}
+	if s.backoff.failures > 0 {
+		rep.changed(HealthEvent{Key: s.key, From: HealthDegraded, To: HealthHealthy, Status: GrantStatus{Key: s.key, Health: HealthHealthy}})
 	}
 	s.backoff = backoffState{}
 	nt := *tok
@@ -397,14 +415,21 @@ func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token,
 	var te *TransientError
 	switch {
 	case errors.As(err, &te):
+		now := t.now()
+		if s.backoff.failures == 0 || s.backoff.since.IsZero() {
+			s.backoff.since = now
+		}
 		s.backoff.failures++
 		wait := backoff(s.backoff.failures)
 		if te.RetryAfter > wait {
 			wait = min(te.RetryAfter, maxRetryAfter)
 		}
-		s.backoff.next, s.backoff.err = t.now().Add(wait), err
-		st = GrantState{NextAttempt: s.backoff.next, Failures: s.backoff.failures}
+		s.backoff.next, s.backoff.err = now.Add(wait), err
+		st = GrantState{NextAttempt: s.backoff.next, Failures: s.backoff.failures, FailingSince: s.backoff.since}
 		err = &BackoffError{Key: s.key, Next: s.backoff.next, Err: err}
+		if s.backoff.failures == 1 {
+			rep.changed(HealthEvent{Key: s.key, From: HealthHealthy, To: HealthDegraded, Status: StatusOf(s.key, st), Err: err})
+		}
 	case base != nil && errors.Is(err, ErrReauthRequired):
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		defer cancel()
@@ -413,8 +438,14 @@ func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token,
 			rep.loaded = true
 			return s.newCached(t, stored), nil
 		}
-		s.dead = &deadGrant{tok: base, err: err}
+		s.dead = &deadGrant{tok: base, err: err, at: t.now()}
 		st = GrantState{DeadToken: Fingerprint(base), DeadCode: errorCode(err), DeadAt: t.now()}
+		from := HealthHealthy
+		if s.backoff.failures > 0 {
+			from = HealthDegraded
+		}
+		s.backoff = backoffState{}
+		rep.changed(HealthEvent{Key: s.key, From: from, To: HealthDead, Status: StatusOf(s.key, st), Err: err})
 		if s.unsaved != nil {
 			return nil, err // the store does not hold base: nothing to record
 		}

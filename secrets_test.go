@@ -278,6 +278,10 @@ var secretFree = map[string]bool{
 	"oauthrt.GrantState":     true, // a fingerprint, a code, times, a count
 	"oauthrt.TransientError": true, // an error already redacted, a wait
 	"oauthrt.BackoffError":   true, // a key, a time, an error
+	"oauthrt.KeyGrantState":  true, // a key and a GrantState
+	"oauthrt.GrantStatus":    true, // a key, a health, times, a code
+	"oauthrt.HealthEvent":    true, // a key, healths, a status, an error
+	"generic.Dialect":        true, // error codes and member names
 	"sqlstore.Dialect":       true, // SQL text
 	"storetest.Backend":      true, // funcs
 }
