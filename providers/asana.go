@@ -19,11 +19,11 @@ var Asana = &Provider{
 	TokenURL: "https://app.asana.com/-/oauth_token",
 
 	Revocation: known("https://app.asana.com/-/oauth_revoke", asanaOAuth, "revoking the refresh token ends the grant"),
-	AuthMethod: known(generic.AuthClientSecretPost, asanaOAuth, "client_id and client_secret go in the form body"),
+	AuthMethod: unknown[generic.AuthMethod]("Asana's OAuth page, as read (its quick reference), does not say how the client authenticates at the token endpoint"),
 
 	Rotates:          unknown[bool]("Asana's OAuth page, as read, does not say whether the refresh answer ever carries a new refresh token"),
 	ReuseGrace:       unknown[time.Duration]("Asana's OAuth page, as read, documents no rotation"),
-	AccessLifetime:   known(time.Hour, asanaOAuth, "access tokens expire after an hour"),
+	AccessLifetime:   unknown[time.Duration]("Asana's OAuth page, as read (its quick reference), gives no access token lifetime; follow expires_in"),
 	IdleLifetime:     unknown[time.Duration]("Asana's OAuth page, as read, gives no refresh token lifetime"),
 	AbsoluteLifetime: unknown[time.Duration]("Asana's OAuth page, as read, gives no refresh token lifetime"),
 	RevokesOldAccess: unknown[bool]("Asana's OAuth page, as read, does not say"),

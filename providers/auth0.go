@@ -9,12 +9,12 @@ import (
 var (
 	auth0Refresh = Source{URL: "https://auth0.com/docs/secure/tokens/refresh-tokens", Read: "2026-11-30"}
 	auth0API     = Source{URL: "https://auth0.com/docs/api/authentication", Read: "2026-11-30"}
-	// auth0Rotation is Auth0's page on refresh token rotation and its
-	// reuse interval.
-	auth0Rotation = Source{URL: "https://auth0.com/docs/secure/tokens/refresh-tokens/refresh-token-rotation", Read: "2026-11-30"}
-	// auth0Leeway is the Management API's schema for a client's refresh
-	// token settings, which gives leeway's default.
-	auth0Leeway = Source{URL: "https://auth0.github.io/node-auth0/interfaces/management.Management.ClientRefreshTokenConfiguration.html", Read: "2026-11-30"}
+	// auth0Revoke is Auth0's page on revoking refresh tokens.
+	auth0Revoke = Source{URL: "https://auth0.com/docs/secure/tokens/refresh-tokens/revoke-refresh-tokens", Read: "2026-11-30"}
+	// auth0Leeway is a third-party copy (api-evangelist on GitHub) of the
+	// Management API's schema for a client's refresh token settings, which
+	// gives leeway's default.
+	auth0Leeway = Source{URL: "https://raw.githubusercontent.com/api-evangelist/auth0/refs/heads/main/json-schema/auth0-clientrefreshtokenconfiguration-schema.json", Read: "2026-11-30"}
 	// auth0Access is Auth0's page on access token lifetime.
 	auth0Access = Source{URL: "https://auth0.com/docs/secure/tokens/access-tokens/update-access-token-lifetime", Read: "2026-11-30"}
 )
@@ -30,11 +30,11 @@ var Auth0 = &Provider{
 	AuthURL:  "https://{domain}/authorize",
 	TokenURL: "https://{domain}/oauth/token",
 
-	Revocation: known("https://{domain}/oauth/revoke", auth0API, "revokes a refresh token and, with rotation, its whole family"),
-	AuthMethod: known(generic.AuthClientSecretPost, auth0API, "the documented refresh sends client_id and client_secret in the form; each application may instead use client_secret_basic or private_key_jwt"),
+	Revocation: known("https://{domain}/oauth/revoke", auth0Revoke, "the page names the Authentication API's POST /oauth/revoke for revoking refresh tokens"),
+	AuthMethod: unknown[generic.AuthMethod]("a setting of each application (none, client_secret_post, client_secret_basic, private_key_jwt); Auth0's use-refresh-tokens page shows Basic authentication, and no page read gives the default for confidential applications"),
 
-	Rotates:          known(false, auth0Rotation, "rotation is off unless enabled per application; when on, each refresh returns a new refresh token and reuse of an old one revokes the family"),
-	ReuseGrace:       known(time.Duration(0), auth0Leeway, "the rotation reuse interval (leeway) defaults to 0 and is configurable per application"),
+	Rotates:          unknown[bool]("rotation is a setting of each application; the configure- and disable-rotation pages read do not state its default"),
+	ReuseGrace:       known(time.Duration(0), auth0Leeway, "a third-party copy of Auth0's Management API schema (api-evangelist on GitHub) gives leeway a default of 0; configurable per application"),
 	AccessLifetime:   known(24*time.Hour, auth0Access, "the API's default token expiration of 86400 seconds; configurable per API"),
 	IdleLifetime:     unknown[time.Duration]("configurable per application (idle lifetime); Auth0's configure-refresh-token-expiration page, as read, gives no default"),
 	AbsoluteLifetime: unknown[time.Duration]("configurable per application (maximum lifetime, indefinite when disabled); Auth0's configure-refresh-token-expiration page, as read, gives no default"),

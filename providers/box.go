@@ -36,7 +36,7 @@ var Box = &Provider{
 	IdleLifetime:     known(60*24*time.Hour, boxRefresh, "a refresh token not used within 60 days needs the user to authorize again"),
 	AbsoluteLifetime: unknown[time.Duration]("Box's pages give no limit beyond the 60 days of each refresh token"),
 	RevokesOldAccess: unknown[bool]("Box's pages do not say whether a refresh ends the previous access token"),
-	DeadGrant:        known(generic.Dialect{}, boxDead, "RFC 6749 invalid_grant, \"Refresh token has expired\""),
+	DeadGrant:        known(generic.Dialect{}, boxDead, "RFC 6749 invalid_grant, \"Refresh token has expired\", as shown in a Box community forum thread; Box's guides read show no example"),
 	ExpiresIn:        known(ExpiresIn{Sent: true}, boxAccess, ""),
 	KeepFields:       known([]string(nil), boxAccess, "API calls need only the access token"),
 	Throttle:         unknown[string]("Box's OAuth guides give no limit on token requests"),

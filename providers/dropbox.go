@@ -11,8 +11,6 @@ var (
 	// dropboxOffline is Dropbox's post on offline access: the refresh
 	// request and its answer.
 	dropboxOffline = Source{URL: "https://dropbox.tech/developers/using-oauth-2-0-with-offline-access", Read: "2026-11-30"}
-	// dropboxRevoke is the API reference of /2/auth/token/revoke.
-	dropboxRevoke = Source{URL: "https://www.dropbox.com/developers/documentation/http/documentation#auth-token-revoke", Read: "2026-11-30"}
 )
 
 // Dropbox is Dropbox's OAuth 2.0 with token_access_type=offline. Refresh
@@ -25,14 +23,14 @@ var Dropbox = &Provider{
 	AuthURL:  "https://www.dropbox.com/oauth2/authorize",
 	TokenURL: "https://api.dropboxapi.com/oauth2/token",
 
-	Revocation: known("", dropboxRevoke, "Dropbox has no RFC 7009 endpoint; POST https://api.dropboxapi.com/2/auth/token/revoke, authorized by the access token, revokes it"),
+	Revocation: unknown[string]("Dropbox's SDK references describe POST /2/auth/token/revoke, which disables the access token authenticating the call and its refresh token; no Dropbox page read says whether it follows RFC 7009"),
 	AuthMethod: known(generic.AuthClientSecretPost, dropboxOffline, "the documented refresh sends client_id and client_secret in the form; HTTP Basic with the app key and secret is also accepted"),
 
 	Rotates:          known(false, dropboxOffline, "the refresh answer carries no refresh_token"),
 	ReuseGrace:       known(time.Duration(0), dropboxOffline, "not applicable: refresh tokens do not rotate"),
 	AccessLifetime:   known(4*time.Hour, dropboxOffline, "short-lived tokens; the documented answer carries expires_in of 14400"),
-	IdleLifetime:     known(time.Duration(0), dropboxGuide, "refresh tokens are long-lived and do not expire by disuse; they end when revoked"),
-	AbsoluteLifetime: known(time.Duration(0), dropboxGuide, "refresh tokens do not expire; the user or the app can revoke them"),
+	IdleLifetime:     unknown[time.Duration]("Dropbox's SDK references call refresh tokens long-lived (valid as long as the user's approval remains); the OAuth guide and offline-access post, as read, give no idle expiry"),
+	AbsoluteLifetime: unknown[time.Duration]("Dropbox's SDK references call refresh tokens long-lived; the OAuth guide and offline-access post, as read, do not say they never expire"),
 	RevokesOldAccess: unknown[bool]("Dropbox's pages do not say whether a refresh ends the previous access token"),
 	DeadGrant:        unknown[generic.Dialect]("the pages read show no answer to a revoked refresh token"),
 	ExpiresIn:        known(ExpiresIn{Sent: true}, dropboxOffline, ""),

@@ -43,7 +43,7 @@ var HubSpot = &Provider{
 	DeadGrant: known(generic.Dialect{
 		DeadCodes:   []string{"BAD_REFRESH_TOKEN"},
 		CodeMembers: []string{"status"},
-	}, hubspotDead, "HTTP 400 with {\"status\":\"BAD_REFRESH_TOKEN\",\"message\":\"missing or invalid refresh token\"}; HubSpot's reference pages do not document it, and invalid_grant is also reported"),
+	}, hubspotDead, "HTTP 400 with {\"status\":\"BAD_REFRESH_TOKEN\",\"message\":\"missing or invalid refresh token\"}; as shown by Nango's blog (third party); HubSpot's reference pages do not document it, and invalid_grant is also reported"),
 	ExpiresIn:  known(ExpiresIn{Sent: true}, hubspotAccess, "the expires_in of each answer reflects the token's real lifetime"),
 	KeepFields: known([]string(nil), hubspotGuide, "API calls need only the access token as a Bearer credential; the account is implied by the token"),
 	Throttle:   known("the token endpoint is rate limited; HubSpot gives no figure", hubspotRefresh, "the method page marks the refresh call \"Rate Limited: Yes\""),

@@ -32,7 +32,7 @@ var Linear = &Provider{
 	IdleLifetime:     unknown[time.Duration]("the refresh token section of Linear's guide could not be read in full"),
 	AbsoluteLifetime: unknown[time.Duration]("the refresh token section of Linear's guide could not be read in full"),
 	RevokesOldAccess: unknown[bool]("the refresh token section of Linear's guide could not be read in full"),
-	DeadGrant:        known(generic.Dialect{}, linearDead, "HTTP 400 with RFC 6749 invalid_grant"),
+	DeadGrant:        known(generic.Dialect{}, linearDead, "HTTP 400 with RFC 6749 invalid_grant, as shown by Nango's blog (third party); Linear's guide, as read, shows no example"),
 	ExpiresIn:        known(ExpiresIn{Sent: true}, linearGuide, "the documented answer carries expires_in"),
 	KeepFields:       known([]string(nil), linearGuide, "API calls need only the access token"),
 	Throttle:         unknown[string]("Linear's OAuth guide gives no limit on token requests"),

@@ -14,7 +14,8 @@ const simBJSON = "application/json"
 var simsB = map[string]simSpec{
 	// HubSpot: https://developers.hubspot.com/docs/api-reference/auth-oauth-v3/guide
 	// (form-body client credentials, the answer's shape); the dead answer
-	// from https://nango.dev/blog/hubspot-oauth-bad-refresh-token.
+	// from Nango's blog (third party),
+	// https://nango.dev/blog/hubspot-oauth-bad-refresh-token.
 	"hubspot": {
 		auth: "post",
 		answer: func(access, refresh string) (string, string) {
@@ -24,9 +25,11 @@ var simsB = map[string]simSpec{
 	},
 
 	// Xero: https://developer.xero.com/documentation/oauth2/auth-flow (Basic
-	// client credentials, the answer, the revocation endpoint) and
-	// https://developer.xero.com/faq/oauth2 (rotation); the dead answer
-	// from https://nango.dev/blog/xero-oauth-refresh-token-invalid-grant.
+	// client credentials, the revocation endpoint) and
+	// https://developer.xero.com/faq/oauth2 (rotation, 30-minute access
+	// tokens); the answer's expires_in: standard OAuth answer; the
+	// provider documents none read. The dead answer from Nango's blog
+	// (third party), https://nango.dev/blog/xero-oauth-refresh-token-invalid-grant.
 	"xero": {
 		auth: "basic",
 		answer: func(access, refresh string) (string, string) {
@@ -38,12 +41,16 @@ var simsB = map[string]simSpec{
 	},
 
 	// QuickBooks: https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0
-	// (Basic client credentials, the answer with x_refresh_token_expires_in,
-	// realmId on the redirect, the revocation endpoint) and the FAQ
-	// (rotation); the dead answer, invalid_grant "Token invalid", is
-	// reported by developers rather than shown by Intuit.
+	// (the answer with x_refresh_token_expires_in, realmId on the
+	// redirect), https://developer.intuit.com/.well-known/openid-sandbox-configuration
+	// (client_secret_post and client_secret_basic, the revocation
+	// endpoint). The FAQ says to refresh with the latest refresh_token;
+	// that the old one is then refused is not documented, so the
+	// simulator rotates, the stricter case. The dead answer, invalid_grant
+	// "Token invalid", comes from a third-party guide on glama.ai, not
+	// from Intuit.
 	"quickbooks": {
-		auth: "basic",
+		auth: "either",
 		answer: func(access, refresh string) (string, string) {
 			return simBJSON, fmt.Sprintf(`{"token_type":"bearer","expires_in":3600,"refresh_token":%q,"x_refresh_token_expires_in":8726400,"access_token":%q}`, refresh, access)
 		},
@@ -53,9 +60,11 @@ var simsB = map[string]simSpec{
 		revocation: true,
 	},
 
-	// Zoom: https://developers.zoom.us/docs/integrations/oauth/ (Basic client
-	// credentials, the answer, rotation). Zoom documents no dead-grant
-	// answer: RFC 6749's invalid_grant is served.
+	// Zoom: Basic client credentials and the answer's members from Qodex's
+	// copy of Zoom's collection (third party); expires_in: standard OAuth
+	// answer; the provider documents none read. Rotation from SailPoint's
+	// Zoom connector documentation (third party). Zoom documents no
+	// dead-grant answer: RFC 6749's invalid_grant is served.
 	"zoom": {
 		auth: "basic",
 		answer: func(access, refresh string) (string, string) {
@@ -81,7 +90,7 @@ var simsB = map[string]simSpec{
 	// (the answer), https://developer.box.com/guides/authentication/tokens/refresh
 	// (single-use refresh tokens), https://developer.box.com/en/reference/post-oauth2-revoke/
 	// (revocation, form-body client credentials); the dead answer from a
-	// Box support thread.
+	// Box community forum thread.
 	"box": {
 		auth: "post",
 		answer: func(access, refresh string) (string, string) {
@@ -92,40 +101,44 @@ var simsB = map[string]simSpec{
 		revocation: true,
 	},
 
-	// Auth0: https://auth0.com/docs/api/authentication (form-body client
-	// credentials, the answer, /oauth/revoke), with rotation off as it is
-	// by default (https://auth0.com/docs/secure/tokens/refresh-tokens/refresh-token-rotation):
-	// the answer carries no refresh token. The dead answer is the one
-	// Auth0 is reported to send, not one its pages show.
+	// Auth0: https://auth0.com/docs/api/authentication (the answer),
+	// https://auth0.com/docs/secure/tokens/refresh-tokens/revoke-refresh-tokens
+	// (/oauth/revoke), with a non-rotating application
+	// (https://auth0.com/docs/secure/tokens/refresh-tokens/disable-refresh-token-rotation):
+	// the answer carries no refresh token. Client authentication is a
+	// setting of each application: either is accepted. Dead answer:
+	// standard OAuth answer; the provider documents none.
 	"auth0": {
 		vars: map[string]string{"domain": "example.us.auth0.com"},
-		auth: "post",
+		auth: "either",
 		answer: func(access, _ string) (string, string) {
 			return simBJSON, fmt.Sprintf(`{"access_token":%q,"scope":"openid offline_access","expires_in":86400,"token_type":"Bearer"}`, access)
 		},
-		dead:       simBDead(http.StatusForbidden, `{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`),
+		dead:       simBDead(http.StatusBadRequest, `{"error":"invalid_grant"}`),
 		revocation: true,
 	},
 
 	// Keycloak: https://www.keycloak.org/securing-apps/oidc-layers (Basic or
-	// form-body client credentials, the answer with refresh_expires_in,
-	// the revocation endpoint), with Revoke Refresh Token off as it is by
-	// default (https://www.keycloak.org/docs/latest/server_admin/#_timeouts):
-	// each answer carries a new refresh token, and the old one still works.
-	// The dead answer is TokenManager's "Token is not active".
+	// form-body client credentials, the answer with refresh_expires_in),
+	// with Revoke Refresh Token off, the server default from source
+	// (DefaultExportImportManager.java): each answer carries a new refresh
+	// token, and the old one still works. The revocation endpoint's path
+	// was not confirmed from a page, so none is served. The dead answer's
+	// description is TokenManager.java's "Session not active"; its status
+	// is RFC 6749 §5.2's.
 	"keycloak": {
 		vars: map[string]string{"domain": "sso.example.com", "realm": "acme"},
 		auth: "either",
 		answer: func(access, refresh string) (string, string) {
 			return simBJSON, fmt.Sprintf(`{"access_token":%q,"expires_in":300,"refresh_expires_in":1800,"refresh_token":%q,"token_type":"Bearer","not-before-policy":0,"session_state":"5c2b0a2e-3f4d-4b8e-9a61-0d2b7c1e9f00","scope":"profile email"}`, access, refresh)
 		},
-		dead:       simBDead(http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Token is not active"}`),
-		revocation: true,
+		dead: simBDead(http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Session not active"}`),
 	},
 
 	// Linear: https://linear.app/developers/oauth-2-0-authentication
 	// (form-body client credentials, the answer's shape); the dead answer
-	// from https://nango.dev/blog/linear-oauth-refresh-token-invalid-grant.
+	// from Nango's blog (third party),
+	// https://nango.dev/blog/linear-oauth-refresh-token-invalid-grant.
 	// Whether Linear rotates could not be read; the simulator rotates,
 	// the stricter case for a client.
 	"linear": {
@@ -137,12 +150,13 @@ var simsB = map[string]simSpec{
 		dead:    simBDead(http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`),
 	},
 
-	// Asana: https://developers.asana.com/docs/oauth (form-body client
-	// credentials; the refresh answer carries the user's data and no new
-	// refresh token; /-/oauth_revoke). Asana documents no dead-grant
+	// Asana: https://developers.asana.com/docs/oauth (the refresh answer
+	// carries the user's data and no new refresh token; /-/oauth_revoke).
+	// Client authentication: standard OAuth answer; the provider documents
+	// none read, so either is accepted. Asana documents no dead-grant
 	// answer: RFC 6749's invalid_grant is served.
 	"asana": {
-		auth: "post",
+		auth: "either",
 		answer: func(access, _ string) (string, string) {
 			return simBJSON, fmt.Sprintf(`{"access_token":%q,"expires_in":3600,"token_type":"bearer","data":{"id":4673218951,"gid":"4673218951","name":"Greg Sanchez","email":"gsanchez@example.com"}}`, access)
 		},

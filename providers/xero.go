@@ -9,7 +9,8 @@ import (
 var (
 	xeroAuthFlow = Source{URL: "https://developer.xero.com/documentation/oauth2/auth-flow", Read: "2026-11-30"}
 	xeroFAQ      = Source{URL: "https://developer.xero.com/faq/oauth2", Read: "2026-11-30"}
-	// xeroDead shows Xero's invalid_grant answer to a dead refresh token.
+	// xeroDead is Nango's blog (third party), showing Xero's invalid_grant
+	// answer to a dead refresh token.
 	xeroDead = Source{URL: "https://nango.dev/blog/xero-oauth-refresh-token-invalid-grant", Read: "2026-11-30"}
 )
 
@@ -34,8 +35,8 @@ var Xero = &Provider{
 	IdleLifetime:     known(60*24*time.Hour, xeroFAQ, "unused refresh tokens expire after 60 days; the user must then authorize again"),
 	AbsoluteLifetime: unknown[time.Duration]("Xero's FAQ and auth flow page document only the 60-day idle expiry"),
 	RevokesOldAccess: unknown[bool]("Xero's pages do not say whether a refresh ends the previous access token"),
-	DeadGrant:        known(generic.Dialect{}, xeroDead, "HTTP 400 with RFC 6749 invalid_grant; Xero's own pages show no example"),
-	ExpiresIn:        known(ExpiresIn{Sent: true}, xeroAuthFlow, "the documented answer carries expires_in of 1800"),
+	DeadGrant:        known(generic.Dialect{}, xeroDead, "HTTP 400 with RFC 6749 invalid_grant, as shown by Nango's blog (third party); Xero's own pages read show no example"),
+	ExpiresIn:        unknown[ExpiresIn]("the answer example of Xero's auth flow page could not be read in full; third-party guides show expires_in of 1800"),
 	KeepFields:       known([]string(nil), xeroAuthFlow, "the tenant id goes in a header per request and comes from /connections, not from the token answer"),
 	Throttle:         unknown[string]("Xero's FAQ and auth flow page give no limit on token requests"),
 }
