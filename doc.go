@@ -161,11 +161,34 @@
 // [Transport.TokenSource] hands such a library the tokens of one key from
 // the same cache, refresh and store as the Transport's requests.
 //
+// # A grant's whole life
+//
+// Each key's grant has a [Health]: healthy, degraded (the token endpoint
+// failing transiently: since when, how many attempts) or dead (the
+// provider refused the refresh token: the user must authorize again).
+// Only the provider's verdict makes a grant dead; a provider down for a
+// day leaves its grants degraded. With a [GrantStateStore] the health is
+// kept in the store, for the whole fleet: [Transport.Status] reads one
+// key's, [ListStatuses] lists the keys in each state without reading a
+// token, and [Transport.OnHealth] hears of every change.
+//
+// Grants left unused die after 30 to 180 days at many providers. The
+// keepalive package sweeps a store whose keys can be listed ([KeyLister])
+// and refreshes, through [Transport.Refresh] and so once for the whole
+// fleet, only the grants about to die from disuse. The providers package
+// knows each provider's idle lifetime, rotation grace, dead-grant
+// dialect and the fields a token must keep, with their sources.
+//
+// [Transport.Invalidate] drops a key's cached token and makes the next
+// request refresh it; [Transport.Revoke] revokes a grant at its provider
+// (a [Revoker]) and deletes it from the store (a [Deleter]).
+//
 // # Observability
 //
 // [Transport.OnRefresh] hears of every refresh, with its reason, outcome
-// and duration, for metrics; [Transport.Logger] logs them, and what goes
-// wrong in the background. Neither ever sees a token.
+// and duration, for metrics; [Transport.OnHealth] of every change of a
+// grant's health; [Transport.Logger] logs them, and what goes wrong in
+// the background. None ever sees a token.
 //
 // # Secrets
 //
