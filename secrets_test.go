@@ -33,6 +33,7 @@ import (
 	"github.com/oauthrt/oauthrt/entra"
 	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/generic"
+	"github.com/oauthrt/oauthrt/providers"
 	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
 	"github.com/oauthrt/oauthrt/storetest"
@@ -300,6 +301,7 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 		&oauthrt.Transport{Store: mem, Refresher: gen},
 		&oauthrt.TokenSourceRefresher{Source: oauth2.StaticTokenSource(tok)},
 		&storetest.Options{AEAD: aead},
+		&providers.Config{ClientID: "app", ClientSecret: clientSecret, PrivateKeyJWT: jwt, TokenURL: "https://user:holder-url-password-77@idp.example/token"},
 	}
 	secrets = []string{clientSecret, "holder-url-password-77", "holder-redis-password-3b7a", tok.AccessToken, tok.RefreshToken,
 		string(aesKey), hex.EncodeToString(aesKey), base64.StdEncoding.EncodeToString(aesKey)}
@@ -320,6 +322,10 @@ var secretFree = map[string]bool{
 	"oauthrt.GrantStatus":    true, // a key, a health, times, a count, a code
 	"oauthrt.HealthEvent":    true, // a key, healths, a GrantStatus, an error already redacted
 	"generic.Dialect":        true, // error codes and member names
+	"providers.Provider":     true, // public facts about a provider
+	"providers.Source":       true, // a URL and a date
+	"providers.Fact":         true, // a fact, its source and a note
+	"providers.ExpiresIn":    true, // a flag and a duration
 	"oauthrt.BackoffError":   true, // a key, a time, an error
 	"sqlstore.Dialect":       true, // SQL text
 	"storetest.Backend":      true, // funcs
@@ -393,7 +399,7 @@ func typeName(t reflect.Type) string {
 func exportedStructs(t *testing.T) []string {
 	t.Helper()
 	var names []string
-	for _, dir := range []string{".", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest"} {
+	for _, dir := range []string{".", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest", "providers"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
