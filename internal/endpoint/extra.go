@@ -1,11 +1,9 @@
 package endpoint
 
 import (
-	"encoding/json"
 	"maps"
 	"net/url"
 	"slices"
-	"strconv"
 
 	"github.com/oauthrt/oauthrt/internal/tokenraw"
 	"golang.org/x/oauth2"
@@ -15,15 +13,16 @@ import (
 // members named in names that old's hold and tok's lack (absent, null or
 // ""). tok and old are not modified.
 //
-// A member keeps its value and type when both tokens' extra fields are
-// of one kind: a JSON answer's map[string]any, or a form-encoded
-// answer's url.Values. Carried from a JSON answer into a form-encoded
-// one, a string stays as it is, a number or a boolean is written as in
-// JSON (oauth2.Token.Extra reads numbers back as numbers), and anything
-// else as its JSON text; carried the other way, a form value is a string,
-// and a repeated one a list of strings. When tok's extra fields are of
-// another type, or cannot be read (see tokenraw.Readable), tok is
-// returned as it is.
+// A kept member keeps the value, and the type, that old.Extra gives it:
+// a JSON answer's value as it was decoded, and a form-encoded answer's
+// as oauth2.Token.Extra reads it (a number for digits, else the first
+// string). When both tokens' extra fields are form values, the member's
+// values are copied as they are. When tok's are form values and old's
+// are not, tok's become a map[string]any holding each of its members as
+// tok.Extra reads it, beside the kept ones, so that no kept value is
+// turned into text. When tok's extra fields are of a type of the
+// caller's, or cannot be read (see tokenraw.Readable), tok is returned
+// as it is.
 func KeepExtra(tok, old *oauth2.Token, names []string) *oauth2.Token {
 	if tok == nil || old == nil || len(names) == 0 || !tokenraw.Readable() {
 		return tok
@@ -38,26 +37,34 @@ func KeepExtra(tok, old *oauth2.Token, names []string) *oauth2.Token {
 	if len(kept) == 0 {
 		return tok
 	}
-	if newRaw == nil {
-		if _, form := oldRaw.(url.Values); form {
+	oldForm, sameForm := oldRaw.(url.Values)
+	switch raw := newRaw.(type) {
+	case nil:
+		if sameForm {
 			newRaw = url.Values{}
 		} else {
 			newRaw = map[string]any{}
+		}
+	case url.Values:
+		if !sameForm {
+			m := make(map[string]any, len(raw)+len(kept))
+			for k := range raw {
+				m[k] = tok.Extra(k)
+			}
+			newRaw = m
 		}
 	}
 	switch raw := newRaw.(type) {
 	case map[string]any:
 		m := maps.Clone(raw)
 		for _, n := range kept {
-			m[n] = jsonValue(oldRaw, n)
+			m[n] = old.Extra(n)
 		}
 		return tok.WithExtra(m)
 	case url.Values:
 		v := maps.Clone(raw)
 		for _, n := range kept {
-			if vs, ok := formValue(oldRaw, n); ok {
-				v[n] = vs
-			}
+			v[n] = slices.Clone(oldForm[n])
 		}
 		return tok.WithExtra(v)
 	}
@@ -98,50 +105,4 @@ func has(raw any, n string) bool {
 		return raw.Get(n) != ""
 	}
 	return false
-}
-
-// jsonValue returns member n of raw as a JSON answer holds it.
-func jsonValue(raw any, n string) any {
-	switch raw := raw.(type) {
-	case map[string]any:
-		return raw[n]
-	case url.Values:
-		vs := raw[n]
-		if len(vs) == 1 {
-			return vs[0]
-		}
-		list := make([]any, len(vs))
-		for i, s := range vs {
-			list[i] = s
-		}
-		return list
-	}
-	return nil
-}
-
-// formValue returns member n of raw as a form-encoded answer holds it;
-// false when it cannot be written as text.
-func formValue(raw any, n string) ([]string, bool) {
-	switch raw := raw.(type) {
-	case url.Values:
-		return slices.Clone(raw[n]), true
-	case map[string]any:
-		switch v := raw[n].(type) {
-		case string:
-			return []string{v}, true
-		case json.Number:
-			return []string{v.String()}, true
-		case bool:
-			return []string{strconv.FormatBool(v)}, true
-		case float64:
-			return []string{strconv.FormatFloat(v, 'f', -1, 64)}, true
-		default:
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, false
-			}
-			return []string{string(b)}, true
-		}
-	}
-	return nil, false
 }

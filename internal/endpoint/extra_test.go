@@ -58,18 +58,20 @@ func TestKeepExtra(t *testing.T) {
 			want:  url.Values{"token_type": {"bearer"}, "scope": {"repo"}, "multi": {"a", "b"}},
 		},
 		{
+			// The form's members as Extra read them, the kept ones as
+			// they were.
 			name:  "JSON into form",
-			old:   map[string]any{"scope": "a b", "n": json.Number("42"), "f": 1.5, "b": false, "obj": nested},
-			new:   url.Values{},
-			names: []string{"scope", "n", "f", "b", "obj"},
-			want:  url.Values{"scope": {"a b"}, "n": {"42"}, "f": {"1.5"}, "b": {"false"}, "obj": {`{"a":["b"]}`}},
+			old:   map[string]any{"scope": "a b", "n": json.Number("42"), "b": false, "obj": nested},
+			new:   url.Values{"token_type": {"bearer"}, "expires_in": {"3600"}},
+			names: []string{"scope", "n", "b", "obj"},
+			want:  map[string]any{"token_type": "bearer", "expires_in": int64(3600), "scope": "a b", "n": json.Number("42"), "b": false, "obj": nested},
 		},
 		{
-			name:  "form into JSON",
-			old:   url.Values{"scope": {"repo"}, "multi": {"a", "b"}},
+			name:  "form into JSON, as Extra reads the form",
+			old:   url.Values{"scope": {"repo"}, "realmId": {"4620816365"}, "multi": {"a", "b"}},
 			new:   map[string]any{},
-			names: []string{"scope", "multi"},
-			want:  map[string]any{"scope": "repo", "multi": []any{"a", "b"}},
+			names: []string{"scope", "realmId", "multi"},
+			want:  map[string]any{"scope": "repo", "realmId": int64(4620816365), "multi": "a"},
 		},
 		{
 			name:  "into a token without extra fields, JSON",
