@@ -49,7 +49,9 @@ func (d Dialect) Parse(resp *http.Response, body []byte, secrets []string) (*oau
 // 2xx without an error code, whatever its body (RFC 7009 §2.2), and for
 // an error code that says the token is already dead (invalid_grant, one
 // of d's DeadCodes, or invalid_token, which RFC 6750 §3.1 defines and
-// Google answers for a revoked token): the revocation's end is met.
+// Google's revocation endpoint answers, with a 400, for a token it no
+// longer knows: https://github.com/googleapis/google-auth-library-nodejs/issues/1175,
+// read 2026-11-30): the revocation's end is met.
 func (d Dialect) parse(resp *http.Response, body []byte, secrets []string, k kind) (*oauth2.Token, error) {
 	if resp == nil {
 		resp = &http.Response{}
