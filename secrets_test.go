@@ -33,6 +33,7 @@ import (
 	"github.com/oauthrt/oauthrt/entra"
 	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/generic"
+	"github.com/oauthrt/oauthrt/providers"
 	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
 	"github.com/oauthrt/oauthrt/storetest"
@@ -175,6 +176,45 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Errorf("only %d failures recorded; the scenario did not exercise the error paths", len(out))
 	}
 
+	// Revocations whose endpoint echoes what it got, in every kind of
+	// failure, through the same client.
+	revEndpoint := newTokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		tok := r.PostForm.Get("token")
+		echo := fmt.Sprintf("cannot revoke %s for %s", tok, r.Header.Get("Authorization"))
+		mode, _, _ := strings.Cut(strings.TrimPrefix(tok, "rv-"), "-")
+		switch mode {
+		case "refused":
+			writeJSON(w, 400, fmt.Sprintf(`{"error":"invalid_request","error_description":%q,"token":%q}`, echo, tok))
+		case "fivehundred":
+			w.WriteHeader(503)
+			fmt.Fprint(w, echo)
+		case "html":
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(404)
+			fmt.Fprintf(w, "<html><body>%s</body></html>", echo)
+		case "okerror":
+			writeJSON(w, 200, fmt.Sprintf(`{"ok":false,"error":"not_allowed","detail":%q}`, echo))
+		case "redirect":
+			http.Redirect(w, r, "https://elsewhere.example/revoke?leak="+tok, http.StatusFound)
+		default:
+			t.Errorf("unexpected token %q at the revocation endpoint", tok)
+		}
+	})
+	rev := *gen
+	rev.RevocationURL = revEndpoint.URL
+	revocations := 0
+	for i, mode := range []string{"refused", "fivehundred", "html", "okerror", "redirect"} {
+		tok := &oauth2.Token{AccessToken: fmt.Sprintf("rv-%s-at-%d-f00d", mode, i), RefreshToken: fmt.Sprintf("rv-%s-rt-%d-f00d", mode, i)}
+		secrets.add(tok.AccessToken, tok.RefreshToken)
+		if err := rev.Revoke(context.Background(), tok); err != nil {
+			record(err)
+			revocations++
+		}
+	}
+	if revocations != 5 {
+		t.Errorf("%d of 5 revocations failed; the scenario did not exercise the error paths", revocations)
+	}
+
 	// Every String and GoString the module has, with secrets configured.
 	key := []byte("0123456789abcdef0123456789abcdef")
 	block, _ := aes.NewCipher(key)
@@ -261,6 +301,7 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 		&oauthrt.Transport{Store: mem, Refresher: gen},
 		&oauthrt.TokenSourceRefresher{Source: oauth2.StaticTokenSource(tok)},
 		&storetest.Options{AEAD: aead},
+		&providers.Config{ClientID: "app", ClientSecret: clientSecret, PrivateKeyJWT: jwt, TokenURL: "https://user:holder-url-password-77@idp.example/token"},
 	}
 	secrets = []string{clientSecret, "holder-url-password-77", "holder-redis-password-3b7a", tok.AccessToken, tok.RefreshToken,
 		string(aesKey), hex.EncodeToString(aesKey), base64.StdEncoding.EncodeToString(aesKey)}
@@ -277,6 +318,14 @@ var secretFree = map[string]bool{
 	"oauthrt.SaveError":      true, // a key and the store's error
 	"oauthrt.GrantState":     true, // a fingerprint, a code, times, a count
 	"oauthrt.TransientError": true, // an error already redacted, a wait
+	"oauthrt.KeyGrantState":  true, // a key and a GrantState
+	"oauthrt.GrantStatus":    true, // a key, a health, times, a count, a code
+	"oauthrt.HealthEvent":    true, // a key, healths, a GrantStatus, an error already redacted
+	"generic.Dialect":        true, // error codes and member names
+	"providers.Provider":     true, // public facts about a provider
+	"providers.Source":       true, // a URL and a date
+	"providers.Fact":         true, // a fact, its source and a note
+	"providers.ExpiresIn":    true, // a flag and a duration
 	"oauthrt.BackoffError":   true, // a key, a time, an error
 	"oauthrt.KeyGrantState":  true, // a key and a GrantState
 	"oauthrt.GrantStatus":    true, // a key, a health, times, a code
@@ -354,7 +403,7 @@ func typeName(t reflect.Type) string {
 func exportedStructs(t *testing.T) []string {
 	t.Helper()
 	var names []string
-	for _, dir := range []string{".", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest"} {
+	for _, dir := range []string{".", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest", "providers"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

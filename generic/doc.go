@@ -29,4 +29,26 @@
 // A refresh token the endpoint rejects (invalid_grant, or a 401 that does
 // not say invalid_client or unauthorized_client) ends in an error wrapping
 // [oauthrt.ErrReauthRequired].
+//
+// # A provider's ways
+//
+// Providers stray from RFC 6749 in small ways, which a Refresher's fields
+// describe (the providers package fills them in from its catalog):
+//
+//   - [Refresher.Dialect]: error codes that mean a dead grant (Slack's
+//     invalid_refresh_token), members that carry the code (HubSpot's
+//     status), and codes that blame the client;
+//   - [Refresher.KeepFields]: members of the first token that the API
+//     needs and refresh answers leave out (QuickBooks' realmId), which each
+//     new token keeps from the one it replaces, as it keeps the scope;
+//   - [Refresher.DefaultLifetime]: the lifetime of an access token whose
+//     answer has no expires_in.
+//
+// Every token a Refresher returns records the token endpoint that issued
+// it ([TokenURLOf]), which the stores keep with it, so that a process that
+// finds the token in a store knows where to refresh it.
+//
+// [Refresher.Revoke] revokes a grant at the provider's RFC 7009
+// revocation endpoint, [Refresher.RevocationURL], with the client
+// authenticated as for a refresh: a Refresher is an [oauthrt.Revoker].
 package generic

@@ -32,8 +32,9 @@ const DefaultAssertionLifetime = 5 * time.Minute
 // client's registration or its JWKS URL, or from an uploaded certificate.
 //
 // Every token request carries a new assertion whose issuer and subject
-// are the client ID, whose audience is the token URL, and which has a
-// unique jti, an iat and nbf of now, and an exp Lifetime later.
+// are the client ID, whose audience is the token URL (the revocation URL
+// for a revocation), and which has a unique jti, an iat and nbf of now,
+// and an exp Lifetime later.
 //
 // The zero value is not usable: Key is required. A PrivateKeyJWT is
 // safe for concurrent use as long as its fields are not changed.
@@ -61,8 +62,9 @@ type PrivateKeyJWT struct {
 	// the key cannot sign, makes every request fail before it is sent.
 	Algorithm string
 
-	// Audience is the assertion's "aud" claim. "" means the token URL, as
-	// RFC 7523 asks; set it for a provider that wants its issuer instead.
+	// Audience is the assertion's "aud" claim. "" means the URL the
+	// assertion is posted to: the token URL, as RFC 7523 asks, or the
+	// revocation URL. Set it for a provider that wants its issuer instead.
 	Audience string
 
 	// Lifetime is how long each assertion is valid. Zero means

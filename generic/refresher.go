@@ -173,6 +173,7 @@ const (
 var (
 	_ oauthrt.Refresher      = (*Refresher)(nil)
 	_ oauthrt.RotationGracer = (*Refresher)(nil)
+	_ oauthrt.Revoker        = (*Refresher)(nil)
 )
 
 // FromConfig returns a Refresher for c's token endpoint, with c's client
@@ -193,13 +194,18 @@ func FromConfig(c *oauth2.Config) *Refresher {
 
 // Refresh exchanges tok's refresh token for a new token. It returns a new
 // token and leaves tok alone; when the answer has no refresh token, the
-// new token keeps tok's.
+// new token keeps tok's. It keeps tok's scope and the members KeepFields
+// names too, when the answer does not carry them again, and records
+// TokenURL in the new token (see [TokenURLOf]). An answer without
+// expires_in gives the new token an Expiry DefaultLifetime from now,
+// when DefaultLifetime is set.
 //
 // A nil tok, or one without a refresh token, gives an error wrapping
 // [oauthrt.ErrReauthRequired] without calling the endpoint; so does an
 // answer invalid_grant, or 401 unless it says invalid_client or
 // unauthorized_client (the client's credential is wrong: fixing it
-// revives every grant). Other error answers wrap an
+// revives every grant), and one with a code of Dialect's DeadCodes.
+// Other error answers wrap an
 // [*oauth2.RetrieveError]. A failure that may pass (a 429 or 5xx answer,
 // temporarily_unavailable, a network error, a lost answer) wraps an
 // [*oauthrt.TransientError] too, and is returned at once: Refresh never
@@ -218,11 +224,26 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
-	next, err := r.request(ctx, form, []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken})
+	next, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken}})
 	if err != nil {
 		return nil, fmt.Errorf("generic: refresh: %w", err)
 	}
-	return endpoint.KeepRefreshToken(next, tok.RefreshToken), nil
+	next = endpoint.KeepRefreshToken(next, tok.RefreshToken)
+	next = endpoint.KeepExtra(next, tok, append([]string{"scope"}, r.KeepFields...))
+	return r.finish(next), nil
+}
+
+// finish gives tok, a new token from the token endpoint, its
+// DefaultLifetime when the answer had no expires_in, and records TokenURL
+// in it.
+func (r *Refresher) finish(tok *oauth2.Token) *oauth2.Token {
+	if tok.Expiry.IsZero() && r.DefaultLifetime > 0 {
+		cp := *tok
+		cp.Expiry = time.Now().Add(r.DefaultLifetime)
+		cp.ExpiresIn = int64(r.DefaultLifetime / time.Second)
+		tok = &cp
+	}
+	return WithTokenURL(tok, r.TokenURL)
 }
 
 // RotationGrace returns RotationGraceWindow resolved:
@@ -239,7 +260,9 @@ func (r *Refresher) RotationGrace() time.Duration {
 // authorization request carried; "" sends none. verifier is the PKCE code
 // verifier (RFC 7636) when the authorization request carried a challenge
 // (oauth2.S256ChallengeOption), else "". Save the token in the store
-// under its key, and the Transport takes it from there.
+// under its key, and the Transport takes it from there. The token records
+// TokenURL (see [TokenURLOf]), and gets an Expiry DefaultLifetime from
+// now when the answer has no expires_in, as Refresh's do.
 //
 // An empty code is an error, sent nowhere. A code the endpoint refuses
 // (invalid_grant: used, expired, or for another redirect URL) gives an
@@ -265,11 +288,11 @@ func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier st
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
-	tok, err := r.request(ctx, form, []string{code, verifier, r.ClientSecret})
+	tok, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{code, verifier, r.ClientSecret}})
 	if err != nil {
 		return nil, fmt.Errorf("generic: exchange: %w", err)
 	}
-	return tok, nil
+	return r.finish(tok), nil
 }
 
 // check reports a Refresher that cannot make a token request, before
@@ -278,6 +301,12 @@ func (r *Refresher) check() error {
 	if r.TokenURL == "" {
 		return errors.New("generic: Refresher.TokenURL is empty")
 	}
+	return r.checkClient()
+}
+
+// checkClient reports a Refresher whose client authentication cannot be
+// made, before anything is sent.
+func (r *Refresher) checkClient() error {
 	method, err := r.method()
 	if err != nil || method != AuthPrivateKeyJWT {
 		return err
@@ -289,30 +318,43 @@ func (r *Refresher) check() error {
 	return err
 }
 
-// request posts form to the token endpoint with the client authenticated
-// by its method; under AutoDetect, trying Basic first and the form once
-// if the endpoint blames the client (endpoint.ClientRejected), and
-// remembering what worked.
-// secrets are redacted from errors. The Refresher has passed check.
-func (r *Refresher) request(ctx context.Context, form url.Values, secrets []string) (*oauth2.Token, error) {
+// A call is a request of the Refresher's: to the token endpoint, or to
+// the revocation endpoint.
+type call struct {
+	url     string
+	form    url.Values
+	secrets []string // redacted from errors
+	revoke  bool     // url is the revocation endpoint
+}
+
+// request posts c's form with the client authenticated by its method;
+// under AutoDetect, trying Basic first and the form once if the endpoint
+// blames the client (endpoint.ClientRejected), and remembering what
+// worked at the token endpoint. A revocation endpoint's answer is not
+// remembered: an endpoint that takes either style must not make the
+// token endpoint's requests use one it refuses. The Refresher has passed
+// checkClient.
+func (r *Refresher) request(ctx context.Context, c call) (*oauth2.Token, error) {
 	method, err := r.method()
 	if err != nil {
 		return nil, err
 	}
 	if method != "" {
-		return r.post(ctx, form, method, secrets)
+		return r.post(ctx, c, method)
 	}
 	// AutoDetect, with nothing detected yet.
-	tok, err := r.post(ctx, form, AuthClientSecretBasic, secrets)
+	tok, err := r.post(ctx, c, AuthClientSecretBasic)
 	if err == nil {
-		r.detect(oauth2.AuthStyleInHeader)
+		if !c.revoke {
+			r.detect(oauth2.AuthStyleInHeader)
+		}
 		return tok, nil
 	}
 	if !endpoint.ClientRejected(err) {
 		return nil, err
 	}
-	tok, err = r.post(ctx, form, AuthClientSecretPost, secrets)
-	if err == nil {
+	tok, err = r.post(ctx, c, AuthClientSecretPost)
+	if err == nil && !c.revoke {
 		r.detect(oauth2.AuthStyleInParams)
 	}
 	return tok, err
@@ -357,10 +399,17 @@ func (r *Refresher) method() (AuthMethod, error) {
 	return "", nil
 }
 
-// post sends form, authenticating the client with method.
-func (r *Refresher) post(ctx context.Context, form url.Values, method AuthMethod, secrets []string) (*oauth2.Token, error) {
-	req := endpoint.Request{URL: r.TokenURL, Form: make(url.Values, len(form)+3), Secrets: secrets, AllowInsecureHTTP: r.AllowInsecureHTTP}
-	for k, v := range form {
+// post sends c, authenticating the client with method. A revocation
+// returns no token, and a nil error when it succeeded.
+func (r *Refresher) post(ctx context.Context, c call, method AuthMethod) (*oauth2.Token, error) {
+	req := endpoint.Request{
+		URL:               c.url,
+		Form:              make(url.Values, len(c.form)+3),
+		Secrets:           c.secrets,
+		AllowInsecureHTTP: r.AllowInsecureHTTP,
+		Dialect:           endpoint.Dialect(r.Dialect),
+	}
+	for k, v := range c.form {
 		req.Form[k] = v
 	}
 	switch method {
@@ -377,9 +426,10 @@ func (r *Refresher) post(ctx context.Context, form url.Values, method AuthMethod
 		req.Form.Set("client_secret", r.ClientSecret)
 	case AuthPrivateKeyJWT:
 		// A new assertion for each attempt: a provider may refuse a jti
-		// it has seen, even on a request it failed to answer.
-		return endpoint.DoFresh(ctx, r.HTTPClient, func() (endpoint.Request, error) {
-			assertion, err := r.PrivateKeyJWT.Assertion(r.ClientID, r.TokenURL)
+		// it has seen, even on a request it failed to answer. Its
+		// audience is the endpoint it goes to.
+		build := func() (endpoint.Request, error) {
+			assertion, err := r.PrivateKeyJWT.Assertion(r.ClientID, c.url)
 			if err != nil {
 				return endpoint.Request{}, err
 			}
@@ -393,7 +443,14 @@ func (r *Refresher) post(ctx context.Context, form url.Values, method AuthMethod
 			attempt.Form.Set("client_assertion", assertion)
 			attempt.Secrets = append(slices.Clip(req.Secrets), assertion)
 			return attempt, nil
-		})
+		}
+		if c.revoke {
+			return nil, endpoint.RevokeFresh(ctx, r.HTTPClient, build)
+		}
+		return endpoint.DoFresh(ctx, r.HTTPClient, build)
+	}
+	if c.revoke {
+		return nil, endpoint.Revoke(ctx, r.HTTPClient, req)
 	}
 	return endpoint.Do(ctx, r.HTTPClient, req)
 }

@@ -38,6 +38,24 @@ type Request struct {
 	// strings are ignored, and so are values shorter than 4 bytes, which
 	// would redact ordinary words.
 	Secrets []string
+	// Dialect says how the endpoint words its error answers; the zero
+	// Dialect is RFC 6749's.
+	Dialect Dialect
+}
+
+// A kind is the kind of endpoint a Request goes to, which errors name.
+type kind int
+
+const (
+	tokenEndpoint kind = iota
+	revocationEndpoint
+)
+
+func (k kind) String() string {
+	if k == revocationEndpoint {
+		return "revocation endpoint"
+	}
+	return "token endpoint"
 }
 
 // Do posts r.Form to r.URL with c (nil: [DefaultClient]) and parses the
@@ -71,16 +89,33 @@ type Request struct {
 // or the body of the answer broke off. When ctx itself is done, the error
 // is not transient: the caller gave up, the endpoint did not fail.
 func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
+	return do(ctx, c, r, tokenEndpoint)
+}
+
+// Revoke posts r.Form to r.URL, an RFC 7009 revocation endpoint, as [Do]
+// posts to a token endpoint, with the same client, redirect rules, limits
+// and errors, transient ones included; but its errors never wrap
+// oauthrt.ErrReauthRequired, and name the revocation endpoint. It returns
+// nil for an answer 2xx without an error code, whatever its body (RFC
+// 7009 §2.2: the endpoint answers 200 for a token it does not know, too),
+// and for an error code that says the token is dead already
+// (invalid_grant, invalid_token, or one of r.Dialect's DeadCodes).
+func Revoke(ctx context.Context, c *http.Client, r Request) error {
+	_, err := do(ctx, c, r, revocationEndpoint)
+	return err
+}
+
+func do(ctx context.Context, c *http.Client, r Request, k kind) (*oauth2.Token, error) {
 	if c == nil {
 		c = DefaultClient()
 	}
 	red := newRedactor(r.Secrets)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(r.Form.Encode()))
 	if err != nil {
-		return nil, newTransportError(err, red)
+		return nil, newTransportError(err, red, k)
 	}
 	if !r.AllowInsecureHTTP && !secure.Allowed(req.URL) {
-		return nil, fmt.Errorf("%w to the token endpoint at %s: use https, or set the Refresher's AllowInsecureHTTP", oauthrt.ErrInsecureURL, red.redact(secure.Host(req.URL)))
+		return nil, fmt.Errorf("%w to the %s at %s: use https, or set the Refresher's AllowInsecureHTTP", oauthrt.ErrInsecureURL, k, red.redact(secure.Host(req.URL)))
 	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
@@ -96,7 +131,7 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 	noRedirects.CheckRedirect = refuseRedirect
 	resp, err := noRedirects.Do(req)
 	if err != nil {
-		return nil, lost(ctx, newTransportError(err, red), watch.written.Load())
+		return nil, lost(ctx, newTransportError(err, red, k), watch.written.Load())
 	}
 	defer resp.Body.Close()
 	// A client whose Transport wraps a client of its own (go-retryablehttp's
@@ -104,21 +139,22 @@ func Do(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
 	// of CheckRedirect above. An answer from another host is not the token
 	// endpoint's, whatever it holds.
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != req.URL.Host {
-		return nil, fmt.Errorf("oauthrt: token endpoint: the HTTP client followed a redirect to %s; token endpoints are never redirected: make the client's inner client refuse redirects (CheckRedirect returning http.ErrUseLastResponse)", red.redact(resp.Request.URL.Host))
+		return nil, fmt.Errorf("oauthrt: %s: the HTTP client followed a redirect to %s; token endpoints are never redirected: make the client's inner client refuse redirects (CheckRedirect returning http.ErrUseLastResponse)", k, red.redact(resp.Request.URL.Host))
 	}
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		// Headers came: the endpoint had the request, and its answer is lost.
-		return nil, lost(ctx, newTransportError(fmt.Errorf("reading the answer: %w", err), red), true)
+		return nil, lost(ctx, newTransportError(fmt.Errorf("reading the answer: %w", err), red, k), true)
 	}
+	a := reply{resp: resp, red: red, dialect: r.Dialect, kind: k}
 	if len(body) > MaxBody {
-		return nil, transient(resp, newResponseError(resp, red, nil, "", "", "", "body larger than 1 MiB", nil), time.Now())
+		return nil, transient(resp, a.fail(nil, "", "", "", "body larger than 1 MiB", nil), time.Now())
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, newResponseError(resp, red, nil, "", "", "", "a redirect, refused: a token endpoint is never redirected, so that credentials are posted only where configured", nil)
+		return nil, a.fail(nil, "", "", "", "a redirect, refused: a token endpoint is never redirected, so that credentials are posted only where configured", nil)
 	}
-	tok, err := Parse(resp, body, r.Secrets)
+	tok, err := r.Dialect.parse(resp, body, r.Secrets, k)
 	if err != nil {
 		return nil, transient(resp, err, time.Now())
 	}
@@ -161,8 +197,8 @@ type transportError struct {
 	err error
 }
 
-func newTransportError(err error, red *redactor) error {
-	return &transportError{msg: "oauthrt: token endpoint: " + red.redact(err.Error()), err: err}
+func newTransportError(err error, red *redactor, k kind) error {
+	return &transportError{msg: "oauthrt: " + k.String() + ": " + red.redact(err.Error()), err: err}
 }
 
 func (e *transportError) Error() string { return e.msg }

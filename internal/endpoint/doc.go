@@ -2,7 +2,10 @@
 // Refreshers share. [Do] posts a form to a token endpoint through a client
 // that resends only a request the endpoint never got ([NewRetryClient]),
 // and [Parse] turns the answer into an [oauth2.Token] or a
-// [*ResponseError]. A failure that may pass (a 429 or 5xx answer,
+// [*ResponseError], reading error answers in the provider's [Dialect].
+// [Revoke] posts to an RFC 7009 revocation endpoint the same way.
+// [KeepExtra] and [SetExtra] carry members of a token's extra fields to
+// the next token. A failure that may pass (a 429 or 5xx answer,
 // temporarily_unavailable, a network error, an answer lost after the
 // request went out) comes back as an [oauthrt.TransientError], for the
 // Transport to back off and, for a lost answer, to retry.

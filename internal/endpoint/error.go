@@ -10,17 +10,21 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// A ResponseError is a token endpoint's answer that is not a token: an
-// error answer (an error member, or a status other than 2xx) or a
+// A ResponseError is a token or revocation endpoint's answer that is not
+// what was asked for: an error answer (an error member, an error code in
+// one of the Dialect's CodeMembers, or a status other than 2xx) or a
 // malformed one. Its message names the status and the error code and
 // description, never the body.
 //
-// It wraps [oauthrt.ErrReauthRequired] when the grant is dead: the error
-// code is invalid_grant (or GitHub's bad_refresh_token), or the status is
+// A token endpoint's ResponseError wraps [oauthrt.ErrReauthRequired] when
+// the grant is dead: the error code is invalid_grant (or GitHub's
+// bad_refresh_token, or one of the Dialect's DeadCodes), or the status is
 // 401 with a code that does not blame the client. A 401 invalid_client or
 // unauthorized_client (a wrong or expired client secret, a key the
-// provider does not know) is the application's to fix, and no user
-// authorizing again would help: it does not kill the grant.
+// provider does not know), or one of the Dialect's ClientCodes, is the
+// application's to fix, and no user authorizing again would help: it does
+// not kill the grant. A revocation endpoint's never wraps it: a failed
+// revocation leaves the grant as it was.
 type ResponseError struct {
 	// Retrieve describes the answer as golang.org/x/oauth2 does. Its
 	// Response is a copy of the answer without body or request, never
@@ -31,15 +35,24 @@ type ResponseError struct {
 	Retrieve *oauth2.RetrieveError
 
 	reauth bool
+	client bool // the answer rejects the client: see ClientRejected
 	cause  error
 	msg    string
 }
 
-// newResponseError builds the error for resp. body is the body with
-// credential members already redacted; red redacts the secrets.
-func newResponseError(resp *http.Response, red *redactor, body []byte, code, desc, uri, reason string, cause error) *ResponseError {
-	dead := code == "invalid_grant" || code == "bad_refresh_token" ||
-		(resp.StatusCode == http.StatusUnauthorized && !blamesClient(code))
+// A reply is what an error answer's ResponseError is made from, beside
+// its body and its error members.
+type reply struct {
+	resp    *http.Response
+	red     *redactor // redacts the secrets
+	dialect Dialect
+	kind    kind
+}
+
+// fail builds the error for the answer. body is the body with credential
+// members already redacted.
+func (a reply) fail(body []byte, code, desc, uri, reason string, cause error) *ResponseError {
+	resp, red := a.resp, a.red
 	r := *resp
 	r.Body = http.NoBody
 	r.Request = nil
@@ -57,7 +70,7 @@ func newResponseError(resp *http.Response, red *redactor, body []byte, code, des
 		return red.redactClip(oneLine(red.redactClip(s, maxFieldKept)), maxFieldKept)
 	}
 	var msg strings.Builder
-	msg.WriteString("oauthrt: token endpoint answered ")
+	msg.WriteString("oauthrt: " + a.kind.String() + " answered ")
 	msg.WriteString(short(statusText(resp)))
 	switch {
 	case code != "":
@@ -77,7 +90,8 @@ func newResponseError(resp *http.Response, red *redactor, body []byte, code, des
 			ErrorDescription: red.redactClip(desc, maxBodyKept),
 			ErrorURI:         red.redactClip(uri, maxBodyKept),
 		},
-		reauth: dead,
+		reauth: a.kind == tokenEndpoint && a.dialect.dead(resp.StatusCode, code),
+		client: a.dialect.rejectsClient(resp.StatusCode, code),
 		cause:  cause,
 		msg:    msg.String(),
 	}
@@ -116,28 +130,28 @@ func (e *ResponseError) Unwrap() []error {
 	return errs
 }
 
-// blamesClient reports whether an error code says the client, not the
-// grant, is at fault (RFC 6749 §5.2).
-func blamesClient(code string) bool {
-	return code == "invalid_client" || code == "unauthorized_client"
-}
-
-// ClientRejected reports whether err says the token endpoint rejected the
+// ClientRejected reports whether err says the endpoint rejected the
 // client itself rather than the grant: the error code invalid_client or
-// unauthorized_client, whatever the status, or a 401 with no error code
-// at all. A Refresher that is not told how to authenticate the client
-// uses it to try the other way. Any other code, invalid_grant above all,
-// is not the client's fault: some servers (go-oauth2/oauth2 among them)
-// answer a dead or reused refresh token with 401 invalid_grant, and
-// presenting it again with the client authenticated another way would
-// only show the server the dead token twice.
+// unauthorized_client, or one of the Dialect's ClientCodes, whatever the
+// status, or a 401 with no error code at all. A Refresher that is not
+// told how to authenticate the client uses it to try the other way. Any
+// other code, invalid_grant above all, is not the client's fault: some
+// servers (go-oauth2/oauth2 among them) answer a dead or reused refresh
+// token with 401 invalid_grant, and presenting it again with the client
+// authenticated another way would only show the server the dead token
+// twice. A bare [*oauth2.RetrieveError] is judged by RFC 6749's codes.
 func ClientRejected(err error) bool {
+	var own *ResponseError
+	if errors.As(err, &own) {
+		return own.client
+	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return false
 	}
-	if re.ErrorCode != "" {
-		return blamesClient(re.ErrorCode)
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
 	}
-	return re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized
+	return Dialect{}.rejectsClient(status, re.ErrorCode)
 }

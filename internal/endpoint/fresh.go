@@ -35,6 +35,21 @@ var singleAttemptClient = sync.OnceValue(func() *http.Client {
 // built request, and resends it as it is if it retries. Its errors are
 // Do's, transient ones included.
 func DoFresh(ctx context.Context, c *http.Client, build func() (Request, error)) (*oauth2.Token, error) {
+	return fresh(ctx, c, build, Do)
+}
+
+// RevokeFresh is [Revoke] for a request with a single-use credential, as
+// [DoFresh] is Do's.
+func RevokeFresh(ctx context.Context, c *http.Client, build func() (Request, error)) error {
+	_, err := fresh(ctx, c, build, func(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
+		return nil, Revoke(ctx, c, r)
+	})
+	return err
+}
+
+// fresh sends a request that build makes anew for each attempt with do:
+// see DoFresh.
+func fresh(ctx context.Context, c *http.Client, build func() (Request, error), do func(context.Context, *http.Client, Request) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	retries := freshRetries
 	if c != nil {
 		retries = 0
@@ -46,7 +61,7 @@ func DoFresh(ctx context.Context, c *http.Client, build func() (Request, error))
 		if err != nil {
 			return nil, err
 		}
-		tok, err := Do(ctx, c, r)
+		tok, err := do(ctx, c, r)
 		if err == nil || attempt == retries || !unsent(ctx, err) ||
 			!pause.For(ctx, backoff(freshWaitMin, freshWaitMax, attempt, nil)) {
 			return tok, err

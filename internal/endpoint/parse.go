@@ -22,6 +22,13 @@ import (
 const maxLifetime = 100 * 365 * 24 * time.Hour
 
 // Parse turns a token endpoint's answer into a token, or into a
+// [*ResponseError] when it is an error answer or malformed, as the zero
+// Dialect reads it: see [Dialect.Parse].
+func Parse(resp *http.Response, body []byte, secrets []string) (*oauth2.Token, error) {
+	return Dialect{}.Parse(resp, body, secrets)
+}
+
+// Parse turns a token endpoint's answer into a token, or into a
 // [*ResponseError] when it is an error answer or malformed. resp (nil: an
 // answer with no status) supplies the status and the Content-Type, body is
 // the whole body already read, and secrets are redacted from the error as
@@ -31,45 +38,73 @@ const maxLifetime = 100 * 365 * 24 * time.Hour
 // Extra. expires_in may be a number or a string, integer or decimal; zero
 // or less means no Expiry, and it is capped at 100 years. An error member
 // makes an error answer whatever the status, and so does any status other
-// than 2xx. Parse never panics.
-func Parse(resp *http.Response, body []byte, secrets []string) (*oauth2.Token, error) {
+// than 2xx, and a code in one of d's CodeMembers (unless the answer is a
+// 2xx that carries an access token). Parse never panics.
+func (d Dialect) Parse(resp *http.Response, body []byte, secrets []string) (*oauth2.Token, error) {
+	return d.parse(resp, body, secrets, tokenEndpoint)
+}
+
+// parse is Parse for an answer of a kind of endpoint. A revocation
+// endpoint's answer is no token: parse returns nil and no error for a
+// 2xx without an error code, whatever its body (RFC 7009 §2.2), and for
+// an error code that says the token is already dead (invalid_grant, one
+// of d's DeadCodes, or invalid_token, which RFC 6750 §3.1 defines and
+// Google's revocation endpoint answers, with a 400, for a token it no
+// longer knows: https://github.com/googleapis/google-auth-library-nodejs/issues/1175,
+// read 2026-11-30): the revocation's end is met.
+func (d Dialect) parse(resp *http.Response, body []byte, secrets []string, k kind) (*oauth2.Token, error) {
 	if resp == nil {
 		resp = &http.Response{}
 	}
-	d := decode(resp.Header.Get("Content-Type"), body)
-	red := newRedactor(secrets, d.found)
+	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
+	dec := decode(resp.Header.Get("Content-Type"), body, d)
+	a := reply{resp: resp, red: newRedactor(secrets, dec.found), dialect: d, kind: k}
 	fail := func(code, desc, uri, reason string, cause error) error {
-		return newResponseError(resp, red, d.safe, code, desc, uri, reason, cause)
+		return a.fail(dec.safe, code, desc, uri, reason, cause)
 	}
-	if d.reason != "" {
-		return nil, fail("", "", "", d.reason, d.cause)
+	if dec.reason != "" {
+		if k == revocationEndpoint && ok {
+			return nil, nil
+		}
+		return nil, fail("", "", "", dec.reason, dec.cause)
 	}
 
-	code, codeOK := member(d.fields, "error", "Error")
-	desc, _ := member(d.fields, "error_description", "ErrorDescription")
-	uri, _ := member(d.fields, "error_uri")
+	code, codeOK := member(dec.fields, "error", "Error")
+	desc, _ := member(dec.fields, "error_description", "ErrorDescription")
+	uri, _ := member(dec.fields, "error_uri")
+	if codeOK && code == "" {
+		var msg string
+		code, msg = d.codeIn(dec.fields, resp.StatusCode)
+		if desc == "" {
+			desc = msg
+		}
+	}
 	switch {
 	case !codeOK:
 		return nil, fail("", desc, uri, "malformed body: error is not a string", nil)
+	case k == revocationEndpoint && (d.deadCode(code) || code == "invalid_token"):
+		return nil, nil
 	case code != "":
 		return nil, fail(code, desc, uri, "", nil)
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
+	case !ok:
 		return nil, fail("", desc, uri, "no error code in the answer", nil)
+	case k == revocationEndpoint:
+		return nil, nil
 	}
 
-	access, ok := member(d.fields, "access_token")
-	if !ok {
+	access, found := member(dec.fields, "access_token")
+	if !found {
 		return nil, fail("", "", "", "malformed body: access_token is not a string", nil)
 	}
 	if access == "" {
 		return nil, fail("", "", "", "malformed body: no access_token", nil)
 	}
-	refresh, ok := member(d.fields, "refresh_token")
-	if !ok {
+	refresh, found := member(dec.fields, "refresh_token")
+	if !found {
 		return nil, fail("", "", "", "malformed body: refresh_token is not a string", nil)
 	}
-	tokenType, _ := member(d.fields, "token_type")
-	lifetime, secs, err := expiresIn(d.fields["expires_in"])
+	tokenType, _ := member(dec.fields, "token_type")
+	lifetime, secs, err := expiresIn(dec.fields["expires_in"])
 	if err != nil {
 		return nil, fail("", "", "", "malformed body: expires_in is not a number", err)
 	}
@@ -83,7 +118,7 @@ func Parse(resp *http.Response, body []byte, secrets []string) (*oauth2.Token, e
 	if lifetime > 0 {
 		tok.Expiry = time.Now().Add(lifetime)
 	}
-	return tok.WithExtra(d.extra), nil
+	return tok.WithExtra(dec.extra), nil
 }
 
 // member returns the first of keys present in m as a string. It reports
@@ -153,18 +188,21 @@ type decoded struct {
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-func decode(contentType string, body []byte) decoded {
+// decode reads body. The values of members that may hold a credential
+// are redacted from the safe copy, unless they are top-level members that
+// dl says hold an error code.
+func decode(contentType string, body []byte, dl Dialect) decoded {
 	trimmed := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(body), utf8BOM))
 	mt := mediaType(contentType)
 	switch {
 	case len(trimmed) == 0:
 		return decoded{safe: body, reason: "empty body"}
 	case trimmed[0] == '{':
-		return decodeJSON(trimmed)
+		return decodeJSON(trimmed, dl)
 	case trimmed[0] == '<' || mt == "text/html" || mt == "application/xhtml+xml":
 		return decoded{safe: body, reason: "an HTML page, not a token"}
 	case mt == "application/x-www-form-urlencoded" || mt == "text/plain" || bytes.IndexByte(trimmed, '=') >= 0:
-		return decodeForm(trimmed)
+		return decodeForm(trimmed, dl)
 	}
 	return decoded{safe: body, reason: "unrecognized body"}
 }
@@ -178,7 +216,7 @@ func mediaType(contentType string) string {
 	return mt
 }
 
-func decodeJSON(b []byte) decoded {
+func decodeJSON(b []byte, dl Dialect) decoded {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var m map[string]any
@@ -186,7 +224,10 @@ func decodeJSON(b []byte) decoded {
 		return decoded{safe: redactMalformedJSON(b), reason: "malformed JSON: " + err.Error(), cause: err}
 	}
 	d := decoded{fields: m, extra: m}
-	safe := redactJSON(m, false, &d.found)
+	safe := make(map[string]any, len(m))
+	for k, v := range m {
+		safe[k] = redactJSON(v, sensitiveKey(k) && !dl.codeMember(k), &d.found)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -234,7 +275,7 @@ func redactJSON(v any, hide bool, found *[]string) any {
 	return v
 }
 
-func decodeForm(b []byte) decoded {
+func decodeForm(b []byte, dl Dialect) decoded {
 	// ParseQuery skips what it cannot parse and keeps the rest: lenient.
 	vals, _ := url.ParseQuery(string(b))
 	d := decoded{fields: make(map[string]any, len(vals)), extra: vals}
@@ -249,7 +290,7 @@ func decodeForm(b []byte) decoded {
 	}
 	var buf strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(vals)) {
-		hide := sensitiveKey(k)
+		hide := sensitiveKey(k) && !dl.codeMember(k)
 		for _, v := range vals[k] {
 			if buf.Len() > 0 {
 				buf.WriteByte('&')

@@ -173,28 +173,50 @@ func TestRedactEveryForm(t *testing.T) {
 					}
 
 					// Through Parse: the text as the description of a JSON
-					// answer, and as a plain-text answer.
+					// answer, and as a plain-text answer; as the code and
+					// the message of a dialect's code member; and as a
+					// revocation endpoint's answers.
 					body, _ := json.Marshal(map[string]string{"error": "invalid_grant", "error_description": text})
-					for ct, b := range map[string][]byte{"application/json": body, "text/plain": []byte(text)} {
-						_, err := Parse(&http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {ct}}}, b, []string{secret})
+					hubspot, _ := json.Marshal(map[string]string{"status": text, "message": text})
+					dialect := Dialect{CodeMembers: []string{"status"}}
+					for _, a := range []struct {
+						name string
+						ct   string
+						body []byte
+						d    Dialect
+						k    kind
+					}{
+						{"JSON", "application/json", body, Dialect{}, tokenEndpoint},
+						{"text", "text/plain", []byte(text), Dialect{}, tokenEndpoint},
+						{"code member", "application/json", hubspot, dialect, tokenEndpoint},
+						{"revocation JSON", "application/json", bytesReplace(body, "invalid_grant", "invalid_request"), Dialect{}, revocationEndpoint},
+						{"revocation text", "text/plain", bytesReplace([]byte(text), "invalid_grant", "invalid_request"), Dialect{}, revocationEndpoint},
+						{"revocation code member", "application/json", hubspot, dialect, revocationEndpoint},
+					} {
+						_, err := a.d.parse(&http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {a.ct}}}, a.body, []string{secret}, a.k)
 						var re *oauth2.RetrieveError
 						if !errors.As(err, &re) {
-							t.Fatalf("%s: Parse err = %v, want a RetrieveError", ct, err)
+							t.Fatalf("%s: Parse err = %v, want a RetrieveError", a.name, err)
 						}
 						for where, s := range map[string]string{
 							"Error()":          err.Error(),
 							"%+v":              fmt.Sprintf("%+v", err),
 							"Body":             string(re.Body),
+							"ErrorCode":        re.ErrorCode,
 							"ErrorDescription": re.ErrorDescription,
 							"RetrieveError":    re.Error(),
 						} {
-							assertNoForm(t, ct+" "+where, s, secret, forms)
+							assertNoForm(t, a.name+" "+where, s, secret, forms)
 						}
 					}
 				})
 			}
 		}
 	}
+}
+
+func bytesReplace(b []byte, old, new string) []byte {
+	return []byte(strings.Replace(string(b), old, new, 1))
 }
 
 // assertNoForm fails if got holds secret or any of its forms. The marker

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/tokenraw"
 	"golang.org/x/oauth2"
 )
 
@@ -58,7 +59,7 @@ func Encode(tok *oauth2.Token, aead cipher.AEAD, key string) ([]byte, error) {
 		e := jsonTime(tok.Expiry)
 		r.Expiry = &e
 	}
-	switch raw := rawOf(tok).(type) {
+	switch raw := tokenraw.Of(tok).(type) {
 	case nil:
 	case url.Values:
 		r.ExtraForm = raw

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/tokenraw"
 	"golang.org/x/oauth2"
 )
 
@@ -120,7 +121,7 @@ func inFixedMessage(s string) bool {
 // extras returns the token's raw extra fields, nil for empty form fields:
 // Encode leaves those out, and a token with none reads the same.
 func extras(tok *oauth2.Token) any {
-	raw := rawOf(tok)
+	raw := tokenraw.Of(tok)
 	if v, ok := raw.(url.Values); ok && len(v) == 0 {
 		return nil
 	}
