@@ -108,10 +108,24 @@ var simsA = map[string]simSpec{
 
 	// https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/azure-devops-oauth:
 	// the client secret travels as a client_assertion and the refresh
-	// token as an assertion, which the generic simulator does not speak;
-	// package vsts has its own tests. No dead answer is documented there,
-	// so answer and dead are left empty.
-	"azuredevops": {},
+	// token as an assertion (the harness reads that form for this
+	// provider); the answer is JSON with access_token, token_type,
+	// expires_in and refresh_token, and each refresh gives a new refresh
+	// token to use next time. No dead answer is documented there: the
+	// simulator serves the PascalCase error shape the vsts package reads
+	// (standard OAuth code; the provider documents none).
+	"azuredevops": {
+		answer: func(access, refresh string) (string, string) {
+			return jsonA(map[string]any{
+				"access_token":  access,
+				"token_type":    "jwt-bearer",
+				"expires_in":    "3599",
+				"refresh_token": refresh,
+			})
+		},
+		rotates: true,
+		dead:    deadA(400, "application/json", `{"Error":"invalid_grant","ErrorDescription":"Invalid refresh token"}`),
+	},
 
 	// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow:
 	// the secret is a form parameter; each answer carries a new refresh

@@ -367,6 +367,9 @@ func TestSimulators(t *testing.T) {
 			continue
 		}
 		t.Run(p.ID, func(t *testing.T) {
+			if spec.answer == nil {
+				t.Skipf("%s issues no refresh token, as its spec documents: nothing to refresh", p.ID)
+			}
 			for _, problem := range simCheck(t, p, spec) {
 				t.Error(problem)
 			}
