@@ -99,7 +99,7 @@ func Example_multiTenant() {
 	sweeper := &keepalive.Sweeper{
 		Transport:    transports["github-app"],
 		Prefix:       "github:",
-		IdleLifetime: provider.IdleLifetime.Value, // 184 days, from GitHub's documentation
+		IdleLifetime: provider.IdleLifetime.Value, // 183 days, from GitHub's documentation
 	}
 	counts, err := sweeper.Sweep(ctx) // or go sweeper.Run(ctx)
 	if err != nil {
