@@ -92,7 +92,8 @@
 //	  },
 //	  "grant_states": {
 //	    "<key>": {"dead_token": "<fingerprint>", "dead_code": "invalid_grant",
-//	              "dead_at": "…", "next_attempt": "…", "failures": 3}
+//	              "dead_at": "…", "next_attempt": "…", "failures": 3,
+//	              "failing_since": "…"}
 //	  },
 //	  "byte_key_grant_states": {
 //	    "<standard base64 of a key that is not valid UTF-8>": <its grant state>

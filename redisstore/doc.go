@@ -39,8 +39,9 @@
 //	                  bytes of <p>token:<k> it describes
 //	<p>{<t>}state:<k> the key's [oauthrt.GrantState], a JSON object:
 //	                  {"dead_token":…,"dead_code":…,"dead_at":…,
-//	                  "next_attempt":…,"failures":…}, zero fields left
-//	                  out, times in RFC 3339 UTC to the nanosecond
+//	                  "next_attempt":…,"failures":…,"failing_since":…},
+//	                  zero fields left out, times in RFC 3339 UTC to
+//	                  the nanosecond
 //	<p>lease:<k>      the refresh lease: a random holder id, ':' and the
 //	                  lease's epoch in decimal, with a TTL
 //	<p>{<u>}epoch:<k> the epoch counter of the key's leases, an integer
