@@ -161,11 +161,13 @@ func oddKeys() []string {
 func testListKeysWalk(t *testing.T, b Backend) {
 	l := keyLister(t, b, Options{LeaseTTL: time.Minute})
 	ctx := context.Background()
-	keys := oddKeys()
+	// The odd keys last: some stores rewrite everything they hold on each
+	// Save, and the longest keys are 100 KB.
+	var keys []string
 	for i := range 250 {
 		keys = append(keys, fmt.Sprintf("walk-%03d", i))
 	}
-	want := saveAccepted(t, l, keys)
+	want := saveAccepted(t, l, append(keys, oddKeys()...))
 	if !want["walk-000"] {
 		t.Fatal("Save refused the key \"walk-000\"")
 	}
@@ -187,7 +189,7 @@ func testListKeysWalk(t *testing.T, b Backend) {
 		got := walkKeys(t, l, "", limit)
 		sameKeys(t, got, want, fmt.Sprintf("a walk %d keys a page", limit))
 	}
-	sameKeys(t, walkKeys(t, l, "walk-1", 7), prefixed(want, "walk-1"), "a walk under \"walk-1\"")
+	sameKeys(t, walkKeys(t, l, "walk-1", 20), prefixed(want, "walk-1"), "a walk under \"walk-1\"")
 }
 
 // prefixed returns the keys of set that start with prefix.
