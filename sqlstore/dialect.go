@@ -15,16 +15,17 @@ import (
 // own clock. Use one of [SQLite], [Postgres] and [MySQL]; the zero value
 // is not usable.
 type Dialect struct {
-	name     string
-	numbered bool   // placeholders $1, $2… rather than ?
-	ddl      string // CREATE TABLE, {table} standing for the table
-	now      string // the database's clock in Unix milliseconds
-	upsert   string // what follows the INSERT of Save: replace token and updated_at, clear the grant state
-	grant    string // what follows the INSERT of SaveGrantState: replace the grant state only
-	ensure   string // INSERT of a key alone that leaves an existing row as it is
-	added    []column
-	maxKey   int  // longest key in bytes; 0: no limit
-	utf8Key  bool // the key column holds valid UTF-8 without NUL bytes only
+	name      string
+	numbered  bool   // placeholders $1, $2… rather than ?
+	ddl       string // CREATE TABLE, {table} standing for the table
+	now       string // the database's clock in Unix milliseconds
+	upsert    string // what follows the INSERT of Save: replace token and updated_at, clear the grant state
+	grant     string // what follows the INSERT of SaveGrantState: replace the grant state only
+	ensure    string // INSERT of a key alone that leaves an existing row as it is
+	added     []column
+	maxKey    int  // longest key in bytes; 0: no limit
+	utf8Key   bool // the key column holds valid UTF-8 without NUL bytes only
+	binaryKey bool // the key column is binary: keys are compared with it as bytes
 }
 
 // A column is one that Migrate adds to a table made by an earlier
@@ -158,8 +159,9 @@ var MySQL = &Dialect{
 		` grant_dead_at = VALUES(grant_dead_at), grant_next_attempt = VALUES(grant_next_attempt), grant_failures = VALUES(grant_failures),` +
 		` grant_failing_since = VALUES(grant_failing_since)`,
 	// Not INSERT IGNORE: it would turn other errors into warnings too.
-	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
-	maxKey: 512,
+	ensure:    `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
+	maxKey:    512,
+	binaryKey: true,
 }
 
 // excludedGrant replaces the grant state of an existing row in the

@@ -98,7 +98,7 @@
 //	)
 //
 // There is one row per key, and no statement of this package deletes
-// one. token holds the token as the module's stores encode it (JSON, or
+// one (Delete empties it). token holds the token as the module's stores encode it (JSON, or
 // sealed with the AEAD), and is NULL while the row only carries a lease
 // or a grant state; Load then reports [oauthrt.ErrNoToken].
 // lease_holder is the random id of the lease's holder, NULL when there is
@@ -225,6 +225,38 @@
 // which matches nothing once the lease has lapsed, whether or not
 // another holder has taken it since: Renew then fails with
 // [oauthrt.ErrLeaseLost], and never takes a lapsed lease again.
+//
+// # Listing and deleting
+//
+// A Store is also an [oauthrt.KeyLister], an [oauthrt.GrantStateLister]
+// and an [oauthrt.Deleter]. A page of ListKeys is one SELECT of the key
+// column alone, from the rows whose token is not NULL (a row that only
+// carries a lease or a grant state holds none), paged by key:
+//
+//	SELECT token_key FROM oauthrt_tokens
+//	WHERE token IS NOT NULL AND token_key > <the last key of the page before> AND <prefix>
+//	ORDER BY token_key LIMIT <limit + 1>
+//
+// so that every page costs the same, wherever it is in the walk, and
+// none skips or repeats a key whatever is written meanwhile; the cursor
+// is that last key, in base64. A page of ListGrantStates is the same
+// SELECT of token_key and the grant_ columns, from the rows where one of
+// them is not NULL: it reads no token. In SQLite and MySQL, whose key
+// columns compare bytes, <prefix> is the range from the prefix up to the
+// prefix with its last byte that is not 0xff raised by one, which the
+// primary key's index serves like the rest. PostgreSQL orders TEXT by
+// the column's collation, where the keys that start with a prefix need
+// not be next to each other (in en_US, "A" sorts between "a" and "ab"),
+// and a prefix may end within a character; its pages follow that order,
+// and <prefix> compares the key's bytes,
+// substr(convert_to(token_key, 'UTF8'), 1, <the prefix's length>) = <its bytes>,
+// which no index serves: a page under a prefix that few keys have may
+// read many rows to find its own. No prefix is ever a pattern: '%' and
+// '_' are themselves.
+//
+// Delete is one UPDATE that sets token, updated_at and the grant_
+// columns to NULL. The row stays, with its lease: lease_epoch goes on
+// growing, and a lease held on the key stays held.
 //
 // # Encryption
 //
