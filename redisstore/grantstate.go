@@ -55,9 +55,19 @@ func (s *Store) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantSt
 	if err != nil {
 		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: redisstore: loading the grant state of key %q: %w", key, err)
 	}
+	st, err := parseGrantState(key, b)
+	if err != nil {
+		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: redisstore: %w", err)
+	}
+	return st, nil
+}
+
+// parseGrantState decodes the grant state b of key. Its error does not
+// quote b.
+func parseGrantState(key string, b []byte) (oauthrt.GrantState, error) {
 	var g grantState
 	if err := json.Unmarshal(b, &g); err != nil {
-		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: redisstore: the grant state of key %q is not JSON (%T)", key, err)
+		return oauthrt.GrantState{}, fmt.Errorf("the grant state of key %q is not JSON (%T)", key, err)
 	}
 	return oauthrt.GrantState{
 		DeadToken:    g.DeadToken,
