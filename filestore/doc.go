@@ -29,6 +29,13 @@
 // clear even with an AEAD (it holds fingerprints and times, no token),
 // and Save and Commit delete it in the same write that stores the token.
 //
+// Store is an [oauthrt.KeyLister], an [oauthrt.GrantStateLister] and an
+// [oauthrt.Deleter]. ListKeys and ListGrantStates read the file as Load
+// does, without the lock, and page through its keys in byte order; each
+// page reads the whole file, which suits the number of grants a file
+// holds. Delete removes a key's token and grant state in one write under
+// the lock, and leaves the epochs of its leases, which go on growing.
+//
 // Store also implements [oauthrt.LeaseLocker]. The refresh lease of a key
 // is an exclusive OS file lock (flock(2) on Unix, LockFileEx on Windows)
 // on the key's lease file, held for as long as the lease is. The kernel
@@ -92,7 +99,8 @@
 //	  },
 //	  "grant_states": {
 //	    "<key>": {"dead_token": "<fingerprint>", "dead_code": "invalid_grant",
-//	              "dead_at": "…", "next_attempt": "…", "failures": 3}
+//	              "dead_at": "…", "next_attempt": "…", "failures": 3,
+//	              "failing_since": "…"}
 //	  },
 //	  "byte_key_grant_states": {
 //	    "<standard base64 of a key that is not valid UTF-8>": <its grant state>
@@ -155,5 +163,6 @@
 //
 // Cross-process locking is implemented with flock on Unix systems and
 // LockFileEx on Windows; on other systems every method that writes
-// (Save, Commit, SaveGrantState, Lock, TakeLease) returns an error.
+// (Save, Commit, SaveGrantState, Delete, Lock, TakeLease) returns an
+// error.
 package filestore

@@ -30,25 +30,30 @@ type grantRecord struct {
 	DeadAt      time.Time `json:"dead_at,omitzero"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	Failures    int       `json:"failures,omitempty"`
+	// A release that predates failing_since drops it when it writes the
+	// file, as it drops every member it does not know.
+	FailingSince time.Time `json:"failing_since,omitzero"`
 }
 
 func recordOf(st oauthrt.GrantState) grantRecord {
 	return grantRecord{
-		DeadToken:   st.DeadToken,
-		DeadCode:    st.DeadCode,
-		DeadAt:      fileTime(st.DeadAt),
-		NextAttempt: fileTime(st.NextAttempt),
-		Failures:    st.Failures,
+		DeadToken:    st.DeadToken,
+		DeadCode:     st.DeadCode,
+		DeadAt:       fileTime(st.DeadAt),
+		NextAttempt:  fileTime(st.NextAttempt),
+		Failures:     st.Failures,
+		FailingSince: fileTime(st.FailingSince),
 	}
 }
 
 func (r grantRecord) state() oauthrt.GrantState {
 	return oauthrt.GrantState{
-		DeadToken:   r.DeadToken,
-		DeadCode:    r.DeadCode,
-		DeadAt:      r.DeadAt,
-		NextAttempt: r.NextAttempt,
-		Failures:    r.Failures,
+		DeadToken:    r.DeadToken,
+		DeadCode:     r.DeadCode,
+		DeadAt:       r.DeadAt,
+		NextAttempt:  r.NextAttempt,
+		Failures:     r.Failures,
+		FailingSince: r.FailingSince,
 	}
 }
 

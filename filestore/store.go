@@ -21,7 +21,8 @@ import (
 )
 
 // Store is an [oauthrt.TokenStore], [oauthrt.LeaseLocker],
-// [oauthrt.Committer] and [oauthrt.GrantStateStore] on one JSON file.
+// [oauthrt.Committer], [oauthrt.GrantStateStore], [oauthrt.KeyLister],
+// [oauthrt.GrantStateLister] and [oauthrt.Deleter] on one JSON file.
 // It is safe for concurrent use by goroutines and by processes on one
 // host. See the package documentation for the file's layout and its
 // guarantees.
@@ -52,10 +53,13 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore      = (*Store)(nil)
-	_ oauthrt.LeaseLocker     = (*Store)(nil)
-	_ oauthrt.Committer       = (*Store)(nil)
-	_ oauthrt.GrantStateStore = (*Store)(nil)
+	_ oauthrt.TokenStore       = (*Store)(nil)
+	_ oauthrt.LeaseLocker      = (*Store)(nil)
+	_ oauthrt.Committer        = (*Store)(nil)
+	_ oauthrt.GrantStateStore  = (*Store)(nil)
+	_ oauthrt.KeyLister        = (*Store)(nil)
+	_ oauthrt.GrantStateLister = (*Store)(nil)
+	_ oauthrt.Deleter          = (*Store)(nil)
 )
 
 // fileVersion is the newest layout this package reads and writes. It

@@ -246,6 +246,41 @@ func TestInvalidUTF8KeyLayout(t *testing.T) {
 	}
 }
 
+// TestDeleteLastByteKey: once the last key that is not valid UTF-8 is
+// deleted, the file is written with layout 1 again, which the releases
+// that predate "byte_keys" read; the epochs file is left as it is.
+func TestDeleteLastByteKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	s := &filestore.Store{Path: path, LeaseTTL: time.Minute}
+	for _, k := range []string{"a", "\xff"} {
+		if err := s.Save(ctx(), k, &oauth2.Token{AccessToken: "at"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := s.TakeLease(ctx(), "\xff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	epochs, err := os.ReadFile(path + ".epochs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx(), "\xff"); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := readDoc(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc["version"] != 1.0 || doc["byte_keys"] != nil {
+		t.Errorf("after the last byte key was deleted: version %v, byte_keys %v; want version 1 and no byte_keys", doc["version"], doc["byte_keys"])
+	}
+	if after, err := os.ReadFile(path + ".epochs"); err != nil || !bytes.Equal(after, epochs) {
+		t.Errorf("Delete changed the epochs file: %s, %v; want %s", after, err, epochs)
+	}
+}
+
 func TestByteKeysMustBeInvalidUTF8(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	// "YQ==" is "a": valid UTF-8 belongs in "tokens", and would shadow it.

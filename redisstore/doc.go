@@ -39,8 +39,9 @@
 //	                  bytes of <p>token:<k> it describes
 //	<p>{<t>}state:<k> the key's [oauthrt.GrantState], a JSON object:
 //	                  {"dead_token":…,"dead_code":…,"dead_at":…,
-//	                  "next_attempt":…,"failures":…}, zero fields left
-//	                  out, times in RFC 3339 UTC to the nanosecond
+//	                  "next_attempt":…,"failures":…,"failing_since":…},
+//	                  zero fields left out, times in RFC 3339 UTC to
+//	                  the nanosecond
 //	<p>lease:<k>      the refresh lease: a random holder id, ':' and the
 //	                  lease's epoch in decimal, with a TTL
 //	<p>{<u>}epoch:<k> the epoch counter of the key's leases, an integer
@@ -81,6 +82,16 @@
 // A single node ignores slots, and the same names serve it; data moves
 // between a node and a cluster as it is.
 //
+// Each master of a cluster answers SCAN for its own keys only, so the
+// listings scan the masters one after another, in the order of their
+// addresses, through the cluster client's connection to each; the cursor
+// names the master and its SCAN cursor, and a fingerprint of the
+// cluster's slot map (CLUSTER SLOTS) when the walk began. A page finding
+// that the slots have moved since (a failover, a resharding) fails rather
+// than go on with a walk that could miss keys: walk again from the first
+// page. The listings refuse a [redis.Ring], which spreads keys by a hash
+// of its own.
+//
 // # Commands
 //
 // Load is one GET of the token key: it never sees half a token. Save
@@ -105,6 +116,19 @@
 //
 // LoadGrantState is one GET, SaveGrantState one SET, or one DEL for the
 // zero state.
+//
+// The Store is also an [oauthrt.KeyLister], an [oauthrt.GrantStateLister]
+// and an [oauthrt.Deleter]. ListKeys walks the keyspace with SCAN, never
+// KEYS (which blocks Redis while it goes through every key), with a MATCH
+// of <p>token:<prefix>* whose glob characters (* ? [ ] \) are escaped,
+// and a COUNT of the page's limit (at most 1000 a call); a page is a few
+// such calls, and its cursor is SCAN's. Only token keys match: the
+// companion keys and leases are never listed. ListGrantStates walks the
+// grant state keys the same way, with a MATCH of <p>{????}state:<prefix>*,
+// and reads the states it finds with a pipeline of GETs; it reads no
+// token. As SCAN may, a walk can list a key twice. Delete is one DEL of
+// the token, its fingerprint record and its grant state; the lease and
+// the epoch counter stay, so that epochs go on growing.
 //
 // Lock and TakeLease run, with a jittered, growing pause (5 ms to
 // 200 ms) until it succeeds or their context ends, a script that takes

@@ -14,11 +14,12 @@ import (
 // grantState is the JSON form of an [oauthrt.GrantState]; zero fields are
 // left out, and times are UTC with nanoseconds (RFC 3339).
 type grantState struct {
-	DeadToken   string     `json:"dead_token,omitempty"`
-	DeadCode    string     `json:"dead_code,omitempty"`
-	DeadAt      *time.Time `json:"dead_at,omitempty"`
-	NextAttempt *time.Time `json:"next_attempt,omitempty"`
-	Failures    int        `json:"failures,omitempty"`
+	DeadToken    string     `json:"dead_token,omitempty"`
+	DeadCode     string     `json:"dead_code,omitempty"`
+	DeadAt       *time.Time `json:"dead_at,omitempty"`
+	NextAttempt  *time.Time `json:"next_attempt,omitempty"`
+	Failures     int        `json:"failures,omitempty"`
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 }
 
 func utcOrNil(t time.Time) *time.Time {
@@ -54,16 +55,27 @@ func (s *Store) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantSt
 	if err != nil {
 		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: redisstore: loading the grant state of key %q: %w", key, err)
 	}
+	st, err := parseGrantState(key, b)
+	if err != nil {
+		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: redisstore: %w", err)
+	}
+	return st, nil
+}
+
+// parseGrantState decodes the grant state b of key. Its error does not
+// quote b.
+func parseGrantState(key string, b []byte) (oauthrt.GrantState, error) {
 	var g grantState
 	if err := json.Unmarshal(b, &g); err != nil {
-		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: redisstore: the grant state of key %q is not JSON (%T)", key, err)
+		return oauthrt.GrantState{}, fmt.Errorf("the grant state of key %q is not JSON (%T)", key, err)
 	}
 	return oauthrt.GrantState{
-		DeadToken:   g.DeadToken,
-		DeadCode:    g.DeadCode,
-		DeadAt:      timeOrZero(g.DeadAt),
-		NextAttempt: timeOrZero(g.NextAttempt),
-		Failures:    g.Failures,
+		DeadToken:    g.DeadToken,
+		DeadCode:     g.DeadCode,
+		DeadAt:       timeOrZero(g.DeadAt),
+		NextAttempt:  timeOrZero(g.NextAttempt),
+		Failures:     g.Failures,
+		FailingSince: timeOrZero(g.FailingSince),
 	}, nil
 }
 
@@ -84,11 +96,12 @@ func (s *Store) SaveGrantState(ctx context.Context, key string, st oauthrt.Grant
 	} else {
 		var b []byte
 		b, err = json.Marshal(grantState{
-			DeadToken:   st.DeadToken,
-			DeadCode:    st.DeadCode,
-			DeadAt:      utcOrNil(st.DeadAt),
-			NextAttempt: utcOrNil(st.NextAttempt),
-			Failures:    st.Failures,
+			DeadToken:    st.DeadToken,
+			DeadCode:     st.DeadCode,
+			DeadAt:       utcOrNil(st.DeadAt),
+			NextAttempt:  utcOrNil(st.NextAttempt),
+			Failures:     st.Failures,
+			FailingSince: utcOrNil(st.FailingSince),
 		})
 		if err == nil {
 			err = c.Set(ctx, sk, b, 0).Err()

@@ -19,8 +19,9 @@ const defaultPrefix = "oauthrt:"
 var errNilClient = errors.New("oauthrt: redisstore: Store.Client is nil")
 
 // Store is an [oauthrt.TokenStore] on Redis, and an [oauthrt.Committer],
-// an [oauthrt.GrantStateStore] and an [oauthrt.LeaseLocker] whose leases
-// are [oauthrt.FencedLease]s. See the package documentation for the keys
+// an [oauthrt.GrantStateStore], an [oauthrt.LeaseLocker] whose leases
+// are [oauthrt.FencedLease]s, an [oauthrt.KeyLister], an
+// [oauthrt.GrantStateLister] and an [oauthrt.Deleter]. See the package documentation for the keys
 // it writes; it works alike on a single node and on Redis Cluster.
 //
 // A Store is safe for concurrent use, and any number of Stores, in any
@@ -49,10 +50,13 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore      = (*Store)(nil)
-	_ oauthrt.LeaseLocker     = (*Store)(nil)
-	_ oauthrt.Committer       = (*Store)(nil)
-	_ oauthrt.GrantStateStore = (*Store)(nil)
+	_ oauthrt.TokenStore       = (*Store)(nil)
+	_ oauthrt.LeaseLocker      = (*Store)(nil)
+	_ oauthrt.Committer        = (*Store)(nil)
+	_ oauthrt.GrantStateStore  = (*Store)(nil)
+	_ oauthrt.KeyLister        = (*Store)(nil)
+	_ oauthrt.GrantStateLister = (*Store)(nil)
+	_ oauthrt.Deleter          = (*Store)(nil)
 )
 
 func (s *Store) client() (redis.UniversalClient, error) {

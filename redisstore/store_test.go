@@ -322,6 +322,15 @@ func TestNilClient(t *testing.T) {
 	if unlock != nil {
 		t.Error("Lock returned an unlock func with its error")
 	}
+	if _, _, err := s.ListKeys(ctx, "", "", 0); err == nil || err.Error() != want {
+		t.Errorf("ListKeys: err = %v, want %q", err, want)
+	}
+	if _, _, err := s.ListGrantStates(ctx, "", "", 0); err == nil || err.Error() != want {
+		t.Errorf("ListGrantStates: err = %v, want %q", err, want)
+	}
+	if err := s.Delete(ctx, "k"); err == nil || err.Error() != want {
+		t.Errorf("Delete: err = %v, want %q", err, want)
+	}
 }
 
 func newAEAD(t *testing.T) cipher.AEAD {

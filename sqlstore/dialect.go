@@ -15,16 +15,17 @@ import (
 // own clock. Use one of [SQLite], [Postgres] and [MySQL]; the zero value
 // is not usable.
 type Dialect struct {
-	name     string
-	numbered bool   // placeholders $1, $2… rather than ?
-	ddl      string // CREATE TABLE, {table} standing for the table
-	now      string // the database's clock in Unix milliseconds
-	upsert   string // what follows the INSERT of Save: replace token and updated_at, clear the grant state
-	grant    string // what follows the INSERT of SaveGrantState: replace the grant state only
-	ensure   string // INSERT of a key alone that leaves an existing row as it is
-	added    []column
-	maxKey   int  // longest key in bytes; 0: no limit
-	utf8Key  bool // the key column holds valid UTF-8 without NUL bytes only
+	name      string
+	numbered  bool   // placeholders $1, $2… rather than ?
+	ddl       string // CREATE TABLE, {table} standing for the table
+	now       string // the database's clock in Unix milliseconds
+	upsert    string // what follows the INSERT of Save: replace token and updated_at, clear the grant state
+	grant     string // what follows the INSERT of SaveGrantState: replace the grant state only
+	ensure    string // INSERT of a key alone that leaves an existing row as it is
+	added     []column
+	maxKey    int  // longest key in bytes; 0: no limit
+	utf8Key   bool // the key column holds valid UTF-8 without NUL bytes only
+	binaryKey bool // the key column is binary: keys are compared with it as bytes
 }
 
 // A column is one that Migrate adds to a table made by an earlier
@@ -45,17 +46,18 @@ func (d *Dialect) String() string {
 var SQLite = &Dialect{
 	name: "sqlite",
 	ddl: `CREATE TABLE IF NOT EXISTS {table} (
-	token_key          TEXT NOT NULL PRIMARY KEY,
-	token              BLOB,
-	lease_holder       VARCHAR(64),
-	lease_until        BIGINT NOT NULL DEFAULT 0,
-	updated_at         BIGINT,
-	lease_epoch        BIGINT NOT NULL DEFAULT 0,
-	grant_dead_token   BLOB,
-	grant_dead_code    BLOB,
-	grant_dead_at      BIGINT,
-	grant_next_attempt BIGINT,
-	grant_failures     BIGINT
+	token_key           TEXT NOT NULL PRIMARY KEY,
+	token               BLOB,
+	lease_holder        VARCHAR(64),
+	lease_until         BIGINT NOT NULL DEFAULT 0,
+	updated_at          BIGINT,
+	lease_epoch         BIGINT NOT NULL DEFAULT 0,
+	grant_dead_token    BLOB,
+	grant_dead_code     BLOB,
+	grant_dead_at       BIGINT,
+	grant_next_attempt  BIGINT,
+	grant_failures      BIGINT,
+	grant_failing_since BIGINT
 )`,
 	added: []column{
 		{"lease_epoch", "BIGINT NOT NULL DEFAULT 0"},
@@ -64,6 +66,7 @@ var SQLite = &Dialect{
 		{"grant_dead_at", "BIGINT"},
 		{"grant_next_attempt", "BIGINT"},
 		{"grant_failures", "BIGINT"},
+		{"grant_failing_since", "BIGINT"},
 	},
 	// julianday('now') is the statement's time to the millisecond, as a
 	// Julian day number; 2440587.5 is the Unix epoch's.
@@ -79,17 +82,18 @@ var Postgres = &Dialect{
 	name:     "postgres",
 	numbered: true,
 	ddl: `CREATE TABLE IF NOT EXISTS {table} (
-	token_key          TEXT PRIMARY KEY,
-	token              BYTEA,
-	lease_holder       VARCHAR(64),
-	lease_until        BIGINT NOT NULL DEFAULT 0,
-	updated_at         BIGINT,
-	lease_epoch        BIGINT NOT NULL DEFAULT 0,
-	grant_dead_token   BYTEA,
-	grant_dead_code    BYTEA,
-	grant_dead_at      BIGINT,
-	grant_next_attempt BIGINT,
-	grant_failures     BIGINT
+	token_key           TEXT PRIMARY KEY,
+	token               BYTEA,
+	lease_holder        VARCHAR(64),
+	lease_until         BIGINT NOT NULL DEFAULT 0,
+	updated_at          BIGINT,
+	lease_epoch         BIGINT NOT NULL DEFAULT 0,
+	grant_dead_token    BYTEA,
+	grant_dead_code     BYTEA,
+	grant_dead_at       BIGINT,
+	grant_next_attempt  BIGINT,
+	grant_failures      BIGINT,
+	grant_failing_since BIGINT
 )`,
 	added: []column{
 		{"lease_epoch", "BIGINT NOT NULL DEFAULT 0"},
@@ -98,6 +102,7 @@ var Postgres = &Dialect{
 		{"grant_dead_at", "BIGINT"},
 		{"grant_next_attempt", "BIGINT"},
 		{"grant_failures", "BIGINT"},
+		{"grant_failing_since", "BIGINT"},
 	},
 	// clock_timestamp(), unlike now(), moves within a transaction.
 	now:    `(extract(epoch from clock_timestamp()) * 1000)::bigint`,
@@ -123,17 +128,18 @@ var Postgres = &Dialect{
 var MySQL = &Dialect{
 	name: "mysql",
 	ddl: `CREATE TABLE IF NOT EXISTS {table} (
-	token_key          VARBINARY(512) NOT NULL PRIMARY KEY,
-	token              LONGBLOB NULL,
-	lease_holder       VARCHAR(64) NULL,
-	lease_until        BIGINT NOT NULL DEFAULT 0,
-	updated_at         BIGINT NULL,
-	lease_epoch        BIGINT NOT NULL DEFAULT 0,
-	grant_dead_token   LONGBLOB NULL,
-	grant_dead_code    LONGBLOB NULL,
-	grant_dead_at      BIGINT NULL,
-	grant_next_attempt BIGINT NULL,
-	grant_failures     BIGINT NULL
+	token_key           VARBINARY(512) NOT NULL PRIMARY KEY,
+	token               LONGBLOB NULL,
+	lease_holder        VARCHAR(64) NULL,
+	lease_until         BIGINT NOT NULL DEFAULT 0,
+	updated_at          BIGINT NULL,
+	lease_epoch         BIGINT NOT NULL DEFAULT 0,
+	grant_dead_token    LONGBLOB NULL,
+	grant_dead_code     LONGBLOB NULL,
+	grant_dead_at       BIGINT NULL,
+	grant_next_attempt  BIGINT NULL,
+	grant_failures      BIGINT NULL,
+	grant_failing_since BIGINT NULL
 )`,
 	added: []column{
 		{"lease_epoch", "BIGINT NOT NULL DEFAULT 0"},
@@ -142,6 +148,7 @@ var MySQL = &Dialect{
 		{"grant_dead_at", "BIGINT NULL"},
 		{"grant_next_attempt", "BIGINT NULL"},
 		{"grant_failures", "BIGINT NULL"},
+		{"grant_failing_since", "BIGINT NULL"},
 	},
 	// UTC_TIMESTAMP does not depend on the session's time zone, so the
 	// clock never repeats an hour when daylight saving time ends, as
@@ -149,20 +156,24 @@ var MySQL = &Dialect{
 	now:    `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)`,
 	upsert: ` ON DUPLICATE KEY UPDATE token = VALUES(token), updated_at = VALUES(updated_at), {cleargrant}`,
 	grant: ` ON DUPLICATE KEY UPDATE grant_dead_token = VALUES(grant_dead_token), grant_dead_code = VALUES(grant_dead_code),` +
-		` grant_dead_at = VALUES(grant_dead_at), grant_next_attempt = VALUES(grant_next_attempt), grant_failures = VALUES(grant_failures)`,
+		` grant_dead_at = VALUES(grant_dead_at), grant_next_attempt = VALUES(grant_next_attempt), grant_failures = VALUES(grant_failures),` +
+		` grant_failing_since = VALUES(grant_failing_since)`,
 	// Not INSERT IGNORE: it would turn other errors into warnings too.
-	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
-	maxKey: 512,
+	ensure:    `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
+	maxKey:    512,
+	binaryKey: true,
 }
 
 // excludedGrant replaces the grant state of an existing row in the
 // ON CONFLICT … DO UPDATE of SaveGrantState.
 const excludedGrant = `grant_dead_token = excluded.grant_dead_token, grant_dead_code = excluded.grant_dead_code,` +
-	` grant_dead_at = excluded.grant_dead_at, grant_next_attempt = excluded.grant_next_attempt, grant_failures = excluded.grant_failures`
+	` grant_dead_at = excluded.grant_dead_at, grant_next_attempt = excluded.grant_next_attempt, grant_failures = excluded.grant_failures,` +
+	` grant_failing_since = excluded.grant_failing_since`
 
 // The statements common to the dialects, with ? placeholders; {table}
-// stands for the table, {now} for the dialect's clock and {cleargrant}
-// for the assignments that clear the grant state.
+// stands for the table, {now} for the dialect's clock, {grant} for the
+// grant state columns and {cleargrant} for the assignments that clear
+// them.
 const (
 	loadSQL = `SELECT token FROM {table} WHERE token_key = ?`
 	saveSQL = `INSERT INTO {table} (token_key, token, updated_at) VALUES (?, ?, {now})`
@@ -171,8 +182,8 @@ const (
 	// no token.
 	commitSQL      = `UPDATE {table} SET token = ?, updated_at = {now}, {cleargrant} WHERE token_key = ? AND token = ?`
 	commitFirstSQL = `UPDATE {table} SET token = ?, updated_at = {now}, {cleargrant} WHERE token_key = ? AND token IS NULL`
-	loadGrantSQL   = `SELECT grant_dead_token, grant_dead_code, grant_dead_at, grant_next_attempt, grant_failures FROM {table} WHERE token_key = ?`
-	saveGrantSQL   = `INSERT INTO {table} (token_key, grant_dead_token, grant_dead_code, grant_dead_at, grant_next_attempt, grant_failures) VALUES (?, ?, ?, ?, ?, ?)`
+	loadGrantSQL   = `SELECT {grant} FROM {table} WHERE token_key = ?`
+	saveGrantSQL   = `INSERT INTO {table} (token_key, {grant}) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	clearGrantSQL  = `UPDATE {table} SET {cleargrant} WHERE token_key = ?`
 	takeSQL        = `UPDATE {table} SET lease_holder = ?, lease_until = {now} + ?, lease_epoch = lease_epoch + 1 WHERE token_key = ? AND (lease_holder IS NULL OR lease_until <= {now})`
 	epochSQL       = `SELECT lease_epoch FROM {table} WHERE token_key = ? AND lease_holder = ?`
@@ -182,12 +193,17 @@ const (
 	addColumnSQL   = `ALTER TABLE {table} ADD COLUMN `
 )
 
+// grantColumns is {grant}: the grant state columns, in the order
+// scanGrant reads them.
+const grantColumns = `grant_dead_token, grant_dead_code, grant_dead_at, grant_next_attempt, grant_failures, grant_failing_since`
+
 // clearGrant is {cleargrant}: it sets every grant state column to NULL.
-const clearGrant = `grant_dead_token = NULL, grant_dead_code = NULL, grant_dead_at = NULL, grant_next_attempt = NULL, grant_failures = NULL`
+const clearGrant = `grant_dead_token = NULL, grant_dead_code = NULL, grant_dead_at = NULL, grant_next_attempt = NULL, grant_failures = NULL,` +
+	` grant_failing_since = NULL`
 
 // sql returns the statement q for table, in the dialect's placeholders.
 func (d *Dialect) sql(q, table string) string {
-	q = strings.NewReplacer("{table}", table, "{now}", d.now, "{cleargrant}", clearGrant).Replace(q)
+	q = strings.NewReplacer("{table}", table, "{now}", d.now, "{grant}", grantColumns, "{cleargrant}", clearGrant).Replace(q)
 	if !d.numbered {
 		return q
 	}

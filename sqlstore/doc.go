@@ -65,38 +65,40 @@
 // For the default table name the definitions are, in PostgreSQL:
 //
 //	CREATE TABLE IF NOT EXISTS oauthrt_tokens (
-//		token_key          TEXT PRIMARY KEY,
-//		token              BYTEA,
-//		lease_holder       VARCHAR(64),
-//		lease_until        BIGINT NOT NULL DEFAULT 0,
-//		updated_at         BIGINT,
-//		lease_epoch        BIGINT NOT NULL DEFAULT 0,
-//		grant_dead_token   BYTEA,
-//		grant_dead_code    BYTEA,
-//		grant_dead_at      BIGINT,
-//		grant_next_attempt BIGINT,
-//		grant_failures     BIGINT
+//		token_key           TEXT PRIMARY KEY,
+//		token               BYTEA,
+//		lease_holder        VARCHAR(64),
+//		lease_until         BIGINT NOT NULL DEFAULT 0,
+//		updated_at          BIGINT,
+//		lease_epoch         BIGINT NOT NULL DEFAULT 0,
+//		grant_dead_token    BYTEA,
+//		grant_dead_code     BYTEA,
+//		grant_dead_at       BIGINT,
+//		grant_next_attempt  BIGINT,
+//		grant_failures      BIGINT,
+//		grant_failing_since BIGINT
 //	)
 //
 // in SQLite, the same with TEXT NOT NULL for token_key and BLOB for
 // BYTEA; and in MySQL and MariaDB:
 //
 //	CREATE TABLE IF NOT EXISTS oauthrt_tokens (
-//		token_key          VARBINARY(512) NOT NULL PRIMARY KEY,
-//		token              LONGBLOB NULL,
-//		lease_holder       VARCHAR(64) NULL,
-//		lease_until        BIGINT NOT NULL DEFAULT 0,
-//		updated_at         BIGINT NULL,
-//		lease_epoch        BIGINT NOT NULL DEFAULT 0,
-//		grant_dead_token   LONGBLOB NULL,
-//		grant_dead_code    LONGBLOB NULL,
-//		grant_dead_at      BIGINT NULL,
-//		grant_next_attempt BIGINT NULL,
-//		grant_failures     BIGINT NULL
+//		token_key           VARBINARY(512) NOT NULL PRIMARY KEY,
+//		token               LONGBLOB NULL,
+//		lease_holder        VARCHAR(64) NULL,
+//		lease_until         BIGINT NOT NULL DEFAULT 0,
+//		updated_at          BIGINT NULL,
+//		lease_epoch         BIGINT NOT NULL DEFAULT 0,
+//		grant_dead_token    LONGBLOB NULL,
+//		grant_dead_code     LONGBLOB NULL,
+//		grant_dead_at       BIGINT NULL,
+//		grant_next_attempt  BIGINT NULL,
+//		grant_failures      BIGINT NULL,
+//		grant_failing_since BIGINT NULL
 //	)
 //
 // There is one row per key, and no statement of this package deletes
-// one. token holds the token as the module's stores encode it (JSON, or
+// one (Delete empties it). token holds the token as the module's stores encode it (JSON, or
 // sealed with the AEAD), and is NULL while the row only carries a lease
 // or a grant state; Load then reports [oauthrt.ErrNoToken].
 // lease_holder is the random id of the lease's holder, NULL when there is
@@ -104,10 +106,10 @@
 // leases taken on the key, and is the Epoch of the last one; updated_at
 // is when the token was last saved. The grant_ columns hold the key's
 // [oauthrt.GrantState], NULL for each field that is zero: DeadToken and
-// DeadCode byte for byte, DeadAt and NextAttempt in Unix milliseconds
-// (they load in UTC, to the millisecond), Failures as it is. No column
-// but token holds a secret: a dead grant is recorded by its token's
-// fingerprint. lease_until and updated_at are Unix milliseconds read from
+// DeadCode byte for byte, DeadAt, NextAttempt and FailingSince in Unix
+// milliseconds (they load in UTC, to the millisecond), Failures as it
+// is. No column but token holds a secret: a dead grant is recorded by
+// its token's fingerprint. lease_until and updated_at are Unix milliseconds read from
 // the database's own clock, never the host's, so that hosts whose clocks
 // disagree agree on when a lease lapses:
 //
@@ -129,14 +131,17 @@
 //
 // # Upgrading from the previous release
 //
-// The previous release's table lacks lease_epoch and the grant_ columns.
-// Migrate adds them, one ALTER TABLE … ADD COLUMN each, only when a
-// query naming them fails: a table that has them all is not altered, and
-// takes no lock stronger than a SELECT's. A column that another process
-// added meanwhile is not an error, so every process of a fleet may run
-// Migrate as it starts. No existing row or column is changed: the
-// epochs of existing rows start at 0, so the first lease taken by this
-// release has epoch 1, and their grant state is none.
+// The previous release's table lacks lease_epoch and the grant_ columns;
+// a table made before GrantState had FailingSince lacks
+// grant_failing_since. Migrate adds them, one ALTER TABLE … ADD COLUMN
+// each, only when a query naming them fails: a table that has them all
+// is not altered, and takes no lock stronger than a SELECT's. A column
+// that another process added meanwhile is not an error, so every process
+// of a fleet may run Migrate as it starts. No existing row or column is
+// changed: the epochs of existing rows start at 0, so the first lease
+// taken by this release has epoch 1, their grant state is none, and a
+// grant state kept before grant_failing_since existed has a zero
+// FailingSince.
 //
 // Processes of the previous release may go on sharing the table while a
 // fleet is upgraded. They name their columns, so the new ones do not
@@ -199,7 +204,7 @@
 // exists), then repeats, with a jittered, growing pause (5 ms to 200 ms),
 //
 //	UPDATE oauthrt_tokens SET lease_holder = <holder>, lease_until = <now> + <LeaseTTL in ms>,
-//		lease_epoch = lease_epoch + 1
+//		lease_epoch         = lease_epoch + 1
 //	WHERE token_key = <key> AND (lease_holder IS NULL OR lease_until <= <now>)
 //
 // until it changes one row or its context ends. The databases run that
@@ -220,6 +225,38 @@
 // which matches nothing once the lease has lapsed, whether or not
 // another holder has taken it since: Renew then fails with
 // [oauthrt.ErrLeaseLost], and never takes a lapsed lease again.
+//
+// # Listing and deleting
+//
+// A Store is also an [oauthrt.KeyLister], an [oauthrt.GrantStateLister]
+// and an [oauthrt.Deleter]. A page of ListKeys is one SELECT of the key
+// column alone, from the rows whose token is not NULL (a row that only
+// carries a lease or a grant state holds none), paged by key:
+//
+//	SELECT token_key FROM oauthrt_tokens
+//	WHERE token IS NOT NULL AND token_key > <the last key of the page before> AND <prefix>
+//	ORDER BY token_key LIMIT <limit + 1>
+//
+// so that every page costs the same, wherever it is in the walk, and
+// none skips or repeats a key whatever is written meanwhile; the cursor
+// is that last key, in base64. A page of ListGrantStates is the same
+// SELECT of token_key and the grant_ columns, from the rows where one of
+// them is not NULL: it reads no token. In SQLite and MySQL, whose key
+// columns compare bytes, <prefix> is the range from the prefix up to the
+// prefix with its last byte that is not 0xff raised by one, which the
+// primary key's index serves like the rest. PostgreSQL orders TEXT by
+// the column's collation, where the keys that start with a prefix need
+// not be next to each other (in en_US, "A" sorts between "a" and "ab"),
+// and a prefix may end within a character; its pages follow that order,
+// and <prefix> compares the key's bytes,
+// substr(convert_to(token_key, 'UTF8'), 1, <the prefix's length>) = <its bytes>,
+// which no index serves: a page under a prefix that few keys have may
+// read many rows to find its own. No prefix is ever a pattern: '%' and
+// '_' are themselves.
+//
+// Delete is one UPDATE that sets token, updated_at and the grant_
+// columns to NULL. The row stays, with its lease: lease_epoch goes on
+// growing, and a lease held on the key stays held.
 //
 // # Encryption
 //

@@ -25,24 +25,37 @@ func (s *Store) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantSt
 	if err := ctx.Err(); err != nil {
 		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: sqlstore: loading the grant state of key %q: %w", key, err)
 	}
-	var (
-		deadToken, deadCode    []byte
-		deadAt, next, failures sql.NullInt64
-	)
-	err = db.QueryRowContext(ctx, d.sql(loadGrantSQL, table), key).Scan(&deadToken, &deadCode, &deadAt, &next, &failures)
+	var g grantRow
+	err = db.QueryRowContext(ctx, d.sql(loadGrantSQL, table), key).Scan(g.dest()...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return oauthrt.GrantState{}, nil
 	case err != nil:
 		return oauthrt.GrantState{}, fmt.Errorf("oauthrt: sqlstore: loading the grant state of key %q: %w", key, err)
 	}
+	return g.state(), nil
+}
+
+// grantRow is what a row's grant_ columns hold, as they are scanned.
+type grantRow struct {
+	deadToken, deadCode                  []byte
+	deadAt, next, failures, failingSince sql.NullInt64
+}
+
+// dest returns where to scan the columns {grant} names, in their order.
+func (g *grantRow) dest() []any {
+	return []any{&g.deadToken, &g.deadCode, &g.deadAt, &g.next, &g.failures, &g.failingSince}
+}
+
+func (g *grantRow) state() oauthrt.GrantState {
 	return oauthrt.GrantState{
-		DeadToken:   string(deadToken),
-		DeadCode:    string(deadCode),
-		DeadAt:      fromMillis(deadAt),
-		NextAttempt: fromMillis(next),
-		Failures:    int(failures.Int64),
-	}, nil
+		DeadToken:    string(g.deadToken),
+		DeadCode:     string(g.deadCode),
+		DeadAt:       fromMillis(g.deadAt),
+		NextAttempt:  fromMillis(g.next),
+		Failures:     int(g.failures.Int64),
+		FailingSince: fromMillis(g.failingSince),
+	}
 }
 
 // SaveGrantState replaces the grant state kept for key, leaving its token
@@ -66,7 +79,8 @@ func (s *Store) SaveGrantState(ctx context.Context, key string, st oauthrt.Grant
 		_, err = db.ExecContext(ctx, d.sql(clearGrantSQL, table), key)
 	} else {
 		_, err = db.ExecContext(ctx, d.sql(saveGrantSQL+d.grant, table), key,
-			nullBytes(st.DeadToken), nullBytes(st.DeadCode), toMillis(st.DeadAt), toMillis(st.NextAttempt), int64(st.Failures))
+			nullBytes(st.DeadToken), nullBytes(st.DeadCode), toMillis(st.DeadAt), toMillis(st.NextAttempt), int64(st.Failures),
+			toMillis(st.FailingSince))
 	}
 	if err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: saving the grant state of key %q: %w", key, err)

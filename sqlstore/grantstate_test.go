@@ -33,11 +33,12 @@ func saveGrant(t *testing.T, s *sqlstore.Store, key string, st oauthrt.GrantStat
 func deadState() oauthrt.GrantState {
 	zone := time.FixedZone("UTC+5", 5*3600)
 	return oauthrt.GrantState{
-		DeadToken:   oauthrt.Fingerprint(tokenN(1)),
-		DeadCode:    "invalid_grant",
-		DeadAt:      time.Date(2026, 11, 30, 12, 0, 0, 123_456_789, zone),
-		NextAttempt: time.Date(1969, 7, 20, 20, 17, 40, 999_999_999, zone),
-		Failures:    7,
+		DeadToken:    oauthrt.Fingerprint(tokenN(1)),
+		DeadCode:     "invalid_grant",
+		DeadAt:       time.Date(2026, 11, 30, 12, 0, 0, 123_456_789, zone),
+		NextAttempt:  time.Date(1969, 7, 20, 20, 17, 40, 999_999_999, zone),
+		Failures:     7,
+		FailingSince: time.Date(2026, 11, 29, 23, 59, 59, 500_600_700, zone),
 	}
 }
 
@@ -49,7 +50,7 @@ func inStore(st oauthrt.GrantState) oauthrt.GrantState {
 		}
 		return time.UnixMilli(t.UnixMilli()).UTC()
 	}
-	st.DeadAt, st.NextAttempt = ms(st.DeadAt), ms(st.NextAttempt)
+	st.DeadAt, st.NextAttempt, st.FailingSince = ms(st.DeadAt), ms(st.NextAttempt), ms(st.FailingSince)
 	return st
 }
 
@@ -67,6 +68,7 @@ func TestGrantStateRoundTrip(t *testing.T) {
 			{NextAttempt: time.UnixMilli(1_800_000_000_123), Failures: 1},
 			{DeadToken: "fp", DeadCode: "odd \xff\x00 code"},
 			{Failures: 3},
+			{Failures: 2, FailingSince: time.UnixMilli(-1)},
 		} {
 			saveGrant(t, s, "k", st)
 			if diff := cmp.Diff(inStore(st), loadGrant(t, s, "k")); diff != "" {

@@ -138,3 +138,36 @@ func TestMigrateAddsOnlyMissingColumns(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateAddsFailingSince upgrades a table that has every column but
+// grant_failing_since, added after the others, with a grant state its
+// release wrote: the state is kept, with a zero FailingSince, and new
+// states keep theirs.
+func TestMigrateAddsFailingSince(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, db testDB) {
+		table := newTable(t, db)
+		if _, err := db.Exec("ALTER TABLE " + table + " DROP COLUMN grant_failing_since"); err != nil {
+			t.Fatal(err)
+		}
+		before := inStore(deadState())
+		before.FailingSince = time.Time{}
+		r := oldRelease{db, table}
+		r.exec(t, `INSERT INTO {table} (token_key, grant_dead_token, grant_dead_code, grant_dead_at, grant_next_attempt, grant_failures) VALUES (?, ?, ?, ?, ?, ?)`,
+			"k", before.DeadToken, before.DeadCode, before.DeadAt.UnixMilli(), before.NextAttempt.UnixMilli(), before.Failures)
+
+		s := &sqlstore.Store{DB: db.DB, Table: table}
+		if err := s.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := columnsOf(t, db.DB, table), columnsOf(t, db.DB, newTable(t, db)); !slices.Equal(got, want) {
+			t.Fatalf("columns after Migrate: %v, want %v", got, want)
+		}
+		if got := loadGrant(t, s, "k"); got != before {
+			t.Errorf("grant state written before the upgrade: %+v, want %+v", got, before)
+		}
+		saveGrant(t, s, "k", deadState())
+		if got := loadGrant(t, s, "k"); got != inStore(deadState()) {
+			t.Errorf("grant state after the upgrade: %+v, want %+v", got, inStore(deadState()))
+		}
+	})
+}

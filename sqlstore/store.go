@@ -21,7 +21,8 @@ const defaultTable = "oauthrt_tokens"
 // of a SQL database. It is also an [oauthrt.LeaseLocker] whose leases are
 // [oauthrt.FencedLease]s, an [oauthrt.Committer] and an
 // [oauthrt.GrantStateStore], so that a fleet sharing the table holds the
-// fleet protocol by construction. It is safe for concurrent use, and any
+// fleet protocol by construction; and an [oauthrt.KeyLister], an
+// [oauthrt.GrantStateLister] and an [oauthrt.Deleter]. It is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share a table. Set
 // its fields before first use and do not change them after.
 type Store struct {
@@ -55,10 +56,13 @@ type Store struct {
 }
 
 var (
-	_ oauthrt.TokenStore      = (*Store)(nil)
-	_ oauthrt.LeaseLocker     = (*Store)(nil)
-	_ oauthrt.Committer       = (*Store)(nil)
-	_ oauthrt.GrantStateStore = (*Store)(nil)
+	_ oauthrt.TokenStore       = (*Store)(nil)
+	_ oauthrt.LeaseLocker      = (*Store)(nil)
+	_ oauthrt.Committer        = (*Store)(nil)
+	_ oauthrt.GrantStateStore  = (*Store)(nil)
+	_ oauthrt.KeyLister        = (*Store)(nil)
+	_ oauthrt.GrantStateLister = (*Store)(nil)
+	_ oauthrt.Deleter          = (*Store)(nil)
 )
 
 // setup returns the Store's database, dialect and table, checked.

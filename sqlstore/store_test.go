@@ -214,6 +214,7 @@ func keyMethods(s *sqlstore.Store, key string) map[string]error {
 	errs["SaveGrantState of the zero state"] = s.SaveGrantState(ctx, key, oauthrt.GrantState{})
 	_, errs["Lock"] = s.Lock(ctx, key)
 	_, errs["TakeLease"] = s.TakeLease(ctx, key)
+	errs["Delete"] = s.Delete(ctx, key)
 	return errs
 }
 

@@ -42,10 +42,15 @@ func deadState(tok *oauth2.Token) oauthrt.GrantState {
 
 func backoffState(failures int) oauthrt.GrantState {
 	return oauthrt.GrantState{
-		NextAttempt: time.Date(2030, 6, 7, 8, 9, 10, 111222333, time.UTC).Add(time.Duration(failures) * time.Minute),
-		Failures:    failures,
+		NextAttempt:  time.Date(2030, 6, 7, 8, 9, 10, 111222333, time.UTC).Add(time.Duration(failures) * time.Minute),
+		Failures:     failures,
+		FailingSince: failingSince.Add(-time.Duration(failures) * time.Second),
 	}
 }
+
+// failingSince is when the backoff states' failures began, in a
+// location a store may drop.
+var failingSince = time.Date(2030, 6, 7, 9, 9, 9, 987654321, time.FixedZone("UTC+1", 3600))
 
 func loadState(t *testing.T, g oauthrt.GrantStateStore, key string) oauthrt.GrantState {
 	t.Helper()
@@ -79,7 +84,11 @@ func sameState(got, want oauthrt.GrantState) string {
 	for _, f := range []struct {
 		name      string
 		got, want time.Time
-	}{{"DeadAt", got.DeadAt, want.DeadAt}, {"NextAttempt", got.NextAttempt, want.NextAttempt}} {
+	}{
+		{"DeadAt", got.DeadAt, want.DeadAt},
+		{"NextAttempt", got.NextAttempt, want.NextAttempt},
+		{"FailingSince", got.FailingSince, want.FailingSince},
+	} {
 		switch {
 		case f.want.IsZero() && !f.got.IsZero():
 			diff += fmt.Sprintf(" %s %v, want the zero time;", f.name, f.got)
@@ -154,6 +163,8 @@ func testGrantStateRoundTrip(t *testing.T, b Backend) {
 		{NextAttempt: backoff.NextAttempt},
 		{Failures: 1},
 		{Failures: 1 << 30},
+		{FailingSince: failingSince},
+		{Failures: 2, FailingSince: failingSince, NextAttempt: backoff.NextAttempt},
 	} {
 		key := fmt.Sprintf("field-%d", i)
 		saveState(t, g, key, st)

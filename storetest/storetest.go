@@ -64,6 +64,25 @@
 // (when the lapsed holder's Renew fails with [oauthrt.ErrLeaseLost]), and
 // in the order that many goroutines on two handles held the lease.
 //
+// When the store implements [oauthrt.KeyLister], it walks some hundred
+// keys, the odd keys among them, a few a page, and checks that every key
+// Save accepted is listed (a key listed twice is allowed), byte for
+// byte, and no key that holds only a grant state, a lease or a deleted
+// token; that a prefix lists exactly the keys that start with its bytes,
+// whatever it holds (NUL, invalid UTF-8, part of a character, and the
+// characters glob patterns and LIKE give a meaning: * ? [ % _ \); that an
+// empty store lists nothing; and that a cursor no page returned is an
+// error. When it implements [oauthrt.Deleter], it checks that Delete
+// removes a key's token and grant state for every handle and every
+// listing, and nothing of its neighbours'; that a Commit over the deleted
+// token conflicts; that the key's lease epochs go on growing; that
+// deleting nothing is not an error; and that Delete refuses exactly the
+// keys Save refuses. When it implements [oauthrt.GrantStateLister], it
+// checks that exactly the keys whose state is not zero are listed, with
+// that state, whether or not they hold a token: not those a Save, a
+// Commit, a Delete or the zero state cleared. Each of these honours a
+// cancelled context.
+//
 // A section whose capability the store lacks skips, and its message
 // names the interface: run the suite with -v to see which were skipped.
 //
