@@ -2,19 +2,25 @@ package keepalive_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/keepalive"
+	"github.com/oauthrt/oauthrt/sqlstore"
 	"golang.org/x/oauth2"
 )
 
@@ -399,24 +405,66 @@ func TestSweepRefreshesOnlyIdleGrants(t *testing.T) {
 // store, sweep at once: each idle grant is refreshed once, and no rotated
 // refresh token is presented twice.
 func TestSweepersOfAFleetRefreshEachGrantOnce(t *testing.T) {
+	mem := oauthrt.NewMemoryStore()
+	t.Run("memory", func(t *testing.T) { testFleetSweep(t, 100, mem, mem) })
+	// Two handles on one file stand for two processes of one host: they
+	// share nothing but the file and its locks.
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tokens.json")
+		testFleetSweep(t, 30, &filestore.Store{Path: path}, &filestore.Store{Path: path})
+	})
+	// Two pools on one database stand for two hosts.
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("OAUTHRT_TEST_POSTGRES")
+		if dsn == "" {
+			t.Skip("OAUTHRT_TEST_POSTGRES is not set")
+		}
+		table := fmt.Sprintf("keepalive_fleet_%d", time.Now().UnixNano())
+		var hosts [2]oauthrt.TokenStore
+		for i := range hosts {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			st := &sqlstore.Store{DB: db, Table: table}
+			if err := st.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			hosts[i] = st
+		}
+		t.Cleanup(func() {
+			db, err := sql.Open("pgx", dsn)
+			if err == nil {
+				db.Exec("DROP TABLE " + table)
+				db.Close()
+			}
+		})
+		testFleetSweep(t, 30, hosts[0], hosts[1])
+	})
+}
+
+// testFleetSweep seeds n idle grants through a, then sweeps with one
+// Sweeper on a and one on b at once.
+func testFleetSweep(t *testing.T, n int, a, b oauthrt.TokenStore) {
 	noPause(t)
 	ctx := context.Background()
 	now := time.Now()
 	p := newProvider(t)
-	store := oauthrt.NewMemoryStore()
-	const n = 100
 	for i := range n {
 		key := fmt.Sprintf("tenant-%03d", i)
-		if err := store.Save(ctx, key, p.grant(key, now.Add(-80*day))); err != nil {
+		if err := a.Save(ctx, key, p.grant(key, now.Add(-80*day))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	counts := make([]keepalive.Counts, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
-	for host := range 2 {
+	for host, store := range []oauthrt.TokenStore{a, b} {
+		tr := p.transport(store)
+		t.Cleanup(func() { tr.Close() })
 		s := &keepalive.Sweeper{
-			Transport:    p.transport(store),
+			Transport:    tr,
 			IdleLifetime: idle,
 			Rate:         -1,
 			PageSize:     10,
