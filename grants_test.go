@@ -392,3 +392,39 @@ func TestRevoke(t *testing.T) {
 		}
 	})
 }
+
+// A token the store did not take holds the grant's live refresh token,
+// and the lease, kept for its save: Revoke revokes that token, under that
+// lease rather than waiting on itself, and no save brings it back.
+func TestRevokeAnUnsavedToken(t *testing.T) {
+	fx := newFleetFixture(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	fx.store.onCommit = func(_ int32, _, _ *oauth2.Token, commit func() error) error {
+		if fail.Load() {
+			return errBoom
+		}
+		return commit()
+	}
+	rv := &revoker{issuer: fx.newIssuer()}
+	tr := fx.transport(t, rv)
+	fx.ok(t, tr) // refreshes at-1 to at-2, which the store refuses
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.Revoke(ctx, "k"); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	if diff := cmp.Diff([]string{"rt-2"}, rv.revoked); diff != "" {
+		t.Errorf("revoked (-want +got):\n%s", diff)
+	}
+	fail.Store(false)
+	if _, err := fx.store.Load(context.Background(), "k"); !errors.Is(err, oauthrt.ErrNoToken) {
+		t.Errorf("store after Revoke: %v, want ErrNoToken", err)
+	}
+	if err := tr.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := fx.store.Load(context.Background(), "k"); !errors.Is(err, oauthrt.ErrNoToken) {
+		t.Errorf("store after Close: %v, want ErrNoToken: the revoked token was saved again", err)
+	}
+}

@@ -164,12 +164,15 @@ func (t *Transport) Revoke(ctx context.Context, key string) error {
 // newest this Transport knows: one the store has not taken yet holds the
 // grant's live refresh token.
 func (s *keyState) revoke(ctx, wait context.Context, t *Transport, rep *report) error {
-	h, err := s.take(wait, t)
+	// The lease this Transport keeps for a token the store has not taken
+	// yet, or a new one: taking a new one while keeping the first would
+	// wait on itself.
+	h, _, err := s.lease(wait, t)
 	if err != nil {
-		return fmt.Errorf("oauthrt: revoking key %q: taking the store's refresh lease: %w", s.key, err)
+		return fmt.Errorf("oauthrt: revoking key %q: %w", s.key, err)
 	}
 	if h != nil {
-		defer h.release()
+		defer s.letGo(h)
 	}
 	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
 	defer cancel()
