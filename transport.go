@@ -478,7 +478,7 @@ func drainAndClose(body io.ReadCloser) {
 // cached is a token with what the hot path needs precomputed. It is never
 // modified once published.
 type cached struct {
-	tok   *oauth2.Token
+	tok *oauth2.Token
 	// authz is the Authorization header's value, {"Bearer " +
 	// tok.AccessToken}, shared by every request sent with tok: its
 	// capacity is its length, so that a Header.Add downstream copies it
