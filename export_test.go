@@ -59,3 +59,14 @@ func FlightDone(t *Transport, key string) <-chan struct{} {
 	}
 	return f.done
 }
+
+// DropIdle drops the states of t's keys idle at now, as its timer does,
+// and returns how many it dropped.
+func DropIdle(t *Transport, now time.Time) int { return t.dropIdle(now) }
+
+// KeyStates returns how many keys t keeps a state for.
+func KeyStates(t *Transport) int {
+	n := 0
+	t.keys.Range(func(any, any) bool { n++; return true })
+	return n
+}

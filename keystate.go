@@ -66,6 +66,13 @@ type keyState struct {
 	// While they differ, the token must be refreshed, whatever its expiry.
 	invalidated atomic.Uint64
 	honoured    uint64
+
+	// lastUse is when a request last used the key (Unix nanoseconds by
+	// Transport.Now, to within useGranularity); dropped is set, under mu,
+	// once the state is dropped from the Transport as idle (idle.go): no
+	// flight starts on it then, and callers take the key's new state.
+	lastUse atomic.Int64
+	dropped bool
 }
 
 // A flight is one load-or-refresh of a key, shared by every request that
@@ -120,6 +127,7 @@ type deadGrant struct {
 func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
 	if c := s.cur.Load(); c != nil && !isToken(c.tok, rejected) {
 		now := t.now().UnixNano()
+		s.used(now)
 		if c.fresh(now) {
 			if c.unsaved || c.ahead(now) {
 				s.background(ctx, t, c, now)
@@ -157,6 +165,9 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 			var err error
 			if f, err = s.startLocked(ctx, t, why{rejected: rejected}); err != nil {
 				s.mu.Unlock()
+				if err == errDropped {
+					return t.state(s.key).join(ctx, t, rejected)
+				}
 				return nil, err
 			}
 		}
@@ -199,6 +210,10 @@ func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now 
 // startLocked starts a flight on a goroutine of its own; s.mu must be
 // held.
 func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*flight, error) {
+	if s.dropped {
+		return nil, errDropped
+	}
+	s.used(t.now().UnixNano())
 	lc := t.lifecycle()
 	lc.mu.Lock()
 	defer lc.mu.Unlock()

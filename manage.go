@@ -79,24 +79,28 @@ func (t *Transport) Refresh(ctx context.Context, key string, seen *oauth2.Token)
 	if err := t.check(); err != nil {
 		return OutcomeFailed, err
 	}
-	f, err := t.state(key).exclusive(ctx, t, why{stale: seen, keepalive: true})
+	f, err := t.exclusive(ctx, key, why{stale: seen, keepalive: true})
 	if err != nil {
 		return OutcomeFailed, err
 	}
 	return f.outcome, f.err
 }
 
-// exclusive runs a flight for w and returns it once done, after the
-// flights under way (started for other reasons) end: w must run on its
-// own, not be answered by a flight that did something else.
-func (s *keyState) exclusive(ctx context.Context, t *Transport, w why) (*flight, error) {
+// exclusive runs a flight of key for w and returns it once done, after
+// the flights under way (started for other reasons) end: w must run on
+// its own, not be answered by a flight that did something else.
+func (t *Transport) exclusive(ctx context.Context, key string, w why) (*flight, error) {
 	for {
+		s := t.state(key)
 		s.mu.Lock()
 		f := s.flight.Load()
 		mine := f == nil
 		if mine {
 			var err error
-			if f, err = s.startLocked(ctx, t, w); err != nil {
+			if f, err = s.startLocked(ctx, t, w); err == errDropped {
+				s.mu.Unlock()
+				continue
+			} else if err != nil {
 				s.mu.Unlock()
 				return nil, err
 			}
@@ -119,11 +123,17 @@ func (s *keyState) exclusive(ctx context.Context, t *Transport, w why) (*flight,
 // (its scopes changed, the provider revoked the access token). A refresh
 // under way is not stopped, but its token is not kept.
 func (t *Transport) Invalidate(key string) {
-	s := t.state(key)
-	s.mu.Lock()
-	s.invalidated.Add(1)
-	s.cur.Store(nil)
-	s.mu.Unlock()
+	for {
+		s := t.state(key)
+		s.mu.Lock()
+		if !s.dropped {
+			s.invalidated.Add(1)
+			s.cur.Store(nil)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Revoke ends key's grant: it revokes the stored token at the provider
@@ -150,7 +160,7 @@ func (t *Transport) Revoke(ctx context.Context, key string) error {
 	if _, ok := t.Store.(Deleter); !ok {
 		return fmt.Errorf("oauthrt: revoking key %q: the store (%T) cannot delete a token: it is no Deleter; nothing was revoked", key, t.Store)
 	}
-	f, err := t.state(key).exclusive(ctx, t, why{revoke: true})
+	f, err := t.exclusive(ctx, key, why{revoke: true})
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,16 @@ type Transport struct {
 	// recovered and dropped. nil: not called.
 	OnHealth func(HealthEvent)
 
+	// IdleKeyTimeout is how long the Transport keeps what it knows of a
+	// key that no request uses (its cached token, chiefly): after it, the
+	// key's state is dropped, and the key's next request reads the store
+	// again. A key whose refresh is under way, whose refreshed token the
+	// store has yet to take, whose grant is known dead or whose token
+	// endpoint is backed off is kept. Zero means DefaultIdleKeyTimeout
+	// (10 minutes); a negative value keeps every key for the Transport's
+	// life.
+	IdleKeyTimeout time.Duration
+
 	keys     sync.Map // key string → *keyState
 	lifeOnce sync.Once
 	life     *lifecycle
@@ -279,6 +289,9 @@ func (t *Transport) Close() error {
 	lc.mu.Lock()
 	already := lc.closed
 	lc.closed = true
+	if lc.idle != nil {
+		lc.idle.Stop()
+	}
 	lc.mu.Unlock()
 	lc.cancel()
 	lc.flights.wait(closeWait)
@@ -378,7 +391,12 @@ func (t *Transport) state(key string) *keyState {
 	if s, ok := t.keys.Load(key); ok {
 		return s.(*keyState)
 	}
-	s, _ := t.keys.LoadOrStore(key, &keyState{key: key})
+	ns := &keyState{key: key}
+	ns.lastUse.Store(t.now().UnixNano())
+	s, loaded := t.keys.LoadOrStore(key, ns)
+	if !loaded {
+		t.watchIdle()
+	}
 	return s.(*keyState)
 }
 

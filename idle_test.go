@@ -1,0 +1,142 @@
+package oauthrt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+	"golang.org/x/oauth2"
+)
+
+// Keys no request has used for IdleKeyTimeout are dropped from the
+// Transport, and their next request reads the store again; a key whose
+// state is the only record of something is kept: a refreshed token the
+// store refused, a grant known dead, an Invalidate not yet honoured.
+func TestIdleKeysAreDropped(t *testing.T) {
+	fx := newFleetFixture(t)
+	iss := fx.newIssuer()
+	var deadKey atomic.Bool
+	iss.before = func(_ context.Context, tok *oauth2.Token) error {
+		if deadKey.Load() {
+			return deadGrant()
+		}
+		return nil
+	}
+	tr := fx.transport(t, iss)
+	tr.IdleKeyTimeout = time.Minute
+	plain := &MemoryStore{} // keeps no grant state: the dead grant is the Transport's to remember
+	tr.Store = plain
+	ctx := context.Background()
+	const n = 50
+	for i := range n {
+		plain.Save(ctx, fmt.Sprintf("k%d", i), fx.token(1, time.Hour))
+	}
+	plain.Save(ctx, "dead", fx.token(1, -time.Minute))
+	plain.Save(ctx, "invalidated", fx.token(1, time.Hour))
+	for i := range n {
+		if err := fx.call(t, tr, fmt.Sprintf("k%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadKey.Store(true)
+	if err := fx.call(t, tr, "dead"); !errors.Is(err, oauthrt.ErrReauthRequired) {
+		t.Fatalf("dead: %v", err)
+	}
+	deadKey.Store(false)
+	fx.call(t, tr, "invalidated")
+	tr.Invalidate("invalidated")
+	if got := oauthrt.KeyStates(tr); got != n+2 {
+		t.Fatalf("%d key states, want %d", got, n+2)
+	}
+
+	if got := oauthrt.DropIdle(tr, fx.clock.Now().Add(59*time.Second)); got != 0 {
+		t.Errorf("dropped %d keys before the timeout", got)
+	}
+	fx.clock.Advance(time.Minute)
+	if err := fx.call(t, tr, "k0"); err != nil { // used again: kept
+		t.Fatal(err)
+	}
+	if got := oauthrt.DropIdle(tr, fx.clock.Now()); got != n-1 {
+		t.Errorf("dropped %d keys, want %d: all idle ones but the dead grant and the invalidated key", got, n-1)
+	}
+	if got := oauthrt.KeyStates(tr); got != 3 {
+		t.Errorf("%d key states left, want 3", got)
+	}
+
+	calls := iss.calls.Load()
+	if err := fx.call(t, tr, "dead"); !errors.Is(err, oauthrt.ErrReauthRequired) {
+		t.Errorf("dead after the sweep: %v, want ErrReauthRequired", err)
+	}
+	if iss.calls.Load() != calls {
+		t.Error("the dead refresh token was presented again after the sweep")
+	}
+	if err := fx.call(t, tr, "invalidated"); err != nil {
+		t.Fatal(err)
+	}
+	if iss.calls.Load() != calls+1 {
+		t.Error("the invalidated key was not refreshed after the sweep")
+	}
+	if err := fx.call(t, tr, "k7"); err != nil { // dropped: read from the store again
+		t.Errorf("a dropped key: %v", err)
+	}
+}
+
+// A refreshed token the store refused is kept however long its key is
+// idle: it holds the grant's only live refresh token.
+func TestIdleKeyWithAnUnsavedTokenIsKept(t *testing.T) {
+	f := newFixture(t)
+	f.tr.IdleKeyTimeout = time.Minute
+	f.store.failSaves(errBoom)
+	f.clock.Advance(time.Hour)
+	if code, _ := f.get(t); code != 200 {
+		t.Fatal(code)
+	}
+	waitNoFlight(t, f.tr, "k")
+	if got := oauthrt.DropIdle(f.tr, f.clock.Now().Add(time.Hour)); got != 0 {
+		t.Errorf("dropped %d keys, want none: k's refreshed token is not saved", got)
+	}
+}
+
+// After many keys each used once have gone idle, the Transport's heap
+// returns to what it was before them.
+func TestIdleKeysReleaseTheirMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses 20,000 keys")
+	}
+	const n = 20_000
+	keys, toks := make([]string, n), make([]*oauth2.Token, n)
+	for i := range n {
+		keys[i], toks[i] = fmt.Sprintf("tenant-%06d", i), validToken(i)
+	}
+	store := oauthrt.NewMemoryStore()
+	for i := range n {
+		store.Save(context.Background(), keys[i], toks[i])
+	}
+	now := time.Now()
+	tr := &oauthrt.Transport{Base: newCanned(), Store: store, Refresher: oauthrt.RefresherFunc(nil), RefreshAhead: -1,
+		IdleKeyTimeout: time.Minute, Now: func() time.Time { return now }}
+	defer tr.Close()
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example/", nil)
+	before := heapInUse()
+	for _, k := range keys {
+		if _, err := tr.RoundTrip(req.WithContext(oauthrt.WithKey(context.Background(), k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := heapInUse()
+	if got := oauthrt.DropIdle(tr, now.Add(time.Minute)); got != n {
+		t.Fatalf("dropped %d keys, want %d", got, n)
+	}
+	after := heapInUse()
+	perKey := float64(used-before) / n
+	left := float64(after-before) / n
+	t.Logf("heap: %.0f B per key while in use, %.0f B per key after they went idle", perKey, left)
+	if left > 16 {
+		t.Errorf("%.0f B per key still held after every key went idle, want under 16", left)
+	}
+}
