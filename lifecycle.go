@@ -17,14 +17,14 @@ type lifecycle struct {
 	done    context.Context
 	endDone context.CancelFunc
 
-	mu      sync.Mutex
-	closed  bool
+	mu     sync.Mutex
+	closed bool
 	// idle is the timer of the next sweep of idle keys (idle.go), started
 	// once, with the first key; Close stops it.
 	idle     *time.Timer
 	idleOnce sync.Once
-	flights goroutines // the flights
-	keepers goroutines // the keepers of the flights' leases (hold.go)
+	flights  goroutines // the flights
+	keepers  goroutines // the keepers of the flights' leases (hold.go)
 }
 
 func (t *Transport) lifecycle() *lifecycle {
