@@ -46,7 +46,7 @@ func (s *keyState) used(now int64) {
 func (s *keyState) droppableLocked(now int64, timeout time.Duration) bool {
 	return now-s.lastUse.Load() >= int64(timeout) &&
 		s.flight.Load() == nil && s.unsaved == nil && s.held == nil && s.dead == nil &&
-		!(s.backoff.failures > 0 && now < s.backoff.next.UnixNano()) &&
+		(s.backoff == nil || now >= s.backoff.next.UnixNano()) &&
 		s.invalidated.Load() == s.honoured
 }
 

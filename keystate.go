@@ -53,7 +53,7 @@ type keyState struct {
 
 	// backoff is this Transport's memory of the key's endpoint backoff,
 	// which the store's GrantState shares with the fleet.
-	backoff backoffState
+	backoff *backoffState // nil: none
 
 	// When a request may next start a background flight: to save unsaved
 	// again, or to refresh ahead of expiry after one failed (Unix
@@ -106,6 +106,9 @@ type why struct {
 	// has made yet (set by obtain).
 	invalidated bool
 }
+
+// failing reports whether b records transient failures; b may be nil.
+func (b *backoffState) failing() bool { return b != nil && b.failures > 0 }
 
 // backoffState is a key's endpoint backoff after transient failures.
 type backoffState struct {

@@ -56,7 +56,7 @@ func (s *keyState) localStatus(tok *oauth2.Token) GrantStatus {
 		if d := s.dead; d != nil && d.tok.RefreshToken == tok.RefreshToken {
 			return GrantStatus{Key: s.key, Health: HealthDead, Code: errorCode(d.err), Since: d.at}
 		}
-		if b := s.backoff; b.failures > 0 {
+		if b := s.backoff; b != nil && b.failures > 0 {
 			return GrantStatus{Key: s.key, Health: HealthDegraded, Since: b.since, Attempts: b.failures, NextAttempt: b.next}
 		}
 	}
@@ -203,11 +203,11 @@ func (s *keyState) revoke(ctx, wait context.Context, t *Transport, rep *report) 
 	switch {
 	case s.dead != nil:
 		from = HealthDead
-	case s.backoff.failures > 0:
+	case s.backoff.failing():
 		from = HealthDegraded
 	}
 	s.cur.Store(nil)
-	s.dead, s.backoff = nil, backoffState{}
+	s.dead, s.backoff = nil, nil
 	if s.unsaved != nil {
 		s.saved() // its grant is revoked: nothing left to save
 	}

@@ -215,8 +215,8 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why, rep *report) 
 // memory is asked first, then the store when it is a GrantStateStore.
 func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) error {
 	now := t.now()
-	if now.Before(s.backoff.next) {
-		return &BackoffError{Key: s.key, Next: s.backoff.next, Err: s.backoff.err}
+	if b := s.backoff; b != nil && now.Before(b.next) {
+		return &BackoffError{Key: s.key, Next: b.next, Err: b.err}
 	}
 	gs, ok := t.Store.(GrantStateStore)
 	if !ok {
@@ -236,10 +236,17 @@ func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) 
 		return err
 	}
 	if now.Before(st.NextAttempt) {
-		s.backoff = backoffState{next: st.NextAttempt, failures: st.Failures, since: st.FailingSince}
+		s.backoff = &backoffState{next: st.NextAttempt, failures: st.Failures, since: st.FailingSince}
 		return &BackoffError{Key: s.key, Next: st.NextAttempt}
 	}
-	s.backoff.failures, s.backoff.since = st.Failures, st.FailingSince
+	switch {
+	case st.Failures == 0:
+		s.backoff = nil
+	case s.backoff == nil:
+		s.backoff = &backoffState{failures: st.Failures, since: st.FailingSince}
+	default:
+		s.backoff.failures, s.backoff.since = st.Failures, st.FailingSince
+	}
 	return nil
 }
 
@@ -324,10 +331,10 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	if tok == nil || tok.AccessToken == "" {
 		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
 	}
-	if s.backoff.failures > 0 {
+	if s.backoff.failing() {
 		rep.changed(HealthEvent{Key: s.key, From: HealthDegraded, To: HealthHealthy, Status: GrantStatus{Key: s.key, Health: HealthHealthy}})
 	}
-	s.backoff = backoffState{}
+	s.backoff = nil
 	nt := *tok
 	if nt.RefreshToken == "" && base != nil {
 		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
@@ -416,18 +423,23 @@ func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token,
 	switch {
 	case errors.As(err, &te):
 		now := t.now()
-		if s.backoff.failures == 0 || s.backoff.since.IsZero() {
-			s.backoff.since = now
+		b := s.backoff
+		if b == nil {
+			b = &backoffState{}
+			s.backoff = b
 		}
-		s.backoff.failures++
-		wait := backoff(s.backoff.failures)
+		if b.failures == 0 || b.since.IsZero() {
+			b.since = now
+		}
+		b.failures++
+		wait := backoff(b.failures)
 		if te.RetryAfter > wait {
 			wait = min(te.RetryAfter, maxRetryAfter)
 		}
-		s.backoff.next, s.backoff.err = now.Add(wait), err
-		st = GrantState{NextAttempt: s.backoff.next, Failures: s.backoff.failures, FailingSince: s.backoff.since}
-		err = &BackoffError{Key: s.key, Next: s.backoff.next, Err: err}
-		if s.backoff.failures == 1 {
+		b.next, b.err = now.Add(wait), err
+		st = GrantState{NextAttempt: b.next, Failures: b.failures, FailingSince: b.since}
+		err = &BackoffError{Key: s.key, Next: b.next, Err: err}
+		if b.failures == 1 {
 			rep.changed(HealthEvent{Key: s.key, From: HealthHealthy, To: HealthDegraded, Status: StatusOf(s.key, st), Err: err})
 		}
 	case base != nil && errors.Is(err, ErrReauthRequired):
@@ -441,10 +453,10 @@ func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token,
 		s.dead = &deadGrant{tok: base, err: err, at: t.now()}
 		st = GrantState{DeadToken: Fingerprint(base), DeadCode: errorCode(err), DeadAt: t.now()}
 		from := HealthHealthy
-		if s.backoff.failures > 0 {
+		if s.backoff.failing() {
 			from = HealthDegraded
 		}
-		s.backoff = backoffState{}
+		s.backoff = nil
 		rep.changed(HealthEvent{Key: s.key, From: from, To: HealthDead, Status: StatusOf(s.key, st), Err: err})
 		if s.unsaved != nil {
 			return nil, err // the store does not hold base: nothing to record
