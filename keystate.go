@@ -178,10 +178,15 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 	}
 
 	f.waiters.Add(1)
+	done := ctx.Done()
+	if done == nil { // a context that never ends: a receive is cheaper than a select
+		<-f.done
+		return f.c, f.err
+	}
 	select {
 	case <-f.done:
 		return f.c, f.err
-	case <-ctx.Done():
+	case <-done:
 		return nil, s.gaveUp(ctx.Err())
 	}
 }

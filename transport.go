@@ -404,7 +404,7 @@ func (t *Transport) state(key string) *keyState {
 // the Refresher's PrepareRequest is an error.
 func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, error) {
 	r := shallowClone(req)
-	r.Header["Authorization"] = c.authz
+	r.Header["Authorization"] = c.authz[:1:1]
 	if p, ok := t.Refresher.(RequestPreparer); ok {
 		if err := guard("the Refresher's PrepareRequest", func() error { p.PrepareRequest(r); return nil }); err != nil {
 			return nil, err
@@ -497,12 +497,13 @@ func drainAndClose(body io.ReadCloser) {
 // modified once published.
 type cached struct {
 	tok *oauth2.Token
-	// authz is the Authorization header's value, {"Bearer " +
-	// tok.AccessToken}, shared by every request sent with tok: its
-	// capacity is its length, so that a Header.Add downstream copies it
-	// rather than write into it, and the RoundTripper contract forbids
-	// writing into a request's header values.
-	authz []string
+	// authz holds the Authorization header's value, "Bearer " +
+	// tok.AccessToken, which every request sent with tok shares as
+	// authz[:1:1]: its capacity is its length, so that a Header.Add
+	// downstream copies it rather than write into it, and the
+	// RoundTripper contract forbids writing into a request's header
+	// values. Kept in the struct, it costs no allocation of its own.
+	authz [1]string
 	// Unix nanoseconds, which keep the struct small and the hot path's
 	// comparisons cheap.
 	refreshAt int64 // Expiry - leeway; 0: never
@@ -511,7 +512,7 @@ type cached struct {
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {
-	c := &cached{tok: tok, authz: []string{"Bearer " + tok.AccessToken}[:1:1]}
+	c := &cached{tok: tok, authz: [1]string{"Bearer " + tok.AccessToken}}
 	at := t.refreshAt(tok)
 	if at.IsZero() {
 		return c
