@@ -3,6 +3,7 @@ package oauthrt
 import (
 	"errors"
 	"time"
+	"weak"
 )
 
 // What a Transport knows of a key (its keyState: the cached token, the
@@ -78,7 +79,8 @@ func (t *Transport) dropIdle(now time.Time) int {
 
 // watchIdle starts the timer that drops idle keys, once per Transport:
 // it fires every quarter of IdleKeyTimeout (at least a second, at most a
-// minute) until Close. A timer, not a goroutine, waits between sweeps.
+// minute) until Close, or until the Transport, dropped without Close, is
+// collected. A timer, not a goroutine, waits between sweeps.
 func (t *Transport) watchIdle() {
 	timeout := t.idleKeyTimeout()
 	if timeout <= 0 {
@@ -92,8 +94,15 @@ func (t *Transport) watchIdle() {
 		if lc.closed {
 			return
 		}
+		// The timer holds the Transport weakly, so that one dropped
+		// without Close is still collected, and the timer then stops.
+		wt := weak.Make(t)
 		var tick func()
 		tick = func() {
+			t := wt.Value()
+			if t == nil {
+				return
+			}
 			t.dropIdle(t.now())
 			lc.mu.Lock()
 			defer lc.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,4 +140,31 @@ func TestIdleKeysReleaseTheirMemory(t *testing.T) {
 	if left > 16 {
 		t.Errorf("%.0f B per key still held after every key went idle, want under 16", left)
 	}
+}
+
+// A Transport dropped without Close is collected, its timer of idle keys
+// notwithstanding, as Close's doc promises: the timer holds it weakly.
+func TestTransportDroppedWithoutCloseIsCollected(t *testing.T) {
+	store := oauthrt.NewMemoryStore()
+	store.Save(context.Background(), "k", validToken(1))
+	collected := make(chan struct{})
+	func() {
+		tr := &oauthrt.Transport{Base: newCanned(), Store: store, Key: "k", Refresher: oauthrt.RefresherFunc(nil),
+			IdleKeyTimeout: time.Hour}
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example/", nil)
+		if _, err := tr.RoundTrip(req); err != nil { // a key: the timer is armed
+			t.Fatal(err)
+		}
+		<-oauthrt.FlightDone(tr, "k")
+		runtime.AddCleanup(tr, func(ch chan struct{}) { close(ch) }, collected)
+	}()
+	for range 100 {
+		runtime.GC()
+		select {
+		case <-collected:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Error("a Transport dropped without Close was never collected")
 }
