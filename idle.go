@@ -11,9 +11,9 @@ import (
 // used the key for IdleKeyTimeout, so that a service that has touched a
 // million keys over a day does not hold a million states. A state that
 // still matters is kept: a refresh under way, a refreshed token the store
-// has yet to take (and the lease kept for it), a grant known dead (which
-// a store without grant state remembers nowhere else), a backoff still
-// running, and an Invalidate not yet honoured.
+// has yet to take (and the lease kept for it), a grant known dead or
+// degraded (which a store without grant state remembers nowhere else, and
+// Status reports), and an Invalidate not yet honoured.
 
 // DefaultIdleKeyTimeout is how long a Transport keeps what it knows of a
 // key that no request uses, when Transport.IdleKeyTimeout is zero.
@@ -47,7 +47,7 @@ func (s *keyState) used(now int64) {
 func (s *keyState) droppableLocked(now int64, timeout time.Duration) bool {
 	return now-s.lastUse.Load() >= int64(timeout) &&
 		s.flight.Load() == nil && s.unsaved == nil && s.held == nil && s.dead == nil &&
-		(s.backoff == nil || now >= s.backoff.next.UnixNano()) &&
+		s.backoff == nil &&
 		s.invalidated.Load() == s.honoured
 }
 

@@ -23,6 +23,9 @@ func TestIdleKeysAreDropped(t *testing.T) {
 	iss := fx.newIssuer()
 	var deadKey atomic.Bool
 	iss.before = func(_ context.Context, tok *oauth2.Token) error {
+		if tok.RefreshToken == "rt-flaky" {
+			return &oauthrt.TransientError{Err: errBoom}
+		}
 		if deadKey.Load() {
 			return deadGrant()
 		}
@@ -39,6 +42,7 @@ func TestIdleKeysAreDropped(t *testing.T) {
 	}
 	plain.Save(ctx, "dead", fx.token(1, -time.Minute))
 	plain.Save(ctx, "invalidated", fx.token(1, time.Hour))
+	plain.Save(ctx, "flaky", &oauth2.Token{AccessToken: "at-flaky", RefreshToken: "rt-flaky", Expiry: fx.clock.Now().Add(-time.Minute)})
 	for i := range n {
 		if err := fx.call(t, tr, fmt.Sprintf("k%d", i)); err != nil {
 			t.Fatal(err)
@@ -51,8 +55,11 @@ func TestIdleKeysAreDropped(t *testing.T) {
 	deadKey.Store(false)
 	fx.call(t, tr, "invalidated")
 	tr.Invalidate("invalidated")
-	if got := oauthrt.KeyStates(tr); got != n+2 {
-		t.Fatalf("%d key states, want %d", got, n+2)
+	if err := fx.call(t, tr, "flaky"); err == nil {
+		t.Fatal("flaky: the refresh succeeded")
+	}
+	if got := oauthrt.KeyStates(tr); got != n+3 {
+		t.Fatalf("%d key states, want %d", got, n+3)
 	}
 
 	if got := oauthrt.DropIdle(tr, fx.clock.Now().Add(59*time.Second)); got != 0 {
@@ -63,10 +70,13 @@ func TestIdleKeysAreDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := oauthrt.DropIdle(tr, fx.clock.Now()); got != n-1 {
-		t.Errorf("dropped %d keys, want %d: all idle ones but the dead grant and the invalidated key", got, n-1)
+		t.Errorf("dropped %d keys, want %d: all idle ones but the dead, degraded and invalidated grants", got, n-1)
 	}
-	if got := oauthrt.KeyStates(tr); got != 3 {
-		t.Errorf("%d key states left, want 3", got)
+	if got := oauthrt.KeyStates(tr); got != 4 {
+		t.Errorf("%d key states left, want 4", got)
+	}
+	if st, err := tr.Status(ctx, "flaky"); err != nil || st.Health != oauthrt.HealthDegraded {
+		t.Errorf("flaky after the sweep: %+v, %v; want degraded", st, err)
 	}
 
 	calls := iss.calls.Load()

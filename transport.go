@@ -157,8 +157,8 @@ type Transport struct {
 	// key that no request uses (its cached token, chiefly): after it, the
 	// key's state is dropped, and the key's next request reads the store
 	// again. A key whose refresh is under way, whose refreshed token the
-	// store has yet to take, whose grant is known dead or whose token
-	// endpoint is backed off is kept. Zero means DefaultIdleKeyTimeout
+	// store has yet to take, or whose grant is known dead or degraded
+	// (its token endpoint failing) is kept. Zero means DefaultIdleKeyTimeout
 	// (10 minutes); a negative value keeps every key for the Transport's
 	// life.
 	IdleKeyTimeout time.Duration
