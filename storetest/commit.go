@@ -21,11 +21,7 @@ import (
 // subtest, naming the capability, when the store is not one.
 func committer(t *testing.T, b Backend, o Options) oauthrt.Committer {
 	t.Helper()
-	c, ok := b.Open(o).(oauthrt.Committer)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.Committer: conditional commit not checked")
-	}
-	return c
+	return openAs[oauthrt.Committer](t, b, o, "conditional commit")
 }
 
 func commit(t *testing.T, c oauthrt.Committer, key string, prev, tok *oauth2.Token) {

@@ -21,10 +21,7 @@ import (
 // find out.
 func fencedLocker(t *testing.T, b Backend, o Options) oauthrt.LeaseLocker {
 	t.Helper()
-	l, ok := b.Open(o).(oauthrt.LeaseLocker)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.LeaseLocker: lease fencing (oauthrt.FencedLease) not checked")
-	}
+	l := openAs[oauthrt.LeaseLocker](t, b, o, "lease fencing (oauthrt.FencedLease)")
 	probe := take(t, l, "fence-probe")
 	probe.Release()
 	if _, ok := probe.(oauthrt.FencedLease); !ok {

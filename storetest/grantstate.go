@@ -21,11 +21,7 @@ import (
 // skips the subtest, naming the capability, when the store is not one.
 func grantStateStore(t *testing.T, b Backend, o Options) oauthrt.GrantStateStore {
 	t.Helper()
-	g, ok := b.Open(o).(oauthrt.GrantStateStore)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.GrantStateStore: shared grant state not checked")
-	}
-	return g
+	return openAs[oauthrt.GrantStateStore](t, b, o, "shared grant state")
 }
 
 // deadState and backoffState are grant states as the Transport writes

@@ -18,20 +18,12 @@ import (
 
 func locker(t *testing.T, b Backend, o Options) oauthrt.Locker {
 	t.Helper()
-	l, ok := b.Open(o).(oauthrt.Locker)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.Locker")
-	}
-	return l
+	return openAs[oauthrt.Locker](t, b, o, "")
 }
 
 func leaseLocker(t *testing.T, b Backend, o Options) oauthrt.LeaseLocker {
 	t.Helper()
-	l, ok := b.Open(o).(oauthrt.LeaseLocker)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.LeaseLocker")
-	}
-	return l
+	return openAs[oauthrt.LeaseLocker](t, b, o, "")
 }
 
 func lock(t *testing.T, l oauthrt.Locker, key string) func() {

@@ -22,32 +22,20 @@ import (
 // subtest, naming the capability, when the store is not one.
 func keyLister(t *testing.T, b Backend, o Options) oauthrt.KeyLister {
 	t.Helper()
-	l, ok := b.Open(o).(oauthrt.KeyLister)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.KeyLister: key listing not checked")
-	}
-	return l
+	return openAs[oauthrt.KeyLister](t, b, o, "key listing")
 }
 
 // deleter opens a store and returns it as a Deleter, or skips.
 func deleter(t *testing.T, b Backend, o Options) oauthrt.Deleter {
 	t.Helper()
-	d, ok := b.Open(o).(oauthrt.Deleter)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.Deleter: deletion not checked")
-	}
-	return d
+	return openAs[oauthrt.Deleter](t, b, o, "deletion")
 }
 
 // grantStateLister opens a store and returns it as a GrantStateLister,
 // or skips.
 func grantStateLister(t *testing.T, b Backend, o Options) oauthrt.GrantStateLister {
 	t.Helper()
-	g, ok := b.Open(o).(oauthrt.GrantStateLister)
-	if !ok {
-		t.Skip("the store does not implement oauthrt.GrantStateLister: grant state listing not checked")
-	}
-	return g
+	return openAs[oauthrt.GrantStateLister](t, b, o, "grant state listing")
 }
 
 // maxPages bounds a walk, so that a cursor that never ends fails the
