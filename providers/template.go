@@ -18,6 +18,9 @@ type urlTemplate struct {
 	// parts alternate literal text and placeholder names: literal, name,
 	// literal, …, literal.
 	parts []string
+	// re matches the URLs the template stands for, one group per
+	// placeholder; built once, by parseTemplate and fill.
+	re *regexp.Regexp
 }
 
 // varValue is what a placeholder stands for; validVar adds the rules a
@@ -43,6 +46,7 @@ func parseTemplate(s string) (urlTemplate, error) {
 				return urlTemplate{}, fmt.Errorf("providers: URL %q has a } without its {", s)
 			}
 			t.parts = append(t.parts, rest)
+			t.re = t.pattern()
 			return t, nil
 		}
 		lit := rest[:open]
@@ -60,6 +64,21 @@ func parseTemplate(s string) (urlTemplate, error) {
 		t.parts = append(t.parts, lit, name)
 		rest = rest[open+end+1:]
 	}
+}
+
+// pattern builds the regular expression of the URLs t stands for.
+func (t urlTemplate) pattern() *regexp.Regexp {
+	var re strings.Builder
+	re.WriteString("^")
+	for i, p := range t.parts {
+		if i%2 == 1 {
+			re.WriteString("(" + varValue + ")")
+		} else {
+			re.WriteString(regexp.QuoteMeta(p))
+		}
+	}
+	re.WriteString("$")
+	return regexp.MustCompile(re.String())
 }
 
 // String writes the template as the catalog does.
@@ -103,6 +122,7 @@ func (t urlTemplate) fill(vars map[string]string) (urlTemplate, error) {
 		}
 		out.parts[len(out.parts)-1] += v + lit
 	}
+	out.re = out.pattern()
 	return out, nil
 }
 
@@ -119,17 +139,7 @@ func (t urlTemplate) url() (string, error) {
 // by a valid value (the same one wherever a name repeats), and returns
 // the values.
 func (t urlTemplate) match(u string) (map[string]string, bool) {
-	var re strings.Builder
-	re.WriteString("^")
-	for i, p := range t.parts {
-		if i%2 == 1 {
-			re.WriteString("(" + varValue + ")")
-		} else {
-			re.WriteString(regexp.QuoteMeta(p))
-		}
-	}
-	re.WriteString("$")
-	m := regexp.MustCompile(re.String()).FindStringSubmatch(u)
+	m := t.re.FindStringSubmatch(u)
 	if m == nil {
 		return nil, false
 	}
