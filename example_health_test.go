@@ -42,14 +42,16 @@ func ExampleTransport_Status() {
 	now := time.Now()
 	store := oauthrt.NewMemoryStore()
 	store.Save(ctx, "org-42", &oauth2.Token{AccessToken: "stale", RefreshToken: "r1", Expiry: now.Add(-time.Minute)})
+	changes := make(chan oauthrt.HealthEvent, 3)
 	tr := &oauthrt.Transport{
 		Store:     store,
 		Key:       "org-42",
 		Refresher: &generic.Refresher{TokenURL: tokenEndpoint.URL, ClientID: "my-app", ClientSecret: "my-secret"},
 		Now:       func() time.Time { return now },
-		OnHealth: func(ev oauthrt.HealthEvent) {
-			fmt.Printf("health of %s: %s -> %s\n", ev.Key, ev.From, ev.To)
-		},
+		// OnHealth may run after the request that saw the change has
+		// returned, so the example hands each change over to print it in
+		// order.
+		OnHealth: func(ev oauthrt.HealthEvent) { changes <- ev },
 	}
 	defer tr.Close()
 	get := func() {
@@ -58,6 +60,8 @@ func ExampleTransport_Status() {
 		}
 	}
 	status := func() {
+		ev := <-changes
+		fmt.Printf("health of %s: %s -> %s\n", ev.Key, ev.From, ev.To)
 		st, _ := tr.Status(ctx, "org-42")
 		fmt.Printf("status: %s, attempts %d, code %q\n", st.Health, st.Attempts, st.Code)
 	}
