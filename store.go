@@ -66,7 +66,9 @@ var (
 	_ KeyLister        = (*MemoryStore)(nil)
 	_ GrantStateLister = (*MemoryStore)(nil)
 	_ Deleter          = (*MemoryStore)(nil)
+	_ LeaseLoader      = (*MemoryStore)(nil)
 	_ FencedLease      = (*memoryLease)(nil)
+	_ CommitReleaser   = (*memoryLease)(nil)
 )
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -115,6 +117,11 @@ func (s *MemoryStore) Commit(ctx context.Context, key string, prev, tok *oauth2.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.commitLocked(key, prev, tok)
+}
+
+// commitLocked is Commit's comparison and write; s.mu must be held.
+func (s *MemoryStore) commitLocked(key string, prev, tok *oauth2.Token) error {
 	var held *oauth2.Token
 	if st := s.tokens[key]; st != nil {
 		held = st.tok
@@ -191,16 +198,65 @@ func (s *MemoryStore) Lock(ctx context.Context, key string) (unlock func(), err 
 // TakeLease takes the refresh lease of key for LeaseTTL, waiting while
 // another holder has it, until ctx ends; then the error wraps ctx.Err().
 func (s *MemoryStore) TakeLease(ctx context.Context, key string) (Lease, error) {
+	l, _, err := s.takeLease(ctx, key, nil, false)
+	if l == nil {
+		return nil, err // not a typed nil
+	}
+	return l, err
+}
+
+// TakeLeaseIf takes the refresh lease of key as TakeLease does if the
+// store holds prev (nil: no token) under key, and returns it with the
+// key's token and grant state; when the store holds another token it
+// returns a nil Lease with them. See [LeaseLoader].
+func (s *MemoryStore) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (Lease, Snapshot, error) {
+	l, snap, err := s.takeLease(ctx, key, prev, true)
+	if l == nil {
+		return nil, snap, err
+	}
+	return l, snap, err
+}
+
+// LoadSnapshot returns the key's token (nil: none) and grant state. See
+// [SnapshotLoader].
+func (s *MemoryStore) LoadSnapshot(ctx context.Context, key string) (Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.snapshotLocked(key), nil
+}
+
+// snapshotLocked returns the key's snapshot; s.mu must be held.
+func (s *MemoryStore) snapshotLocked(key string) Snapshot {
+	snap := Snapshot{State: s.states[key]}
+	if st := s.tokens[key]; st != nil {
+		snap.Token = st.tok
+	}
+	return snap
+}
+
+// takeLease takes key's lease, waiting while it is held; when
+// conditional, only while the store holds prev under key, and otherwise
+// it returns no lease. The snapshot is read as the lease is taken.
+func (s *MemoryStore) takeLease(ctx context.Context, key string, prev *oauth2.Token, conditional bool) (*memoryLease, Snapshot, error) {
 	ttl, err := memoryLeaseTTL(s.LeaseTTL)
 	if err != nil {
-		return nil, err
+		return nil, Snapshot{}, err
 	}
+	want := Fingerprint(prev)
 	var timer *time.Timer
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("oauthrt: MemoryStore: waiting for the refresh lease of key %q: %w", key, err)
+			return nil, Snapshot{}, fmt.Errorf("oauthrt: MemoryStore: waiting for the refresh lease of key %q: %w", key, err)
 		}
 		s.mu.Lock()
+		snap := s.snapshotLocked(key)
+		if conditional && Fingerprint(snap.Token) != want {
+			s.mu.Unlock()
+			return nil, snap, nil
+		}
 		now := time.Now()
 		held := s.leases[key]
 		if held == nil || !now.Before(held.until) {
@@ -212,7 +268,7 @@ func (s *MemoryStore) TakeLease(ctx context.Context, key string) (Lease, error) 
 			l := &memoryLease{store: s, key: key, ttl: ttl, epoch: s.epochs[key], until: now.Add(ttl), released: make(chan struct{})}
 			s.leases[key] = l
 			s.mu.Unlock()
-			return l, nil
+			return l, snap, nil
 		}
 		released, left := held.released, held.until.Sub(now)
 		s.mu.Unlock()
@@ -275,10 +331,34 @@ func (l *memoryLease) Release() {
 	s := l.store
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	l.releaseLocked()
+}
+
+// releaseLocked releases l if it is still the key's lease; the store's
+// mu must be held.
+func (l *memoryLease) releaseLocked() {
+	s := l.store
 	if s.leases[l.key] == l {
 		delete(s.leases, l.key)
 		close(l.released)
 	}
+}
+
+// CommitRelease commits tok over prev as the store's Commit does, and
+// releases the lease if it is still this holder's, in one step. See
+// [CommitReleaser].
+func (l *memoryLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if tok == nil {
+		return errors.New("oauthrt: MemoryStore: CommitRelease: nil token")
+	}
+	s := l.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer l.releaseLocked()
+	return s.commitLocked(l.key, prev, tok)
 }
 
 // ListKeys returns, in byte order, up to limit keys (zero or less: 1000)

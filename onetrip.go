@@ -1,0 +1,79 @@
+package oauthrt
+
+import (
+	"context"
+
+	"golang.org/x/oauth2"
+)
+
+// The interfaces of this file let a store serve a refresh in fewer round
+// trips to its backend. They are optional, and each one only merges
+// steps that the [Transport] otherwise takes one by one through the
+// store's other methods: with all three, a refresh by one process costs
+// three round trips (take the lease and read the key, confirm the lease
+// right before the refresh token is presented, commit the new token and
+// release the lease), where it costs eight without them.
+
+// A Snapshot is what a store holds for one key, read in one step: its
+// token and its grant state.
+type Snapshot struct {
+	// Token is the stored token; nil when the store holds none for the
+	// key.
+	Token *oauth2.Token
+	// State is the key's grant state: the zero GrantState when none is
+	// kept.
+	State GrantState
+}
+
+// A SnapshotLoader is a [GrantStateStore] that reads a key's token and
+// its grant state in one round trip to its backend. When the store is
+// one, the [Transport] reads both with LoadSnapshot before a refresh,
+// rather than with Load and then LoadGrantState.
+type SnapshotLoader interface {
+	GrantStateStore
+	// LoadSnapshot returns the key's token and grant state, as Load and
+	// LoadGrantState return them, read together. A key without a token
+	// is not an error: the Snapshot's Token is nil. A token the store
+	// cannot read is an error, as it is for Load.
+	LoadSnapshot(ctx context.Context, key string) (Snapshot, error)
+}
+
+// A LeaseLoader is a [LeaseLocker] that takes a key's lease only while
+// the key still holds the token that needs refreshing, and reads the key
+// in the same round trip. When the store is one, the [Transport] takes
+// its refresh leases with TakeLeaseIf: a process that finds the token
+// already refreshed by another gets that token at once, rather than
+// waiting for the lease and then reading the store.
+type LeaseLoader interface {
+	LeaseLocker
+	SnapshotLoader
+	// TakeLeaseIf takes key's lease, as TakeLease does, if the store
+	// holds prev under key: a token whose [Fingerprint] is prev's, or,
+	// when prev is nil, no token at all. It returns the lease with the
+	// key's Snapshot, read in the same atomic step. When the store holds
+	// another token, it takes nothing, and returns a nil Lease with the
+	// Snapshot it read. While another holder has the lease, it waits, as
+	// TakeLease does, and checks both again, until it takes the lease,
+	// finds another token, or ctx ends; then the error wraps ctx.Err().
+	TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (Lease, Snapshot, error)
+}
+
+// A CommitReleaser is a [Lease] that commits a refreshed token and lets
+// go of itself in one round trip. When a lease of the store is one, the
+// [Transport] saves the token refreshed under it with CommitRelease,
+// rather than with the store's Commit and then the lease's Release.
+type CommitReleaser interface {
+	Lease
+	// CommitRelease commits tok under the lease's key only if the store
+	// holds prev there, exactly as the store's [Committer] Commit does
+	// (and so clears the key's grant state), and releases the lease if
+	// it is still this holder's, in one atomic step. It returns an error
+	// wrapping [ErrCommitConflict] when the store holds another token:
+	// nothing is stored, and the lease is released all the same. Any
+	// other error means the store could not be asked, or could not
+	// answer: either may have happened, and the lease may still be held
+	// until Release or its TTL. Once the lease has lapsed, CommitRelease
+	// still commits (the conditional write alone keeps the store right),
+	// and releases nothing.
+	CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error
+}
