@@ -215,11 +215,22 @@ type gatedLoads struct {
 }
 
 func (g *gatedLoads) Load(ctx context.Context, key string) (*oauth2.Token, error) {
+	g.counted()
+	return g.MemoryStore.Load(ctx, key)
+}
+
+// LoadSnapshot, which a Transport reads the store with before a refresh
+// (MemoryStore is a SnapshotLoader), counts as a load.
+func (g *gatedLoads) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot, error) {
+	g.counted()
+	return g.MemoryStore.LoadSnapshot(ctx, key)
+}
+
+func (g *gatedLoads) counted() {
 	g.mu.Lock()
 	g.loads++
 	g.cond.Broadcast()
 	g.mu.Unlock()
-	return g.MemoryStore.Load(ctx, key)
 }
 
 // waitLoads waits until the store was read n times.

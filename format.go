@@ -68,3 +68,26 @@ func (r TokenSourceRefresher) LogValue() slog.Value { return slog.StringValue(r.
 
 // MarshalJSON writes String as a JSON string.
 func (r TokenSourceRefresher) MarshalJSON() ([]byte, error) { return describe.JSON(r.String()) }
+
+// String tells whether the snapshot holds a token, and its grant state's
+// health, never the token.
+func (s Snapshot) String() string {
+	tok := "none"
+	if s.Token != nil {
+		tok = "present"
+	}
+	return "oauthrt.Snapshot{Token: " + tok + ", Health: " + string(s.State.Health()) + "}"
+}
+
+// GoString is String, so that %#v does not print the token either.
+func (s Snapshot) GoString() string { return s.String() }
+
+// Format writes String for every verb.
+func (s Snapshot) Format(f fmt.State, verb rune) { describe.Format(f, verb, s.String()) }
+
+// LogValue is String, for slog.
+func (s Snapshot) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON writes String as a JSON string: a snapshot is passed from
+// a store to the Transport, and is not a way to export tokens.
+func (s Snapshot) MarshalJSON() ([]byte, error) { return describe.JSON(s.String()) }

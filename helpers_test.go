@@ -84,6 +84,18 @@ func (m *MemoryStore) TakeLease(ctx context.Context, key string) (oauthrt.Lease,
 	return m.mem.TakeLease(ctx, key)
 }
 
+// stepwise, embedded in a test store beside an *oauthrt.MemoryStore, at
+// the same depth, hides the MemoryStore's one-trip methods (LoadSnapshot,
+// TakeLeaseIf): each name is then ambiguous, so neither is promoted, and
+// the store is no SnapshotLoader or LeaseLoader. The Transport then takes
+// the protocol's steps one by one, through the methods the test store
+// counts or hooks, as it does with a third-party store that has only
+// those.
+type stepwise struct{}
+
+func (stepwise) LoadSnapshot() {}
+func (stepwise) TakeLeaseIf()  {}
+
 // countingStore wraps a MemoryStore, counting calls, and fails them on
 // demand.
 type countingStore struct {

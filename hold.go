@@ -27,7 +27,6 @@ type hold struct {
 // take takes the key's lease from the store, and starts keeping it; it
 // returns nil when the store is not a Locker.
 func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
-	h := &hold{saving: make(chan struct{}), done: make(chan struct{})}
 	switch l := t.Store.(type) {
 	case LeaseLocker:
 		lease, err := guardValue("the store's TakeLease", func() (Lease, error) { return l.TakeLease(ctx, s.key) })
@@ -37,17 +36,7 @@ func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
 		if lease == nil {
 			return nil, errors.New("oauthrt: the store's TakeLease returned a nil Lease")
 		}
-		h.lease = lease
-		h.unlock = s.guardedRelease(t, "the Lease's Release", lease.Release)
-		ttl, err := guardValue("the Lease's TTL", func() (time.Duration, error) { return lease.TTL(), nil })
-		if err == nil && ttl < MinLeaseTTL {
-			err = fmt.Errorf("oauthrt: the store's lease TTL %v is shorter than MinLeaseTTL (%v), and could lapse between two renewals", ttl, MinLeaseTTL)
-		}
-		if err != nil {
-			h.unlock()
-			return nil, err
-		}
-		h.ttl = ttl
+		return s.keepLease(t, lease)
 	case Locker:
 		unlock, err := guardValue("the store's Lock", func() (func(), error) { return l.Lock(ctx, s.key) })
 		if err != nil {
@@ -56,17 +45,40 @@ func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
 		if unlock == nil {
 			unlock = func() {}
 		}
+		h := &hold{saving: make(chan struct{}), done: make(chan struct{})}
 		h.unlock = s.guardedRelease(t, "the Locker's unlock", unlock)
-	default:
-		return nil, nil
+		s.startKeeping(t, h)
+		return h, nil
 	}
+	return nil, nil
+}
+
+// keepLease holds lease, a LeaseLocker's, and starts keeping it; a lease
+// whose TTL is below MinLeaseTTL is released and refused.
+func (s *keyState) keepLease(t *Transport, lease Lease) (*hold, error) {
+	h := &hold{lease: lease, saving: make(chan struct{}), done: make(chan struct{})}
+	h.unlock = s.guardedRelease(t, "the Lease's Release", lease.Release)
+	ttl, err := guardValue("the Lease's TTL", func() (time.Duration, error) { return lease.TTL(), nil })
+	if err == nil && ttl < MinLeaseTTL {
+		err = fmt.Errorf("oauthrt: the store's lease TTL %v is shorter than MinLeaseTTL (%v), and could lapse between two renewals", ttl, MinLeaseTTL)
+	}
+	if err != nil {
+		h.unlock()
+		return nil, err
+	}
+	h.ttl = ttl
+	s.startKeeping(t, h)
+	return h, nil
+}
+
+// startKeeping starts h's keeper.
+func (s *keyState) startKeeping(t *Transport, h *hold) {
 	lc := t.lifecycle()
 	lc.keepers.add()
 	go func() {
 		defer lc.keepers.done()
 		s.keep(t, h)
 	}()
-	return h, nil
 }
 
 // guardedRelease returns release with a panic in it reported, not raised.
@@ -89,6 +101,10 @@ func (h *hold) release() {
 		h.unlock()
 	})
 }
+
+// released stops h's keeper, once, without asking the store: the lease
+// was released along with a commit (CommitReleaser).
+func (h *hold) released() { h.doneOnce.Do(func() { close(h.done) }) }
 
 // heldSaveWait is the pause before the n-th save of a refreshed token
 // the store did not take, while the lease is kept for it: 100ms doubling

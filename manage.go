@@ -177,9 +177,12 @@ func (s *keyState) revoke(ctx, wait context.Context, t *Transport, rep *report) 
 	// The lease this Transport keeps for a token the store has not taken
 	// yet, or a new one: taking a new one while keeping the first would
 	// wait on itself.
-	h, _, err := s.lease(wait, t)
-	if err != nil {
-		return fmt.Errorf("oauthrt: revoking key %q: %w", s.key, err)
+	h := s.kept()
+	var err error
+	if h == nil {
+		if h, err = s.take(wait, t); err != nil {
+			return fmt.Errorf("oauthrt: revoking key %q: taking the store's refresh lease: %w", s.key, err)
+		}
 	}
 	if h != nil {
 		defer s.letGo(h)

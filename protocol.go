@@ -59,15 +59,19 @@ import (
 func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *report) (*cached, error) {
 	gen := s.invalidated.Load()
 	w.invalidated = gen != s.honoured
-	base, err := s.newest(wait, t, w)
-	if err != nil {
-		return nil, err
-	}
-	if c, err, done := s.settle(t, base, w, rep); done {
-		return c, err
-	}
-	if err := s.admit(wait, t, base); err != nil {
-		return nil, err // no refresh was tried: no RefreshEvent
+	base, known := s.remembered(t, w)
+	if !known {
+		var st *GrantState
+		var err error
+		if base, st, err = s.newest(wait, t, w); err != nil {
+			return nil, err
+		}
+		if c, err, done := s.settle(t, base, w, rep); done {
+			return c, err
+		}
+		if err := s.admit(wait, t, base, st); err != nil {
+			return nil, err // no refresh was tried: no RefreshEvent
+		}
 	}
 	rep.reason = reasonFor(base, w)
 
@@ -85,21 +89,41 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 			}
 			return nil, fmt.Errorf("oauthrt: key %q: the refresh lease was lost %d times before the refresh could start: %w", s.key, maxFences, ErrLeaseLost)
 		}
-		var fresh bool
-		if h, fresh, err = s.lease(wait, t); err != nil {
+		var got leased
+		var err error
+		if h, got, err = s.lease(wait, t, base); err != nil {
 			return nil, err
 		}
-		if fresh {
-			if base, err = s.newest(wait, t, w); err != nil {
+		if got.fresh || got.changed {
+			// The store is read under the new lease, or was read as the
+			// lease was refused: another process may have refreshed the
+			// token, found the grant dead or backed the key off.
+			st := got.state
+			if got.snapshot {
+				base, err = s.fromSnapshot(t, got.token)
+			} else {
+				base, st, err = s.newest(wait, t, w)
+			}
+			if err != nil {
 				return nil, err
+			}
+			if known && got.changed && attempt == 1 {
+				// The lease was asked for without reading the store
+				// first: a token found then is the one the read would
+				// have found, and no refresh was needed.
+				rep.reason = ""
 			}
 			if c, err, done := s.settle(t, base, w, rep); done {
-				rep.loaded = err == nil
+				rep.loaded = err == nil && rep.reason != ""
 				return c, err
 			}
-			if err := s.admit(wait, t, base); err != nil {
+			if err := s.admit(wait, t, base, st); err != nil {
 				rep.reason = "" // no refresh was tried: no RefreshEvent
 				return nil, err
+			}
+			rep.reason = reasonFor(base, w)
+			if got.changed {
+				continue // the stored token needs refreshing too: ask for the lease over it
 			}
 		}
 		if fenced, err = s.fence(wait, t, h); err != nil {
@@ -164,26 +188,73 @@ func reasonFor(base *oauth2.Token, w why) RefreshReason {
 // failed to save, or else the stored one; nil when the store has none and
 // the Refresher is an Issuer. The unsaved token is first saved again when
 // w asks for it or its backoff is over, so that a failing store is not
-// hammered by every flight.
-func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Token, error) {
+// hammered by every flight. When the store is a SnapshotLoader, it reads
+// the key's grant state along with the token, and returns it too; else
+// the returned state is nil.
+func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Token, *GrantState, error) {
 	if s.unsaved != nil {
 		if ctx.Err() != nil || !w.resave && t.now().UnixNano() < s.nextSave.Load() {
-			return s.unsaved, nil
+			return s.unsaved, nil, nil
 		}
 		tok, _ := s.resave(ctx, t)
-		return tok, nil
+		return tok, nil, nil
+	}
+	if sl, ok := t.Store.(SnapshotLoader); ok {
+		snap, err := guardValue("the Store's LoadSnapshot", func() (Snapshot, error) { return sl.LoadSnapshot(ctx, s.key) })
+		if err != nil {
+			return nil, nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
+		}
+		tok, err := s.fromSnapshot(t, snap.Token)
+		return tok, &snap.State, err
 	}
 	tok, err := s.load(ctx, t)
 	if _, issuer := t.Refresher.(Issuer); issuer && errors.Is(err, ErrNoToken) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
+		return nil, nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
 	}
 	if tok == nil {
-		return nil, fmt.Errorf("oauthrt: loading the token of key %q: the store returned a nil token", s.key)
+		return nil, nil, fmt.Errorf("oauthrt: loading the token of key %q: the store returned a nil token", s.key)
 	}
-	return tok, nil
+	return tok, nil, nil
+}
+
+// fromSnapshot returns tok, a token a snapshot found, as newest returns
+// a loaded one: a missing token is nil for an Issuer, and an error
+// wrapping ErrNoToken otherwise.
+func (s *keyState) fromSnapshot(t *Transport, tok *oauth2.Token) (*oauth2.Token, error) {
+	if tok != nil {
+		return tok, nil
+	}
+	if _, issuer := t.Refresher.(Issuer); issuer {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("oauthrt: loading the token of key %q: %w under key %q", s.key, ErrNoToken, s.key)
+}
+
+// remembered returns the token this Transport last used for the key,
+// when the flight may skip reading the store and ask a LeaseLoader for
+// the lease over that token at once: TakeLeaseIf reads the key anyway,
+// and returns the stored token instead of a lease when another process
+// has refreshed it. That holds while nothing else is known of the key in
+// this process: no token the store has yet to take, no lease kept for
+// one, no dead grant and no backoff, each of which the store must be read
+// for first.
+func (s *keyState) remembered(t *Transport, w why) (*oauth2.Token, bool) {
+	if _, ok := t.Store.(LeaseLoader); !ok || s.unsaved != nil || s.held != nil || s.dead != nil || s.backoff != nil {
+		return nil, false
+	}
+	c := s.cur.Load()
+	if c == nil || !t.needsRefresh(c.tok, w) {
+		return nil, false
+	}
+	return c.tok, true
+}
+
+// needsRefresh reports whether base must be refreshed for the flight w.
+func (t *Transport) needsRefresh(base *oauth2.Token, w why) bool {
+	return isToken(base, w.rejected) || isToken(base, w.stale) || w.invalidated || t.expired(base)
 }
 
 // settle decides whether base can be handed out as it is (done, with the
@@ -193,7 +264,7 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why, rep *report) 
 	if base == nil {
 		return nil, nil, false // nothing stored: an Issuer gets a first token
 	}
-	needRefresh := isToken(base, w.rejected) || isToken(base, w.stale) || w.invalidated || t.expired(base)
+	needRefresh := t.needsRefresh(base, w)
 	if d := s.dead; d != nil {
 		if base.RefreshToken == d.tok.RefreshToken {
 			if needRefresh || base.AccessToken == d.tok.AccessToken {
@@ -213,21 +284,29 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why, rep *report) 
 // admit fails, without calling the token endpoint, while the key is
 // backed off or the fleet found base's grant dead: this Transport's
 // memory is asked first, then the store when it is a GrantStateStore.
-func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token) error {
+// known is the grant state read along with base, if it was; when nil,
+// admit reads it.
+func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token, known *GrantState) error {
 	now := t.now()
 	if b := s.backoff; b != nil && now.Before(b.next) {
 		return &BackoffError{Key: s.key, Next: b.next, Err: b.err}
 	}
-	gs, ok := t.Store.(GrantStateStore)
-	if !ok {
-		return nil
-	}
-	st, err := guardValue("the Store's LoadGrantState", func() (GrantState, error) { return gs.LoadGrantState(ctx, s.key) })
-	if err != nil {
-		// The endpoint may still be called: without the record, this
-		// process is no worse off than one with a store that keeps none.
-		t.reportError(s.key, "oauthrt: reading the grant's fleet state failed", fmt.Errorf("oauthrt: loading the grant state of key %q: %w", s.key, err))
-		return nil
+	var st GrantState
+	if known != nil {
+		st = *known
+	} else {
+		gs, ok := t.Store.(GrantStateStore)
+		if !ok {
+			return nil
+		}
+		var err error
+		st, err = guardValue("the Store's LoadGrantState", func() (GrantState, error) { return gs.LoadGrantState(ctx, s.key) })
+		if err != nil {
+			// The endpoint may still be called: without the record, this
+			// process is no worse off than one with a store that keeps none.
+			t.reportError(s.key, "oauthrt: reading the grant's fleet state failed", fmt.Errorf("oauthrt: loading the grant state of key %q: %w", s.key, err))
+			return nil
+		}
 	}
 	if base != nil && st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved == nil {
 		err := fmt.Errorf("oauthrt: key %q: the token endpoint refused the grant for good at %s (%s), as another process of the fleet found: %w",
@@ -257,23 +336,67 @@ func codeOrNone(code string) string {
 	return code
 }
 
-// lease returns the key's lease for a refresh: the one this Transport
-// already holds because a refreshed token awaits its save, or a new one
-// (then fresh is set, and the store must be read again). It returns nil
-// when the store is not a Locker.
-func (s *keyState) lease(ctx context.Context, t *Transport) (h *hold, fresh bool, err error) {
-	if h := s.held; h != nil {
-		if !h.lost.Load() {
-			return h, false, nil
+// leased is what lease found besides the lease itself.
+type leased struct {
+	fresh   bool // a new lease: the store must be read under it
+	changed bool // no lease: the store holds another token than base
+	// snapshot says that token and state hold what the store held as the
+	// lease was taken or refused (a LeaseLoader's TakeLeaseIf); else the
+	// store must still be read.
+	snapshot bool
+	token    *oauth2.Token
+	state    *GrantState
+}
+
+// lease returns the key's lease for a refresh of base: the one this
+// Transport already holds because a refreshed token awaits its save, or
+// a new one. It returns no lease when the store is not a Locker. A
+// LeaseLoader is asked for the lease only while it holds base, and reads
+// the key as it answers: when it holds another token, there is no lease,
+// and got says what it holds.
+func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) (h *hold, got leased, err error) {
+	if h := s.kept(); h != nil {
+		return h, got, nil
+	}
+	if ll, ok := t.Store.(LeaseLoader); ok && s.unsaved == nil {
+		var lease Lease
+		var snap Snapshot
+		err := guard("the store's TakeLeaseIf", func() (err error) {
+			lease, snap, err = ll.TakeLeaseIf(ctx, s.key, base)
+			return err
+		})
+		if err != nil {
+			return nil, got, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
 		}
-		s.held = nil // it lapsed: take it anew
-		h.release()
+		got = leased{snapshot: true, token: snap.Token, state: &snap.State}
+		if lease == nil {
+			got.changed = true
+			return nil, got, nil
+		}
+		if h, err = s.keepLease(t, lease); err != nil {
+			return nil, leased{}, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
+		}
+		got.fresh = true
+		return h, got, nil
 	}
 	h, err = s.take(ctx, t)
 	if err != nil {
-		return nil, false, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
+		return nil, got, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
 	}
-	return h, h != nil, nil
+	got.fresh = h != nil
+	return h, got, nil
+}
+
+// kept returns the lease this Transport keeps for a refreshed token the
+// store has yet to take, or nil; one that lapsed is let go.
+func (s *keyState) kept() *hold {
+	h := s.held
+	if h != nil && h.lost.Load() {
+		s.held = nil
+		h.release()
+		return nil
+	}
+	return h
 }
 
 // fence renews h, a LeaseLocker's lease, right before its refresh token
@@ -538,7 +661,7 @@ func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) 
 	}
 	prev := s.root
 	for range 3 {
-		err := guard("the Store's Commit", func() error { return c.Commit(ctx, s.key, prev, tok) })
+		err := s.commitOnce(ctx, c, prev, tok)
 		if !errors.Is(err, ErrCommitConflict) {
 			return nil, s.saveResult(t, tok, err)
 		}
@@ -559,6 +682,25 @@ func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) 
 		}
 	}
 	return nil, s.saveResult(t, tok, errors.New("oauthrt: the stored token kept changing under the commit"))
+}
+
+// commitOnce commits tok over prev, and lets go of the lease kept for it
+// in the same step when the lease is a CommitReleaser.
+func (s *keyState) commitOnce(ctx context.Context, c Committer, prev, tok *oauth2.Token) error {
+	h := s.held
+	var cr CommitReleaser
+	if h != nil && !h.lost.Load() {
+		cr, _ = h.lease.(CommitReleaser)
+	}
+	if cr == nil {
+		return guard("the Store's Commit", func() error { return c.Commit(ctx, s.key, prev, tok) })
+	}
+	err := guard("the Lease's CommitRelease", func() error { return cr.CommitRelease(ctx, prev, tok) })
+	if err == nil || errors.Is(err, ErrCommitConflict) {
+		s.held = nil
+		h.released()
+	}
+	return err
 }
 
 // saveResult records the outcome of saving tok: nil for a store that

@@ -300,6 +300,7 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 		mem,
 		&oauthrt.Transport{Store: mem, Refresher: gen},
 		&oauthrt.TokenSourceRefresher{Source: oauth2.StaticTokenSource(tok)},
+		&oauthrt.Snapshot{Token: tok, State: oauthrt.GrantState{Failures: 1}},
 		&storetest.Options{AEAD: aead},
 		&providers.Config{ClientID: "app", ClientSecret: clientSecret, PrivateKeyJWT: jwt, TokenURL: "https://user:holder-url-password-77@idp.example/token"},
 	}

@@ -139,6 +139,7 @@ func (c *chaos) api(w http.ResponseWriter, r *http.Request) {
 // chaosStore fails Loads and Saves at random while on.
 type chaosStore struct {
 	oauthrt.MemoryStore
+	stepwise // so that every Load goes through the chaos
 	on atomic.Bool
 	c  *chaos
 }
