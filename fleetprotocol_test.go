@@ -31,7 +31,7 @@ import (
 // store is used.
 type fleetStore struct {
 	*oauthrt.MemoryStore
-	stepwise // the steps one by one; see fleetOneTrip for them merged
+	stepwise        // the steps one by one; see fleetOneTrip for them merged
 	commits, leases atomic.Int32
 
 	// onCommit, when set, runs in place of the n-th Commit (from 1), and

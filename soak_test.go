@@ -140,8 +140,8 @@ func (c *chaos) api(w http.ResponseWriter, r *http.Request) {
 type chaosStore struct {
 	oauthrt.MemoryStore
 	stepwise // so that every Load goes through the chaos
-	on atomic.Bool
-	c  *chaos
+	on       atomic.Bool
+	c        *chaos
 }
 
 var errStoreChaos = errors.New("store chaos")
