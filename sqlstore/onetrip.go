@@ -8,6 +8,7 @@ import (
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/tokencodec"
+	"golang.org/x/oauth2"
 )
 
 // This file holds the capabilities that merge the steps of a refresh
@@ -77,4 +78,43 @@ func (r *storedRow) snapshot(s *Store, key string) (oauthrt.Snapshot, error) {
 	}
 	snap.Token = tok
 	return snap, nil
+}
+
+// CommitRelease commits tok under the lease's key over prev, as the
+// Store's Commit does (and so clears the key's grant state), and releases
+// the lease if the row still holds it, with one UPDATE on every dialect:
+// Commit's conditional UPDATE, whose SET also hands the lease back where
+// lease_holder is still this holder's. See [oauthrt.CommitReleaser].
+//
+// The UPDATE's condition is Commit's: the row must hold the very bytes
+// that were compared with prev, or, for a nil prev, no token. A lease
+// taken by TakeLeaseIf over prev remembers the bytes the row held as it
+// was taken, and so writes without reading them again; a lease taken by
+// TakeLease, or a prev other than the one TakeLeaseIf was given, reads
+// and compares them first, one SELECT more. When the UPDATE matches
+// nothing (the row was written since, or, on MySQL, it changed nothing),
+// CommitRelease reads and compares again, as Commit does. A conflict
+// stores nothing, returns an error wrapping [oauthrt.ErrCommitConflict],
+// and releases the lease with one more statement. Other errors leave the
+// lease as it may be: Release it, or let it lapse.
+func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", l.w.key, err)
+	}
+	b, err := tokencodec.Encode(tok, l.w.aead, l.w.key)
+	if err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", l.w.key, err)
+	}
+	var read *sql.Null[[]byte]
+	if l.read != nil && oauthrt.Fingerprint(prev) == l.readFP {
+		read = l.read
+	}
+	wrote, err := l.w.commit(ctx, prev, b, l.holder, read)
+	if wrote {
+		l.released.Store(true)
+	}
+	if err == nil || errors.Is(err, oauthrt.ErrCommitConflict) {
+		l.Release() // sends nothing when the UPDATE released it
+	}
+	return err
 }
