@@ -23,6 +23,7 @@ type Dialect struct {
 	grant     string // what follows the INSERT of SaveGrantState: replace the grant state only
 	ensure    string // INSERT of a key alone that leaves an existing row as it is
 	renew     string // UPDATE of Renew: lease_until to a full TTL from now, in every row it matches
+	takeIf    takeMode
 	added     []column
 	maxKey    int  // longest key in bytes; 0: no limit
 	utf8Key   bool // the key column holds valid UTF-8 without NUL bytes only
@@ -76,6 +77,7 @@ var SQLite = &Dialect{
 	grant:  ` ON CONFLICT (token_key) DO UPDATE SET ` + excludedGrant,
 	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
 	renew:  renewSQL,
+	takeIf: takeReturning,
 }
 
 // Postgres is the dialect of PostgreSQL 9.5 or later, through
@@ -112,6 +114,7 @@ var Postgres = &Dialect{
 	grant:  ` ON CONFLICT (token_key) DO UPDATE SET ` + excludedGrant,
 	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
 	renew:  renewSQL,
+	takeIf: takeCTE,
 	// TEXT holds neither NUL nor invalid UTF-8 in a UTF8 database, and
 	// the primary key's btree index "an index entry cannot exceed
 	// approximately one-third of a page (after TOAST compression, if
@@ -165,6 +168,7 @@ var MySQL = &Dialect{
 	ensure:    `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
 	maxKey:    512,
 	binaryKey: true,
+	takeIf:    takeCompareAndSwap,
 
 	// MySQL counts the rows an UPDATE changed, not those it matched, and
 	// a renewal in the millisecond of the taking or of the last renewal
