@@ -44,7 +44,8 @@ func (d *Dialect) String() string {
 }
 
 // SQLite is the dialect of SQLite 3.24 or later (for ON CONFLICT … DO
-// UPDATE), through modernc.org/sqlite or github.com/mattn/go-sqlite3.
+// UPDATE), through modernc.org/sqlite or github.com/mattn/go-sqlite3;
+// TakeLeaseIf needs 3.35 or later (2021), for UPDATE … RETURNING.
 var SQLite = &Dialect{
 	name: "sqlite",
 	ddl: `CREATE TABLE IF NOT EXISTS {table} (

@@ -41,7 +41,10 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 // it is. It may be called more than once and after the lease lapsed, and
 // waits at most a few seconds. It reports no error: a lease it could not
 // release lapses by itself after its TTL, and meanwhile other holders
-// wait.
+// wait. The Lease is also an [oauthrt.CommitReleaser]: CommitRelease
+// commits as Commit does and releases the lease, with one SELECT and one
+// UPDATE (one UPDATE for a lease of TakeLeaseIf, which remembers the
+// token it was taken over).
 func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
 	db, d, table, err := s.setup()
 	if err != nil {

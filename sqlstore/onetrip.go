@@ -178,7 +178,7 @@ const (
 // it is written. The statements of one try, per dialect:
 //
 //   - PostgreSQL: one statement, whether it takes the lease or finds it
-//     held; a data-modifying WITH takes the lease with takeSQL's UPDATE
+//     held; a data-modifying WITH takes the lease with TakeLease's UPDATE
 //     where it is free, RETURNING the row, and otherwise reads the row.
 //     When the lease was taken over another token, one more statement
 //     releases it.
