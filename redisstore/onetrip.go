@@ -228,6 +228,7 @@ type conditionalTake struct {
 	holder             string
 	ms                 int64
 	tried              bool // a script that takes the lease was sent
+	waiting            bool // split found the lease held
 }
 
 // together tries once with takeIf. It returns the epoch and the snapshot
@@ -258,34 +259,50 @@ func (t *conditionalTake) together(ctx context.Context) (int64, *oauthrt.Snapsho
 
 // split tries once where the token group and the lease live in different
 // slots: it takes the lease, then reads the token, so that a holder that
-// committed and then released is seen to have committed. It answers as
-// together does.
+// committed and then released is seen to have committed. Once it has
+// found the lease held, it reads the token first as well: a waiter then
+// learns of the holder's new token in one round trip, and takes no lease
+// only to release it. It answers as together does.
 func (t *conditionalTake) split(ctx context.Context) (int64, *oauthrt.Snapshot, error) {
+	if t.waiting {
+		code, snap, err := t.check(ctx)
+		if err != nil || code != answerPrev {
+			return 0, snap, err
+		}
+	}
 	t.tried = true
 	epoch, err := take.Run(ctx, t.c, t.leaseKeys, t.holder, t.ms).Int64()
 	if err != nil {
 		return 0, nil, fmt.Errorf("oauthrt: redisstore: %w", err)
 	}
+	code, snap, err := t.check(ctx)
+	switch {
+	case err != nil:
+		return 0, nil, err
+	case code == answerPrev && epoch > 0:
+		return epoch, snap, nil
+	case code == answerPrev:
+		t.waiting = true
+		return 0, nil, nil
+	}
+	if epoch > 0 {
+		t.release()
+	}
+	return 0, snap, nil
+}
+
+// check runs check until it decides, and returns its answer: answerPrev or
+// answerOther, with the snapshot it read.
+func (t *conditionalTake) check(ctx context.Context) (int64, *oauthrt.Snapshot, error) {
 	for {
 		res, err := check.Run(ctx, t.c, t.tokenKeys, t.prev, t.exact, t.found).Slice()
 		if err != nil {
 			return 0, nil, fmt.Errorf("oauthrt: redisstore: %w", err)
 		}
 		code, snap, again, err := t.answer(res)
-		switch {
-		case err != nil:
-			return 0, nil, err
-		case again:
-			continue
-		case code == answerPrev && epoch > 0:
-			return epoch, snap, nil
-		case code == answerPrev:
-			return 0, nil, nil
+		if err != nil || !again {
+			return code, snap, err
 		}
-		if epoch > 0 {
-			t.release()
-		}
-		return 0, snap, nil
 	}
 }
 
