@@ -117,6 +117,35 @@
 // LoadGrantState is one GET, SaveGrantState one SET, or one DEL for the
 // zero state.
 //
+// # One refresh, three round trips
+//
+// The Store is also an [oauthrt.SnapshotLoader] and an
+// [oauthrt.LeaseLoader], and its leases are [oauthrt.CommitReleaser]s,
+// so that the [oauthrt.Transport] refreshes a key in three round trips:
+// TakeLeaseIf, the lease's Renew right before the refresh token is
+// presented, and CommitRelease. LoadSnapshot is one script that reads the
+// token and the grant state. TakeLeaseIf is one script that reads the
+// token group, decides as Commit does whether it holds prev, and only
+// then takes the lease as TakeLease does (epoch included): a waiter whose
+// token has been refreshed learns so at once, even while the lease is
+// held, and takes nothing; while the token is still prev and the lease
+// held, it tries again with the pause of TakeLease. CommitRelease is one
+// script that commits as Commit does and deletes the lease if it still
+// holds this holder's id, conflict or not; a lease that lapsed and was
+// taken by another holder is left alone. A token without a valid
+// fingerprint record costs TakeLeaseIf and CommitRelease one round trip
+// more, as it does Commit.
+//
+// Those scripts touch a key's token group and its lease at once, which a
+// single node allows, and Redis Cluster only when they share a slot: with
+// a Prefix holding a hash tag ("{app}:"), which puts every key of the
+// Store in one slot. With the names of the previous release they live in
+// two, so on a cluster TakeLeaseIf takes the lease and then reads the
+// token (two round trips; three when it finds another token, as it then
+// lets the lease go; a waiter that found the lease held reads the token
+// first), and CommitRelease commits and then releases (two): in that
+// order, so that whoever takes the lease next reads the committed token.
+//
 // The Store is also an [oauthrt.KeyLister], an [oauthrt.GrantStateLister]
 // and an [oauthrt.Deleter]. ListKeys walks the keyspace with SCAN, never
 // KEYS (which blocks Redis while it goes through every key), with a MATCH

@@ -4,42 +4,69 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/lease"
 	"github.com/redis/go-redis/v9"
 )
 
-// take takes a lease that no one holds, with the next epoch of its key.
-// KEYS: the lease, its epoch counter. ARGV: the holder id followed by
-// ':', the TTL in milliseconds. The lease's value is ARGV[1] followed by
-// the epoch in decimal. It returns the epoch, or 0 when the lease is held
+// takeLua defines take(lease, epochs, holder, ttl), which takes a lease
+// that no one holds, with the next epoch of its key. lease and epochs name
+// the lease and its epoch counter; holder is the holder id followed by
+// ':', ttl the TTL in milliseconds. The lease's value is holder followed
+// by the epoch in decimal. It returns the epoch; 0 when the lease is held
 // (by this release's holders or by the previous one's, whose value is a
-// bare holder id).
-var take = redis.NewScript(`
-if redis.call("EXISTS", KEYS[1]) == 1 then
-	return 0
+// bare holder id); -1 when the counter is below 1, which only something
+// other than a Store can have written (the caller answers with
+// badEpochLua).
+const takeLua = `
+local function take(lease, epochs, holder, ttl)
+	if redis.call("EXISTS", lease) == 1 then
+		return 0
+	end
+	local epoch = redis.call("INCR", epochs)
+	if epoch < 1 then
+		return -1
+	end
+	redis.call("SET", lease, holder .. epoch, "PX", ttl)
+	return epoch
 end
-local epoch = redis.call("INCR", KEYS[2])
-if epoch < 1 then
-	return redis.error_reply("the epoch counter is below 1: something other than a Store wrote it")
+`
+
+// badEpochLua is the error a script returns when take returned -1.
+const badEpochLua = `redis.error_reply("the epoch counter is below 1: something other than a Store wrote it")`
+
+// take runs take. KEYS: the lease, its epoch counter. ARGV: the holder id
+// followed by ':', the TTL in milliseconds. It returns the epoch, or 0
+// when the lease is held.
+var take = redis.NewScript(takeLua + `
+local epoch = take(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if epoch < 0 then
+	return ` + badEpochLua + `
 end
-redis.call("SET", KEYS[1], ARGV[1] .. epoch, "PX", ARGV[2])
 return epoch
 `)
 
-// release deletes a lease only while it is still the caller's: while its
-// value starts with ARGV[1], the holder id and ':'. A holder id is drawn
-// at random for each taking, so it names one lease, epoch included, and
-// the lease can be released by a holder that does not know its epoch (a
-// take whose answer was lost).
-var release = redis.NewScript(`
-local v = redis.call("GET", KEYS[1])
-if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-	return redis.call("DEL", KEYS[1])
+// releaseLua defines release(lease, holder), which deletes a lease only
+// while it is still the caller's: while its value starts with holder, the
+// holder id and ':'. A holder id is drawn at random for each taking, so it
+// names one lease, epoch included, and the lease can be released by a
+// holder that does not know its epoch (a take whose answer was lost).
+const releaseLua = `
+local function release(lease, holder)
+	local v = redis.call("GET", lease)
+	if v and string.sub(v, 1, #holder) == holder then
+		return redis.call("DEL", lease)
+	end
+	return 0
 end
-return 0
-`)
+`
+
+// release runs release. KEYS: the lease. ARGV: the holder id followed by
+// ':'.
+var release = redis.NewScript(releaseLua + `return release(KEYS[1], ARGV[1])`)
 
 // renew gives a lease a new TTL only while it still holds the caller's
 // value, holder id and epoch: a lease that lapsed is gone from Redis, or
@@ -103,25 +130,44 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		}
 		return nil, err
 	}
-	value := holder + strconv.FormatInt(epoch, 10)
-	l := lease.New(key, ttl,
+	return s.newLease(c, key, holder, epoch, ttl), nil
+}
+
+// newLease returns the lease that the holder id holder (followed by ':')
+// took of key with the epoch epoch, for ttl.
+func (s *Store) newLease(c redis.UniversalClient, key, holder string, epoch int64, ttl time.Duration) *fencedLease {
+	l := &fencedLease{store: s, client: c, key: key, holder: holder, epoch: uint64(epoch)}
+	leaseKey := s.leaseKeys(key)[:1]
+	value, ms := holder+strconv.FormatInt(epoch, 10), ttl.Milliseconds()
+	l.Lease = lease.New(key, ttl,
 		func(ctx context.Context) (bool, error) {
-			n, err := renew.Run(ctx, c, keys[:1], value, ms).Int()
+			n, err := renew.Run(ctx, c, leaseKey, value, ms).Int()
 			if err != nil {
 				return false, fmt.Errorf("oauthrt: redisstore: %w", err)
 			}
 			return n == 1, nil
 		},
 		func(ctx context.Context) {
-			_ = release.Run(ctx, c, keys[:1], holder).Err() // on failure, the lease lapses
+			if l.settled.Load() {
+				return // a script released it already
+			}
+			_ = release.Run(ctx, c, leaseKey, holder).Err() // on failure, the lease lapses
 		})
-	return &fencedLease{Lease: l, epoch: uint64(epoch)}, nil
+	return l
 }
 
-// fencedLease is a lease with the epoch the take script gave it.
+// fencedLease is a lease with the epoch the take script gave it. It is
+// also an [oauthrt.CommitReleaser] (see onetrip.go).
 type fencedLease struct {
 	oauthrt.Lease
-	epoch uint64
+	store  *Store
+	client redis.UniversalClient
+	key    string
+	holder string // the holder id followed by ':'
+	epoch  uint64
+	// settled is set once a script has released the lease, or found it
+	// no longer this holder's: Release then asks Redis nothing.
+	settled atomic.Bool
 }
 
 var _ oauthrt.FencedLease = (*fencedLease)(nil)

@@ -203,7 +203,7 @@ func TestOldReleaseLeases(t *testing.T) {
 
 // TestEpochCounterTampered sets a key's epoch counter to values no Store
 // writes: TakeLease must fail rather than hand out a lease with a
-// meaningless epoch, and must leave no lease behind.
+// meaningless epoch, and must leave no lease behind; so must TakeLeaseIf.
 func TestEpochCounterTampered(t *testing.T) {
 	c := newClient(t)
 	prefix := newPrefix(t, c)
@@ -236,6 +236,20 @@ func TestEpochCounterTampered(t *testing.T) {
 		}
 		if n := c.Exists(ctx, prefix+"lease:k").Val(); n != 0 {
 			t.Errorf("TakeLease with the epoch counter at %q left a lease behind", v)
+		}
+		wait, cancel = context.WithTimeout(ctx, 5*time.Second)
+		l, _, err = s.TakeLeaseIf(wait, "k", nil) // the key holds no token: nil is prev
+		cancel()
+		if err == nil {
+			if l != nil {
+				l.Release()
+			}
+			t.Errorf("TakeLeaseIf with the epoch counter at %q succeeded", v)
+		} else if !strings.HasPrefix(err.Error(), "oauthrt: ") {
+			t.Errorf("TakeLeaseIf with the epoch counter at %q: err = %q, want the package prefix", v, err)
+		}
+		if n := c.Exists(ctx, prefix+"lease:k").Val(); n != 0 {
+			t.Errorf("TakeLeaseIf with the epoch counter at %q left a lease behind", v)
 		}
 	}
 }

@@ -20,9 +20,11 @@ var errNilClient = errors.New("oauthrt: redisstore: Store.Client is nil")
 
 // Store is an [oauthrt.TokenStore] on Redis, and an [oauthrt.Committer],
 // an [oauthrt.GrantStateStore], an [oauthrt.LeaseLocker] whose leases
-// are [oauthrt.FencedLease]s, an [oauthrt.KeyLister], an
-// [oauthrt.GrantStateLister] and an [oauthrt.Deleter]. See the package documentation for the keys
-// it writes; it works alike on a single node and on Redis Cluster.
+// are [oauthrt.FencedLease]s and [oauthrt.CommitReleaser]s, an
+// [oauthrt.SnapshotLoader], an [oauthrt.LeaseLoader], an
+// [oauthrt.KeyLister], an [oauthrt.GrantStateLister] and an
+// [oauthrt.Deleter]. See the package documentation for the keys it
+// writes; it works alike on a single node and on Redis Cluster.
 //
 // A Store is safe for concurrent use, and any number of Stores, in any
 // number of processes, may share one Redis. Its fields must be set before

@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/tokencodec"
@@ -41,70 +43,116 @@ func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token)
 		return err
 	}
 	if prev == nil {
-		return commitFirst(ctx, db, d, table, key, b)
+		// The key may have no row yet; a lease's CommitRelease has one.
+		if _, err := db.ExecContext(ctx, d.sql(d.ensure, table), key); err != nil {
+			return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
+		}
+	}
+	w := writer{db: db, d: d, table: table, aead: s.AEAD, key: key}
+	_, err = w.commit(ctx, prev, b, "", nil)
+	return err
+}
+
+// A writer runs the statements of one commit to key's row.
+type writer struct {
+	db    *sql.DB
+	d     *Dialect
+	table string
+	aead  cipher.AEAD
+	key   string
+}
+
+// commit writes the encoded token b into the row, which must exist, if
+// the row holds prev (nil: no token); otherwise it returns an error
+// wrapping [oauthrt.ErrCommitConflict]. When holder is not "", the UPDATE
+// that writes also releases holder's lease if the row still holds it,
+// and wrote reports that such an UPDATE changed the row: then the lease
+// is no longer holder's. read, when not nil, is what the row held when
+// the caller last read it, and held prev: the first round writes over it
+// without reading the row again.
+//
+// With a non-nil prev, each round reads the row's token (but the first
+// with read), compares its fingerprint with prev's, and writes with an
+// UPDATE whose WHERE requires the row to hold still the very bytes
+// compared; a round whose UPDATE matches nothing starts again.
+func (w writer) commit(ctx context.Context, prev *oauth2.Token, b []byte, holder string, read *sql.Null[[]byte]) (wrote bool, err error) {
+	if prev == nil {
+		n, err := w.update(ctx, commitFirstSQL, b, holder)
+		if err != nil {
+			return false, err
+		}
+		// The UPDATE changes a NULL token to b when it matches, so even
+		// MySQL's count of changed rows is the count of matched ones.
+		if n == 0 {
+			return false, conflict(w.key)
+		}
+		return true, nil
 	}
 	want := oauthrt.Fingerprint(prev)
 	for try := range commitTries {
 		var held sql.Null[[]byte]
-		err := db.QueryRowContext(ctx, d.sql(loadSQL, table), key).Scan(&held)
-		switch {
-		case errors.Is(err, sql.ErrNoRows), err == nil && !held.Valid:
-			return conflict(key)
-		case err != nil:
-			return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
-		}
-		cur, err := tokencodec.Decode(held.V, s.AEAD, key)
-		if err != nil {
-			return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
-		}
-		if oauthrt.Fingerprint(cur) != want {
-			return conflict(key)
+		if try == 0 && read != nil && read.Valid {
+			held = *read
+		} else {
+			err := w.db.QueryRowContext(ctx, w.d.sql(loadSQL, w.table), w.key).Scan(&held)
+			switch {
+			case errors.Is(err, sql.ErrNoRows), err == nil && !held.Valid:
+				return false, conflict(w.key)
+			case err != nil:
+				return false, fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", w.key, err)
+			}
+			cur, err := tokencodec.Decode(held.V, w.aead, w.key)
+			if err != nil {
+				return false, fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", w.key, err)
+			}
+			if oauthrt.Fingerprint(cur) != want {
+				return false, conflict(w.key)
+			}
 		}
 		if try > 0 && bytes.Equal(held.V, b) {
 			// The row holds prev, as tok's very bytes: MySQL counts the
 			// rows an UPDATE changed, not those it matched, so the last
 			// round's UPDATE, which set every column to what it held,
 			// counted none.
-			return nil
+			return false, nil
 		}
-		res, err := db.ExecContext(ctx, d.sql(commitSQL, table), b, key, held.V)
+		n, err := w.update(ctx, commitSQL, b, holder, held.V)
 		if err != nil {
-			return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
+			return false, err
 		}
 		if n > 0 {
-			return nil
+			return true, nil
 		}
 		// The row changed since it was read: read it again.
 	}
 	// Not a conflict: the store held prev each time, and the Transport
 	// would adopt a token whose refresh token it has just used.
-	return fmt.Errorf("oauthrt: sqlstore: committing key %q: the stored token was replaced by one of the same fingerprint %d times in a row; nothing committed", key, commitTries)
+	return false, fmt.Errorf("oauthrt: sqlstore: committing key %q: the stored token was replaced by one of the same fingerprint %d times in a row; nothing committed", w.key, commitTries)
 }
 
-// commitFirst commits the encoded token b into key's row if the row holds
-// no token, creating it if need be.
-func commitFirst(ctx context.Context, db *sql.DB, d *Dialect, table, key string, b []byte) error {
-	if _, err := db.ExecContext(ctx, d.sql(d.ensure, table), key); err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
+// update runs the commit UPDATE q (commitSQL or commitFirstSQL) of b,
+// releasing holder's lease in the same statement when holder is not "",
+// and returns the count of rows it changed. held is the bytes commitSQL
+// requires the row to hold.
+func (w writer) update(ctx context.Context, q string, b []byte, holder string, held ...[]byte) (int64, error) {
+	args := []any{b}
+	if holder != "" {
+		q = strings.Replace(q, " WHERE ", releasing+" WHERE ", 1)
+		args = append(args, holder, holder)
 	}
-	res, err := db.ExecContext(ctx, d.sql(commitFirstSQL, table), b, key)
+	args = append(args, w.key)
+	for _, h := range held {
+		args = append(args, h)
+	}
+	res, err := w.db.ExecContext(ctx, w.d.sql(q, w.table), args...)
 	if err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
+		return 0, fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", w.key, err)
 	}
-	// The UPDATE changes a NULL token to b when it matches, so even
-	// MySQL's count of changed rows is the count of matched ones.
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", key, err)
+		return 0, fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", w.key, err)
 	}
-	if n == 0 {
-		return conflict(key)
-	}
-	return nil
+	return n, nil
 }
 
 func conflict(key string) error {

@@ -22,6 +22,8 @@ type Dialect struct {
 	upsert    string // what follows the INSERT of Save: replace token and updated_at, clear the grant state
 	grant     string // what follows the INSERT of SaveGrantState: replace the grant state only
 	ensure    string // INSERT of a key alone that leaves an existing row as it is
+	renew     string // UPDATE of Renew: lease_until to a full TTL from now, in every row it matches
+	takeIf    takeMode
 	added     []column
 	maxKey    int  // longest key in bytes; 0: no limit
 	utf8Key   bool // the key column holds valid UTF-8 without NUL bytes only
@@ -42,7 +44,8 @@ func (d *Dialect) String() string {
 }
 
 // SQLite is the dialect of SQLite 3.24 or later (for ON CONFLICT … DO
-// UPDATE), through modernc.org/sqlite or github.com/mattn/go-sqlite3.
+// UPDATE), through modernc.org/sqlite or github.com/mattn/go-sqlite3;
+// TakeLeaseIf needs 3.35 or later (2021), for UPDATE … RETURNING.
 var SQLite = &Dialect{
 	name: "sqlite",
 	ddl: `CREATE TABLE IF NOT EXISTS {table} (
@@ -74,6 +77,8 @@ var SQLite = &Dialect{
 	upsert: ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at, {cleargrant}`,
 	grant:  ` ON CONFLICT (token_key) DO UPDATE SET ` + excludedGrant,
 	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
+	renew:  renewSQL,
+	takeIf: takeReturning,
 }
 
 // Postgres is the dialect of PostgreSQL 9.5 or later, through
@@ -109,6 +114,8 @@ var Postgres = &Dialect{
 	upsert: ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at, {cleargrant}`,
 	grant:  ` ON CONFLICT (token_key) DO UPDATE SET ` + excludedGrant,
 	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
+	renew:  renewSQL,
+	takeIf: takeCTE,
 	// TEXT holds neither NUL nor invalid UTF-8 in a UTF8 database, and
 	// the primary key's btree index "an index entry cannot exceed
 	// approximately one-third of a page (after TOAST compression, if
@@ -162,6 +169,14 @@ var MySQL = &Dialect{
 	ensure:    `INSERT INTO {table} (token_key) VALUES (?) ON DUPLICATE KEY UPDATE token_key = token_key`,
 	maxKey:    512,
 	binaryKey: true,
+	takeIf:    takeCompareAndSwap,
+
+	// MySQL counts the rows an UPDATE changed, not those it matched, and
+	// a renewal in the millisecond of the taking or of the last renewal
+	// would change nothing; lease_until therefore grows by at least 1 ms
+	// with each renewal, so that one statement tells whether the lease
+	// is still held.
+	renew: `UPDATE {table} SET lease_until = GREATEST({now} + ?, lease_until + 1) WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`,
 }
 
 // excludedGrant replaces the grant state of an existing row in the
@@ -189,9 +204,16 @@ const (
 	epochSQL       = `SELECT lease_epoch FROM {table} WHERE token_key = ? AND lease_holder = ?`
 	releaseSQL     = `UPDATE {table} SET lease_holder = NULL, lease_until = 0 WHERE token_key = ? AND lease_holder = ?`
 	renewSQL       = `UPDATE {table} SET lease_until = {now} + ? WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`
-	heldSQL        = `SELECT COUNT(*) FROM {table} WHERE token_key = ? AND lease_holder = ? AND lease_until > {now}`
 	addColumnSQL   = `ALTER TABLE {table} ADD COLUMN `
 )
+
+// releasing is what CommitRelease adds to the SET of commitSQL and
+// commitFirstSQL: it releases the lease of the holder given twice if the
+// row still holds it. lease_until comes first because MySQL evaluates the
+// assignments of an UPDATE from left to right, each seeing the ones
+// before it.
+const releasing = `, lease_until = CASE WHEN lease_holder = ? THEN 0 ELSE lease_until END,` +
+	` lease_holder = CASE WHEN lease_holder = ? THEN NULL ELSE lease_holder END`
 
 // grantColumns is {grant}: the grant state columns, in the order
 // scanGrant reads them.

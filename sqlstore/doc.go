@@ -224,7 +224,79 @@
 //
 // which matches nothing once the lease has lapsed, whether or not
 // another holder has taken it since: Renew then fails with
-// [oauthrt.ErrLeaseLost], and never takes a lapsed lease again.
+// [oauthrt.ErrLeaseLost], and never takes a lapsed lease again. In MySQL
+// it sets lease_until to GREATEST(<now> + <LeaseTTL in ms>, lease_until + 1),
+// so that it changes every row it matches, and MySQL's count of changed
+// rows tells in one statement whether the lease is still held.
+//
+// # A refresh in three statements
+//
+// A Store is also an [oauthrt.SnapshotLoader] and an
+// [oauthrt.LeaseLoader], and its leases are [oauthrt.CommitReleaser]s:
+// the Transport then refreshes a key with TakeLeaseIf, Renew and
+// CommitRelease, where the steps one by one (Load, LoadGrantState,
+// TakeLease, Load, LoadGrantState, Renew, Commit, Release) cost about
+// eleven statements. Per call, when nothing else writes the key
+// meanwhile:
+//
+//	                                      PostgreSQL  SQLite  MySQL/MariaDB
+//	LoadSnapshot                                   1       1       1
+//	TakeLeaseIf, the row holds prev                1       1       2
+//	TakeLeaseIf, the row holds another token       2       2       1
+//	TakeLeaseIf, the lease is held (each try)      1       2       1
+//	Renew                                          1       1       1
+//	CommitRelease                                  1       1       1
+//	a refresh: TakeLeaseIf, Renew, CommitRelease   3       3       4
+//
+// LoadSnapshot is one SELECT of token and the grant_ columns.
+// TakeLeaseIf compares fingerprints in Go, after decoding the token,
+// since a sealed token is new bytes each time it is written. In
+// PostgreSQL one statement takes the lease where it is free and reads
+// the row either way:
+//
+//	WITH taken AS (
+//		UPDATE oauthrt_tokens SET lease_holder = <holder>, lease_until = <now> + <LeaseTTL in ms>,
+//			lease_epoch         = lease_epoch + 1
+//		WHERE token_key = <key> AND (lease_holder IS NULL OR lease_until <= <now>)
+//		RETURNING token, grant_…, lease_epoch)
+//	SELECT token, grant_…, lease_epoch, TRUE FROM taken
+//	UNION ALL SELECT token, grant_…, lease_epoch, FALSE FROM oauthrt_tokens
+//	WHERE token_key = <key> AND NOT EXISTS (SELECT 1 FROM taken)
+//
+// The row it took comes from RETURNING, the row's latest version, so the
+// token is the one the lease was taken over even when the UPDATE waited
+// for another writer. SQLite (3.35 or later) runs the same UPDATE with
+// RETURNING, and a SELECT of the row only when it took nothing. When the
+// lease was taken over another token than prev, one more statement
+// releases it (its epoch is spent). MySQL and MariaDB have no UPDATE …
+// RETURNING: TakeLeaseIf reads the row first, and, when it holds prev
+// and the lease is free, takes it with the same UPDATE conditioned on
+// the row still holding the lease_epoch, token and grant_ values it read
+// (compared with <=>), so that it never takes the lease over another
+// token and the snapshot is the one the lease was taken with. A key
+// without a row holds no token: for a nil prev one INSERT makes the row
+// (once per key) and the try is made again.
+//
+// CommitRelease is Commit's conditional UPDATE with the release in its
+// SET:
+//
+//	UPDATE oauthrt_tokens SET token = <tok>, updated_at = <now>, grant_… = NULL,
+//		lease_until         = CASE WHEN lease_holder = <holder> THEN 0 ELSE lease_until END,
+//		lease_holder        = CASE WHEN lease_holder = <holder> THEN NULL ELSE lease_holder END
+//	WHERE token_key = <key> AND token = <the bytes TakeLeaseIf read>
+//
+// (token IS NULL for a nil prev). Its condition is Commit's: the very
+// bytes compared with prev, which the lease remembers from TakeLeaseIf;
+// a lease taken by TakeLease, or a prev other than TakeLeaseIf's, reads
+// and compares them first, one SELECT more. When the UPDATE matches
+// nothing, CommitRelease reads and compares again as Commit does; a
+// conflict releases the lease with one more statement.
+//
+// The counts are of statements. A driver may add round trips of its
+// own: go-sql-driver/mysql, unless the data source name sets
+// interpolateParams=true, prepares each statement that has arguments
+// before running it (two round trips for each); pgx prepares each text
+// once per connection and then reuses it.
 //
 // # Listing and deleting
 //

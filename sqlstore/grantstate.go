@@ -38,7 +38,7 @@ func (s *Store) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantSt
 
 // grantRow is what a row's grant_ columns hold, as they are scanned.
 type grantRow struct {
-	deadToken, deadCode                  []byte
+	deadToken, deadCode                  sql.Null[[]byte]
 	deadAt, next, failures, failingSince sql.NullInt64
 }
 
@@ -49,8 +49,8 @@ func (g *grantRow) dest() []any {
 
 func (g *grantRow) state() oauthrt.GrantState {
 	return oauthrt.GrantState{
-		DeadToken:    string(g.deadToken),
-		DeadCode:     string(g.deadCode),
+		DeadToken:    string(g.deadToken.V),
+		DeadCode:     string(g.deadCode.V),
 		DeadAt:       fromMillis(g.deadAt),
 		NextAttempt:  fromMillis(g.next),
 		Failures:     int(g.failures.Int64),

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/lease"
@@ -39,7 +41,10 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 // it is. It may be called more than once and after the lease lapsed, and
 // waits at most a few seconds. It reports no error: a lease it could not
 // release lapses by itself after its TTL, and meanwhile other holders
-// wait.
+// wait. The Lease is also an [oauthrt.CommitReleaser]: CommitRelease
+// commits as Commit does and releases the lease, with one SELECT and one
+// UPDATE (one UPDATE for a lease of TakeLeaseIf, which remembers the
+// token it was taken over).
 func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
 	db, d, table, err := s.setup()
 	if err != nil {
@@ -52,29 +57,9 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	if err != nil {
 		return nil, err
 	}
-	holder := lease.NewHolder()
-	ms := ttl.Milliseconds()
+	fl := s.newLease(db, d, table, key, ttl)
+	ms, holder, l := ttl.Milliseconds(), fl.holder, fl.Lease
 	ensure, take := d.sql(d.ensure, table), d.sql(takeSQL, table)
-	renew := func(ctx context.Context) (bool, error) {
-		res, err := db.ExecContext(ctx, d.sql(renewSQL, table), ms, key, holder)
-		if err != nil {
-			return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 1 {
-			return true, nil
-		}
-		// MySQL counts the rows an UPDATE changed, not those it matched:
-		// a renewal in the millisecond of the last one changes nothing.
-		var n int
-		if err := db.QueryRowContext(ctx, d.sql(heldSQL, table), key, holder).Scan(&n); err != nil {
-			return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
-		}
-		return n == 1, nil
-	}
-	release := func(ctx context.Context) {
-		_, _ = db.ExecContext(ctx, d.sql(releaseSQL, table), key, holder) // on failure, the lease lapses
-	}
-	l := lease.New(key, ttl, renew, release)
 
 	// This package never deletes rows, so one TakeLease makes sure of the
 	// row once.
@@ -123,16 +108,58 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		}
 		return nil, err
 	}
-	return &fencedLease{Lease: l, epoch: epoch}, nil
+	fl.epoch = epoch
+	return fl, nil
+}
+
+// newLease returns the lease of a new holder on key for ttl, not yet
+// taken: its Renew and Release run their statements on table.
+func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Duration) *fencedLease {
+	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key}, holder: lease.NewHolder()}
+	ms, holder := ttl.Milliseconds(), fl.holder
+	renew := func(ctx context.Context) (bool, error) {
+		res, err := db.ExecContext(ctx, d.sql(d.renew, table), ms, key, holder)
+		if err != nil {
+			return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
+		}
+		// The UPDATE changes lease_until in every row it matches, even on
+		// MySQL, which counts the rows changed (see Dialect.renew).
+		n, err := res.RowsAffected()
+		if err != nil {
+			return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
+		}
+		return n == 1, nil
+	}
+	release := func(ctx context.Context) {
+		if fl.released.Load() {
+			return // by the statement of CommitRelease
+		}
+		_, _ = db.ExecContext(ctx, d.sql(releaseSQL, table), key, holder) // on failure, the lease lapses
+	}
+	fl.Lease = lease.New(key, ttl, renew, release)
+	return fl
 }
 
 // fencedLease is a lease with the lease_epoch its taking wrote.
 type fencedLease struct {
 	oauthrt.Lease
-	epoch uint64
+	epoch  uint64
+	w      writer // key's row, for CommitRelease
+	holder string
+	// read is what the row's token column held when TakeLeaseIf took the
+	// lease, and readFP the fingerprint of that token ("" for NULL); nil
+	// when TakeLease took it.
+	read   *sql.Null[[]byte]
+	readFP string
+	// released is set once a statement of CommitRelease released the
+	// lease: Release then sends nothing.
+	released atomic.Bool
 }
 
-var _ oauthrt.FencedLease = (*fencedLease)(nil)
+var (
+	_ oauthrt.FencedLease    = (*fencedLease)(nil)
+	_ oauthrt.CommitReleaser = (*fencedLease)(nil)
+)
 
 // Epoch returns the lease's fencing token, the row's lease_epoch when it
 // was taken: at least 1, and greater than that of every lease taken

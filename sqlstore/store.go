@@ -21,8 +21,11 @@ const defaultTable = "oauthrt_tokens"
 // of a SQL database. It is also an [oauthrt.LeaseLocker] whose leases are
 // [oauthrt.FencedLease]s, an [oauthrt.Committer] and an
 // [oauthrt.GrantStateStore], so that a fleet sharing the table holds the
-// fleet protocol by construction; and an [oauthrt.KeyLister], an
-// [oauthrt.GrantStateLister] and an [oauthrt.Deleter]. It is safe for concurrent use, and any
+// fleet protocol by construction; an [oauthrt.SnapshotLoader] and an
+// [oauthrt.LeaseLoader] whose leases are [oauthrt.CommitReleaser]s, so
+// that a refresh costs three statements (four on MySQL); and an
+// [oauthrt.KeyLister], an [oauthrt.GrantStateLister] and an
+// [oauthrt.Deleter]. It is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share a table. Set
 // its fields before first use and do not change them after.
 type Store struct {

@@ -88,6 +88,12 @@ func allMethods(s *sqlstore.Store) map[string]error {
 		l.Release()
 	}
 	errs["TakeLease"] = err
+	_, errs["LoadSnapshot"] = s.LoadSnapshot(ctx, "k")
+	l, _, err = s.TakeLeaseIf(ctx, "k", nil)
+	if l != nil {
+		l.Release()
+	}
+	errs["TakeLeaseIf"] = err
 	return errs
 }
 
@@ -215,6 +221,9 @@ func keyMethods(s *sqlstore.Store, key string) map[string]error {
 	_, errs["Lock"] = s.Lock(ctx, key)
 	_, errs["TakeLease"] = s.TakeLease(ctx, key)
 	errs["Delete"] = s.Delete(ctx, key)
+	_, errs["LoadSnapshot"] = s.LoadSnapshot(ctx, key)
+	_, _, errs["TakeLeaseIf"] = s.TakeLeaseIf(ctx, key, nil)
+	_, _, errs["TakeLeaseIf from a token"] = s.TakeLeaseIf(ctx, key, tok)
 	return errs
 }
 

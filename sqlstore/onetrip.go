@@ -1,0 +1,403 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/lease"
+	"github.com/oauthrt/oauthrt/internal/tokencodec"
+	"golang.org/x/oauth2"
+)
+
+// This file holds the capabilities that merge the steps of a refresh
+// into fewer statements (see [oauthrt.SnapshotLoader],
+// [oauthrt.LeaseLoader] and [oauthrt.CommitReleaser]), in the order a
+// refresh takes them.
+
+var _ oauthrt.SnapshotLoader = (*Store)(nil)
+
+// snapshotSQL reads what LoadSnapshot returns: the token and the grant
+// state, in scanRow's order.
+const snapshotSQL = `SELECT token, {grant} FROM {table} WHERE token_key = ?`
+
+// LoadSnapshot returns the token stored under key (nil when there is
+// none: no row, or a row that only carries a lease or a grant state) and
+// the key's grant state, read together by one SELECT on every dialect.
+// A stored token that cannot be decrypted gives an error wrapping
+// [oauthrt.ErrDecrypt], one that is not a token an error wrapping
+// [oauthrt.ErrCorruptToken], as Load does. See [oauthrt.SnapshotLoader].
+func (s *Store) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot, error) {
+	db, d, table, err := s.setup()
+	if err != nil {
+		return oauthrt.Snapshot{}, err
+	}
+	if err := d.checkKey(key); err != nil {
+		return oauthrt.Snapshot{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return oauthrt.Snapshot{}, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
+	}
+	var r storedRow
+	err = db.QueryRowContext(ctx, d.sql(snapshotSQL, table), key).Scan(r.dest()...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return oauthrt.Snapshot{}, nil
+	case err != nil:
+		return oauthrt.Snapshot{}, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
+	}
+	snap, err := r.snapshot(s, key)
+	if err != nil {
+		return oauthrt.Snapshot{}, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
+	}
+	return snap, nil
+}
+
+// storedRow is a row's token and grant state, as they are scanned.
+type storedRow struct {
+	token sql.Null[[]byte]
+	grant grantRow
+}
+
+// dest returns where to scan token and the columns {grant} names, in
+// their order.
+func (r *storedRow) dest() []any {
+	return append([]any{&r.token}, r.grant.dest()...)
+}
+
+// snapshot decodes the row with s's AEAD, bound to key.
+func (r *storedRow) snapshot(s *Store, key string) (oauthrt.Snapshot, error) {
+	snap := oauthrt.Snapshot{State: r.grant.state()}
+	if !r.token.Valid {
+		return snap, nil
+	}
+	tok, err := tokencodec.Decode(r.token.V, s.AEAD, key)
+	if err != nil {
+		return oauthrt.Snapshot{}, err
+	}
+	snap.Token = tok
+	return snap, nil
+}
+
+// CommitRelease commits tok under the lease's key over prev, as the
+// Store's Commit does (and so clears the key's grant state), and releases
+// the lease if the row still holds it, with one UPDATE on every dialect:
+// Commit's conditional UPDATE, whose SET also hands the lease back where
+// lease_holder is still this holder's. See [oauthrt.CommitReleaser].
+//
+// The UPDATE's condition is Commit's: the row must hold the very bytes
+// that were compared with prev, or, for a nil prev, no token. A lease
+// taken by TakeLeaseIf over prev remembers the bytes the row held as it
+// was taken, and so writes without reading them again; a lease taken by
+// TakeLease, or a prev other than the one TakeLeaseIf was given, reads
+// and compares them first, one SELECT more. When the UPDATE matches
+// nothing (the row was written since, or, on MySQL, it changed nothing),
+// CommitRelease reads and compares again, as Commit does. A conflict
+// stores nothing, returns an error wrapping [oauthrt.ErrCommitConflict],
+// and releases the lease with one more statement. Other errors leave the
+// lease as it may be: Release it, or let it lapse.
+func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", l.w.key, err)
+	}
+	b, err := tokencodec.Encode(tok, l.w.aead, l.w.key)
+	if err != nil {
+		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", l.w.key, err)
+	}
+	var read *sql.Null[[]byte]
+	if l.read != nil && oauthrt.Fingerprint(prev) == l.readFP {
+		read = l.read
+	}
+	wrote, err := l.w.commit(ctx, prev, b, l.holder, read)
+	if wrote {
+		l.released.Store(true)
+	}
+	if err == nil || errors.Is(err, oauthrt.ErrCommitConflict) {
+		l.Release() // sends nothing when the UPDATE released it
+	}
+	return err
+}
+
+var _ oauthrt.LeaseLoader = (*Store)(nil)
+
+// How a dialect's TakeLeaseIf takes the lease and reads the row.
+type takeMode int
+
+const (
+	// takeCTE (PostgreSQL): one statement, a data-modifying WITH, takes
+	// the lease if it is free and returns the row in any case, with
+	// whether it took it.
+	takeCTE takeMode = iota
+	// takeReturning (SQLite 3.35 or later): the taking UPDATE returns the
+	// row it took; when it takes nothing, a SELECT reads the row.
+	takeReturning
+	// takeCompareAndSwap (MySQL, MariaDB): no UPDATE … RETURNING; a
+	// SELECT reads the row, and, when it holds prev and the lease is
+	// free, an UPDATE takes the lease on the condition that the row still
+	// holds everything the SELECT read.
+	takeCompareAndSwap
+)
+
+// The statements of TakeLeaseIf; each reads token, {grant} and
+// lease_epoch in that order, as storedRow.dest and then the epoch scan
+// them. The RETURNING and the first SELECT of takeCTESQL give the row's
+// values after the UPDATE, read from its latest version: the token the
+// lease was taken over, even when the UPDATE waited for another writer.
+const (
+	takeCTESQL = `WITH taken AS (` + takeSQL + ` RETURNING token, {grant}, lease_epoch)` +
+		` SELECT token, {grant}, lease_epoch, TRUE FROM taken` +
+		` UNION ALL SELECT token, {grant}, lease_epoch, FALSE FROM {table} WHERE token_key = ? AND NOT EXISTS (SELECT 1 FROM taken)`
+	takeReturningSQL = takeSQL + ` RETURNING token, {grant}, lease_epoch`
+	// takeReadSQL also reads whether the lease is free; takeSwapSQL's
+	// arguments are takeSQL's, then the lease_epoch, token and grant_
+	// columns takeReadSQL read, compared with <=>, which holds for two
+	// NULLs.
+	takeReadSQL = `SELECT token, {grant}, lease_epoch, (lease_holder IS NULL OR lease_until <= {now}) FROM {table} WHERE token_key = ?`
+	takeSwapSQL = takeSQL + ` AND lease_epoch = ? AND token <=> ? AND grant_dead_token <=> ? AND grant_dead_code <=> ?` +
+		` AND grant_dead_at <=> ? AND grant_next_attempt <=> ? AND grant_failures <=> ? AND grant_failing_since <=> ?`
+)
+
+// TakeLeaseIf takes the refresh lease of key as TakeLease does (for the
+// Store's LeaseTTL, by the database's clock, adding one to lease_epoch)
+// if the table holds prev under key: a token with prev's
+// [oauthrt.Fingerprint], or, when prev is nil, no token (no row, or one
+// without a token). It returns the lease, an [oauthrt.FencedLease] and an
+// [oauthrt.CommitReleaser], with the key's token and grant state as the
+// row held them when the lease was taken. When the table holds another
+// token it returns a nil Lease with the token and grant state it read.
+// While another holder has the lease it waits, reading the row again at
+// each try, until it takes the lease, finds another token, or ctx ends;
+// then the error wraps ctx.Err(). A stored token that cannot be decrypted
+// or decoded is an error, and no lease is kept. See
+// [oauthrt.LeaseLoader].
+//
+// The fingerprint is compared in Go, after the token is decoded: the
+// databases cannot compare it, as a sealed token is new bytes each time
+// it is written. The statements of one try, per dialect:
+//
+//   - PostgreSQL: one statement, whether it takes the lease or finds it
+//     held; a data-modifying WITH takes the lease with TakeLease's UPDATE
+//     where it is free, RETURNING the row, and otherwise reads the row.
+//     When the lease was taken over another token, one more statement
+//     releases it.
+//   - SQLite (3.35 or later, for RETURNING): one statement when it takes
+//     the lease, the UPDATE … RETURNING the row; two when the lease is
+//     held, that UPDATE and a SELECT of the row. When the lease was taken
+//     over another token, one more statement releases it.
+//   - MySQL and MariaDB, which have no UPDATE … RETURNING: two statements
+//     to take the lease, a SELECT of the row, then, when it holds prev
+//     and the lease is free, the taking UPDATE, conditioned on the row
+//     still holding the lease_epoch, token and grant state the SELECT
+//     read; one (the SELECT) when the lease is held or the row holds
+//     another token, which is never taken.
+//
+// A key that has no row holds no token: with a non-nil prev that ends
+// the call; with a nil prev, one INSERT (as TakeLease's) makes the row,
+// and the try is made again at once. A row is never deleted, so that
+// INSERT runs once per key.
+func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (oauthrt.Lease, oauthrt.Snapshot, error) {
+	db, d, table, err := s.setup()
+	if err != nil {
+		return nil, oauthrt.Snapshot{}, err
+	}
+	if err := d.checkKey(key); err != nil {
+		return nil, oauthrt.Snapshot{}, err
+	}
+	ttl, err := lease.TTL("sqlstore", s.LeaseTTL)
+	if err != nil {
+		return nil, oauthrt.Snapshot{}, err
+	}
+	t := &taking{s: s, l: s.newLease(db, d, table, key, ttl), ms: ttl.Milliseconds(), want: oauthrt.Fingerprint(prev)}
+	if err := lease.Wait(ctx, key, t.try); err != nil {
+		if t.uncertain {
+			t.l.Release() // so that no one waits for a lease nobody knows it holds
+		}
+		return nil, oauthrt.Snapshot{}, err
+	}
+	if !t.taken {
+		return nil, t.snap, nil
+	}
+	return t.l, t.snap, nil
+}
+
+// A taking is the state of one TakeLeaseIf between its tries.
+type taking struct {
+	s    *Store
+	l    *fencedLease // the lease, once taken
+	ms   int64        // the TTL in milliseconds
+	want string       // prev's fingerprint
+	// ensured: the INSERT that makes the row ran; uncertain: a statement
+	// that takes the lease failed, and may have taken it.
+	ensured, uncertain bool
+	// What the last try found: the snapshot, and whether the lease was
+	// taken with it.
+	snap  oauthrt.Snapshot
+	taken bool
+}
+
+// A found is what one try of a taking found.
+type found int
+
+const (
+	noRow   found = iota // the key has no row
+	waiting              // the row holds prev, and another holder has the lease
+	other                // the row holds another token than prev: t.snap
+	took                 // the lease: t.snap was read as it was taken
+)
+
+// try is one try of lease.Wait: it reports done when it took the lease
+// or found another token.
+func (t *taking) try(ctx context.Context) (bool, error) {
+	for {
+		var f found
+		var err error
+		switch t.l.w.d.takeIf {
+		case takeCTE:
+			f, err = t.withCTE(ctx)
+		case takeReturning:
+			f, err = t.returning(ctx)
+		default:
+			f, err = t.compareAndSwap(ctx)
+		}
+		if err != nil {
+			return false, err
+		}
+		switch f {
+		case waiting:
+			return false, nil
+		case other:
+			return true, nil
+		case took:
+			t.taken = true
+			return true, nil
+		}
+		if t.want != "" { // no row, no token: not prev
+			t.snap = oauthrt.Snapshot{}
+			return true, nil
+		}
+		if t.ensured {
+			return false, nil // cannot be: no row is ever deleted
+		}
+		w := t.l.w
+		if _, err := w.db.ExecContext(ctx, w.d.sql(w.d.ensure, w.table), w.key); err != nil {
+			return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
+		}
+		t.ensured = true
+	}
+}
+
+// withCTE is a try of takeCTE.
+func (t *taking) withCTE(ctx context.Context) (found, error) {
+	w := t.l.w
+	var r storedRow
+	var epoch int64
+	var taken bool
+	err := w.db.QueryRowContext(ctx, w.d.sql(takeCTESQL, w.table), t.l.holder, t.ms, w.key, w.key).
+		Scan(append(r.dest(), &epoch, &taken)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return noRow, nil
+	case err != nil:
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	return t.settle(r, taken, epoch)
+}
+
+// returning is a try of takeReturning.
+func (t *taking) returning(ctx context.Context) (found, error) {
+	w := t.l.w
+	var r storedRow
+	var epoch int64
+	err := w.db.QueryRowContext(ctx, w.d.sql(takeReturningSQL, w.table), t.l.holder, t.ms, w.key).
+		Scan(append(r.dest(), &epoch)...)
+	switch {
+	case err == nil:
+		return t.settle(r, true, epoch)
+	case !errors.Is(err, sql.ErrNoRows):
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	// Nothing taken: the lease is held, or there is no row.
+	err = w.db.QueryRowContext(ctx, w.d.sql(snapshotSQL, w.table), w.key).Scan(r.dest()...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return noRow, nil
+	case err != nil:
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	return t.settle(r, false, 0)
+}
+
+// compareAndSwap is a try of takeCompareAndSwap.
+func (t *taking) compareAndSwap(ctx context.Context) (found, error) {
+	w := t.l.w
+	var r storedRow
+	var epoch int64
+	var free bool
+	err := w.db.QueryRowContext(ctx, w.d.sql(takeReadSQL, w.table), w.key).Scan(append(r.dest(), &epoch, &free)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return noRow, nil
+	case err != nil:
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	f, err := t.settle(r, false, 0)
+	if err != nil || f != waiting || !free {
+		return f, err
+	}
+	g := r.grant
+	res, err := w.db.ExecContext(ctx, w.d.sql(takeSwapSQL, w.table), t.l.holder, t.ms, w.key,
+		epoch, r.token, g.deadToken, g.deadCode, g.deadAt, g.next, g.failures, g.failingSince)
+	if err != nil {
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	// The UPDATE adds one to lease_epoch, so even MySQL's count of
+	// changed rows is the count of matched ones.
+	n, err := res.RowsAffected()
+	if err != nil {
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	if n != 1 {
+		return waiting, nil // the row changed since it was read: try again
+	}
+	t.keep(r, epoch+1)
+	return took, nil
+}
+
+// settle decodes the row a try read, taken or not, into t.snap, and
+// tells what the try found. A lease taken over another token than prev,
+// or over one that cannot be decoded, is released.
+func (t *taking) settle(r storedRow, taken bool, epoch int64) (found, error) {
+	snap, err := r.snapshot(t.s, t.l.w.key)
+	if err != nil {
+		if taken {
+			t.l.Release()
+		}
+		return 0, fmt.Errorf("oauthrt: sqlstore: key %q: %w", t.l.w.key, err)
+	}
+	t.snap = snap
+	switch {
+	case oauthrt.Fingerprint(snap.Token) != t.want:
+		if taken {
+			t.l.Release()
+		}
+		return other, nil
+	case !taken:
+		return waiting, nil
+	}
+	t.keep(r, epoch)
+	return took, nil
+}
+
+// keep records in the lease what its taking wrote and read: the epoch,
+// and the token's bytes, which CommitRelease writes over.
+func (t *taking) keep(r storedRow, epoch int64) {
+	t.l.epoch = uint64(epoch)
+	read := r.token
+	t.l.read, t.l.readFP = &read, t.want
+}
