@@ -1,0 +1,242 @@
+package oauthrt_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+	"golang.org/x/oauth2"
+)
+
+// tripStore is a MemoryStore that records every call the Transport makes
+// into it and into its leases, by name: with MemoryStore's one-trip
+// methods, each call stands for one round trip of a store over a network.
+type tripStore struct {
+	*oauthrt.MemoryStore
+	mu    sync.Mutex
+	calls []string
+}
+
+var _ interface {
+	oauthrt.LeaseLoader
+	oauthrt.Committer
+} = (*tripStore)(nil)
+
+func (s *tripStore) record(call string) {
+	s.mu.Lock()
+	s.calls = append(s.calls, call)
+	s.mu.Unlock()
+}
+
+// take returns the calls recorded so far, and forgets them.
+func (s *tripStore) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	calls := s.calls
+	s.calls = nil
+	return calls
+}
+
+func (s *tripStore) Load(ctx context.Context, key string) (*oauth2.Token, error) {
+	s.record("Load")
+	return s.MemoryStore.Load(ctx, key)
+}
+
+func (s *tripStore) Save(ctx context.Context, key string, tok *oauth2.Token) error {
+	s.record("Save")
+	return s.MemoryStore.Save(ctx, key, tok)
+}
+
+func (s *tripStore) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	s.record("Commit")
+	return s.MemoryStore.Commit(ctx, key, prev, tok)
+}
+
+func (s *tripStore) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantState, error) {
+	s.record("LoadGrantState")
+	return s.MemoryStore.LoadGrantState(ctx, key)
+}
+
+func (s *tripStore) SaveGrantState(ctx context.Context, key string, st oauthrt.GrantState) error {
+	s.record("SaveGrantState")
+	return s.MemoryStore.SaveGrantState(ctx, key, st)
+}
+
+func (s *tripStore) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot, error) {
+	s.record("LoadSnapshot")
+	return s.MemoryStore.LoadSnapshot(ctx, key)
+}
+
+func (s *tripStore) Lock(ctx context.Context, key string) (func(), error) {
+	s.record("Lock")
+	return s.MemoryStore.Lock(ctx, key)
+}
+
+func (s *tripStore) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
+	s.record("TakeLease")
+	l, err := s.MemoryStore.TakeLease(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tripLease{l.(oauthrt.CommitReleaser), s}, nil
+}
+
+func (s *tripStore) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (oauthrt.Lease, oauthrt.Snapshot, error) {
+	s.record("TakeLeaseIf")
+	l, snap, err := s.MemoryStore.TakeLeaseIf(ctx, key, prev)
+	if l == nil || err != nil {
+		return nil, snap, err
+	}
+	return &tripLease{l.(oauthrt.CommitReleaser), s}, snap, nil
+}
+
+type tripLease struct {
+	oauthrt.CommitReleaser
+	s *tripStore
+}
+
+func (l *tripLease) Renew(ctx context.Context) error {
+	l.s.record("Renew")
+	return l.CommitReleaser.Renew(ctx)
+}
+
+func (l *tripLease) Release() {
+	l.s.record("Release")
+	l.CommitReleaser.Release()
+}
+
+func (l *tripLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
+	l.s.record("CommitRelease")
+	return l.CommitReleaser.CommitRelease(ctx, prev, tok)
+}
+
+// rotating is a Refresher that rotates refresh tokens, counts its
+// refreshes, and fails the test when a refresh token is presented twice.
+type rotating struct {
+	t         *testing.T
+	clk       *clock
+	mu        sync.Mutex
+	presented map[string]bool
+	n         int
+}
+
+func (r *rotating) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.presented[tok.RefreshToken] {
+		r.t.Errorf("refresh token %q presented twice", tok.RefreshToken)
+		return nil, oauthrt.ErrReauthRequired
+	}
+	r.presented[tok.RefreshToken] = true
+	r.n++
+	return &oauth2.Token{AccessToken: fmt.Sprintf("at-%d", r.n), RefreshToken: fmt.Sprintf("rt-%d", r.n), Expiry: r.clk.Now().Add(time.Hour)}, nil
+}
+
+func (r *rotating) refreshes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// With a store that has the one-trip capabilities, a refresh of a token
+// that expired in memory costs three calls into the store: the lease
+// taken over the expired token along with the key's snapshot, the fence
+// right before the refresh token is presented, and the commit that lets
+// go of the lease. A key not in memory yet costs one read more.
+func TestOneTripRefresh(t *testing.T) {
+	clk := newClock()
+	store := &tripStore{MemoryStore: &oauthrt.MemoryStore{LeaseTTL: time.Minute}}
+	store.MemoryStore.Save(context.Background(), "k", &oauth2.Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: clk.Now().Add(-time.Minute)})
+	ref := &rotating{t: t, clk: clk, presented: map[string]bool{}}
+	tr := &oauthrt.Transport{Base: okTransport(), Store: store, Key: "k", Refresher: ref, Now: clk.Now}
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	get := func() {
+		t.Helper()
+		resp, err := client.Get("https://api.example/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	get()
+	if got, want := store.take(), []string{"LoadSnapshot", "TakeLeaseIf", "Renew", "CommitRelease"}; !slices.Equal(got, want) {
+		t.Errorf("a key not in memory: store calls %v, want %v", got, want)
+	}
+	get()
+	if got := store.take(); len(got) != 0 {
+		t.Errorf("a valid token in memory: store calls %v, want none", got)
+	}
+	clk.Advance(2 * time.Hour)
+	get()
+	if got, want := store.take(), []string{"TakeLeaseIf", "Renew", "CommitRelease"}; !slices.Equal(got, want) {
+		t.Errorf("a token that expired in memory: store calls %v, want %v", got, want)
+	}
+	if n := ref.refreshes(); n != 2 {
+		t.Errorf("%d refreshes, want 2", n)
+	}
+}
+
+// Transports standing for processes, each with a memory of its own and
+// the store in common, all find the same key's token expired at once:
+// one refreshes, in three calls, and the others each learn of its token
+// in one call, from the lease they asked for over the expired token.
+func TestOneTripFleetRefresh(t *testing.T) {
+	const transports, goroutines = 4, 8
+	clk := newClock()
+	store := &tripStore{MemoryStore: &oauthrt.MemoryStore{LeaseTTL: time.Minute}}
+	store.MemoryStore.Save(context.Background(), "k", &oauth2.Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: clk.Now().Add(time.Minute)})
+	ref := &rotating{t: t, clk: clk, presented: map[string]bool{}}
+	var clients []*http.Client
+	for range transports {
+		tr := &oauthrt.Transport{Base: okTransport(), Store: store, Key: "k", Refresher: ref, Now: clk.Now}
+		t.Cleanup(func() { tr.Close() })
+		clients = append(clients, &http.Client{Transport: tr})
+	}
+	run := func() {
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			for range goroutines {
+				wg.Go(func() {
+					resp, err := c.Get("https://api.example/")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+				})
+			}
+		}
+		wg.Wait()
+	}
+	run() // every Transport reads the key once, and keeps its token
+	store.take()
+	clk.Advance(time.Hour)
+	run()
+	calls := store.take()
+	if n := ref.refreshes(); n != 1 {
+		t.Fatalf("%d refreshes, want 1", n)
+	}
+	count := map[string]int{}
+	for _, c := range calls {
+		count[c]++
+	}
+	want := map[string]int{"TakeLeaseIf": transports, "Renew": 1, "CommitRelease": 1}
+	if len(calls) > 6 || count["TakeLeaseIf"] != transports || count["Renew"] != 1 || count["CommitRelease"] != 1 || len(count) != 3 {
+		t.Errorf("%d Transports refreshing one key: store calls %v (%d), want %v (%d): one lease ask per Transport, one fence, one commit",
+			transports, count, len(calls), want, transports+2)
+	}
+}
+
+// okTransport answers every request with 200, from memory.
+func okTransport() http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+	})
+}
