@@ -9,10 +9,12 @@ import (
 // The interfaces of this file let a store serve a refresh in fewer round
 // trips to its backend. They are optional, and each one only merges
 // steps that the [Transport] otherwise takes one by one through the
-// store's other methods: with all three, a refresh by one process costs
-// three round trips (take the lease and read the key, confirm the lease
-// right before the refresh token is presented, commit the new token and
-// release the lease), where it costs eight without them.
+// store's other methods: with all three, a refresh by one process of a
+// token that expired in its memory costs three round trips (take the
+// lease and read the key, confirm the lease right before the refresh
+// token is presented, commit the new token and release the lease), where
+// it costs eight without them; a key not in memory yet costs one Load
+// more.
 
 // A Snapshot is what a store holds for one key, read in one step: its
 // token and its grant state.
@@ -27,8 +29,11 @@ type Snapshot struct {
 
 // A SnapshotLoader is a [GrantStateStore] that reads a key's token and
 // its grant state in one round trip to its backend. When the store is
-// one, the [Transport] reads both with LoadSnapshot before a refresh,
-// rather than with Load and then LoadGrantState.
+// one, the [Transport] reads both with LoadSnapshot, rather than with
+// Load and then LoadGrantState, wherever it reads the store for a flight.
+// A store that is also a [LeaseLoader] is read with Load instead (most
+// reads find a good token, and Load costs less), and its lease step
+// brings the grant state when a refresh is needed.
 type SnapshotLoader interface {
 	GrantStateStore
 	// LoadSnapshot returns the key's token and grant state, as Load and

@@ -69,6 +69,11 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 		if c, err, done := s.settle(t, base, w, rep); done {
 			return c, err
 		}
+		if leaseLoader(t.Store) && s.unsaved == nil {
+			// The lease step reads the grant state: only this process's
+			// memory is asked now.
+			st = &GrantState{}
+		}
 		if err := s.admit(wait, t, base, st); err != nil {
 			return nil, err // no refresh was tried: no RefreshEvent
 		}
@@ -190,7 +195,9 @@ func reasonFor(base *oauth2.Token, w why) RefreshReason {
 // w asks for it or its backoff is over, so that a failing store is not
 // hammered by every flight. When the store is a SnapshotLoader, it reads
 // the key's grant state along with the token, and returns it too; else
-// the returned state is nil.
+// the returned state is nil. A LeaseLoader is read with Load, which costs
+// less: most reads find a good token, and when it needs refreshing the
+// lease step reads the grant state.
 func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Token, *GrantState, error) {
 	if s.unsaved != nil {
 		if ctx.Err() != nil || !w.resave && t.now().UnixNano() < s.nextSave.Load() {
@@ -199,7 +206,7 @@ func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Tok
 		tok, _ := s.resave(ctx, t)
 		return tok, nil, nil
 	}
-	if sl, ok := t.Store.(SnapshotLoader); ok {
+	if sl, ok := t.Store.(SnapshotLoader); ok && !leaseLoader(t.Store) {
 		snap, err := guardValue("the Store's LoadSnapshot", func() (Snapshot, error) { return sl.LoadSnapshot(ctx, s.key) })
 		if err != nil {
 			return nil, nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
@@ -218,6 +225,12 @@ func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Tok
 		return nil, nil, fmt.Errorf("oauthrt: loading the token of key %q: the store returned a nil token", s.key)
 	}
 	return tok, nil, nil
+}
+
+// leaseLoader reports whether store is a LeaseLoader.
+func leaseLoader(store TokenStore) bool {
+	_, ok := store.(LeaseLoader)
+	return ok
 }
 
 // fromSnapshot returns tok, a token a snapshot found, as newest returns
