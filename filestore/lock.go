@@ -13,8 +13,13 @@ import (
 // lockFile takes an exclusive lock on path (flock on Unix, LockFileEx on
 // Windows), creating it if needed, and returns its release. It polls
 // rather than blocks, so that ctx can end the wait; the critical sections
-// it guards are short, so it polls often.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+// it guards are short, so it polls often. what names what the lock
+// guards in errors ("token file").
+//
+// The lock belongs to the open file, which lockFile opens anew: a
+// goroutine that holds it and calls lockFile on path again waits for
+// itself until ctx ends.
+func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
 	}
@@ -33,8 +38,8 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		}, nil
 	case ctx.Err() != nil:
 		f.Close()
-		return nil, fmt.Errorf("oauthrt: filestore: waiting for the token file's lock: %w", ctx.Err())
+		return nil, fmt.Errorf("oauthrt: filestore: waiting for the %s's lock: %w", what, ctx.Err())
 	}
 	f.Close()
-	return nil, fmt.Errorf("oauthrt: filestore: locking the token file: %w", err)
+	return nil, fmt.Errorf("oauthrt: filestore: locking the %s: %w", what, err)
 }
