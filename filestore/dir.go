@@ -321,6 +321,7 @@ func (s *Store) dirLease(key string) (*fileLease, error) {
 		path:     filepath.Join(s.leasesDir(), keyFileName(key)),
 		lock:     s.recordLock(key),
 		lockWhat: "key's record",
+		keep:     true,
 		raise:    func() (uint64, error) { return s.raiseRecordEpoch(key) },
 		latest: func() (uint64, error) {
 			r, err := s.readRecord(key)

@@ -234,7 +234,7 @@ func keyFileName(key string) string {
 // before removed it on release, and a lock on a removed file excludes no
 // one.
 func lockLeaseFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOrCreate(path)
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: opening the lease file: %w", err)
 	}
@@ -275,9 +275,15 @@ type fileLease struct {
 	// raise raises the key's epoch and returns it; latest returns it as
 	// it is. Both are called with lock held.
 	raise, latest func() (uint64, error)
-	epoch         uint64
-	ttl           time.Duration
-	timer         *time.Timer
+	// keep leaves the lease file in place when the lease is released,
+	// for the next lease of the key, rather than removing it: the layout
+	// of Dir keeps one per key, as it keeps one lock file per key,
+	// which spares each lease the creation and the removal of a file in
+	// a directory that every key's leases share.
+	keep  bool
+	epoch uint64
+	ttl   time.Duration
+	timer *time.Timer
 
 	mu    sync.Mutex
 	f     *os.File  // nil once the lock is released
@@ -350,10 +356,17 @@ func (h *fileLease) release(ctx context.Context) {
 	}
 }
 
-// unlock releases the lock; h.mu is held. It takes h.lock
-// to remove the lease file, as unlockHeld does; if it cannot, within
-// ctx, it leaves the file, which the next taker locks as it is.
+// unlock releases the lock; h.mu is held. It takes h.lock to remove the
+// lease file, as unlockHeld does, unless h.keep says the file stays; if
+// it cannot, within ctx, it leaves the file, which the next taker locks
+// as it is.
 func (h *fileLease) unlock(ctx context.Context) {
+	if h.keep {
+		unlockFile(h.f)
+		h.f.Close()
+		h.f = nil
+		return
+	}
 	if unlock, err := lockFile(ctx, h.lock, h.lockWhat); err == nil {
 		defer unlock()
 		h.unlockHeld()
@@ -364,16 +377,16 @@ func (h *fileLease) unlock(ctx context.Context) {
 	h.f = nil
 }
 
-// unlockHeld releases the lock; h.mu and h.lock are held.
-// The file is removed first, while it is still locked, so that lease
-// files do not pile up; a taker that opened it before then finds, once
-// it has the lock, that it is no longer at the path, and tries again. A
-// file at the path that is not the one locked here (a taker replaced it
-// once the lease lapsed) is another holder's, and is left alone: the
-// h.lock keeps a taker from replacing it between the check
+// unlockHeld releases the lock; h.mu and h.lock are held. Unless h.keep
+// says the file stays, it is removed first, while it is still locked, so
+// that lease files do not pile up; a taker that opened it before then
+// finds, once it has the lock, that it is no longer at the path, and
+// tries again. A file at the path that is not the one locked here (a
+// taker replaced it once the lease lapsed) is another holder's, and is
+// left alone: h.lock keeps a taker from replacing it between the check
 // and the removal.
 func (h *fileLease) unlockHeld() {
-	if sameFile(h.f, h.path) {
+	if !h.keep && sameFile(h.f, h.path) {
 		removeLocked(h.path)
 	}
 	unlockFile(h.f)

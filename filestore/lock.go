@@ -2,7 +2,9 @@ package filestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,10 +22,13 @@ import (
 // goroutine that holds it and calls lockFile on path again waits for
 // itself until ctx ends.
 func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
+	f, err := openOrCreate(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
+		}
+		f, err = openOrCreate(path)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
 	}
@@ -42,4 +47,17 @@ func lockFile(ctx context.Context, path, what string) (unlock func(), err error)
 	}
 	f.Close()
 	return nil, fmt.Errorf("oauthrt: filestore: locking the %s: %w", what, err)
+}
+
+// openOrCreate opens the file at path for reading and writing, creating
+// it (mode 0600) if it does not exist. It opens an existing file without
+// O_CREATE, which takes the directory's lock on Linux, so that the
+// processes of a busy store do not wait on each other for a file that is
+// there already.
+func openOrCreate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	}
+	return f, err
 }
