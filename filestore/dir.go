@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"unicode/utf8"
@@ -19,13 +18,12 @@ import (
 // The layout of Dir keeps one record file per key, so that a write
 // rewrites one key's record, under that key's own lock, whatever the
 // number of keys: the writes of different keys share no file and no
-// lock. A record holds everything the layout of Path spreads over the
-// token file and the epochs file: the key's bytes, its token, its grant
-// state and the epoch of its last lease.
+// lock. A record holds the key's bytes, its token and its grant state;
+// the epoch of its last lease is in its lock file (see direpoch.go).
 //
 //	Dir/VERSION           {"layout": "oauthrt filestore directory", "version": 1}
 //	Dir/records/<name>    the key's record, replaced by rename
-//	Dir/locks/<name>      empty; locked for each read-modify-write of the record
+//	Dir/locks/<name>      the key's epoch; locked for each read-modify-write of the record
 //	Dir/leases/<name>     the key's lease file, as in the layout of Path
 //
 // <name> is keyFileName(key), the hex SHA-256 of the key's bytes.
@@ -166,8 +164,8 @@ type keyRecord struct {
 	Token json.RawMessage `json:"token,omitempty"`
 	// GrantState is the key's grant state, in the clear.
 	GrantState grantRecord `json:"grant_state,omitzero"`
-	// Epoch is the epoch of the last lease taken on the key.
-	Epoch uint64 `json:"epoch,omitempty"`
+	// The epoch of the key's last lease is in its lock file: see
+	// direpoch.go.
 }
 
 // newRecord returns the empty record of key.
@@ -188,7 +186,7 @@ func (r *keyRecord) key() string {
 
 // empty reports whether the record holds nothing worth a file.
 func (r *keyRecord) empty() bool {
-	return r.Token == nil && r.GrantState == (grantRecord{}) && r.Epoch == 0
+	return r.Token == nil && r.GrantState == (grantRecord{})
 }
 
 // parseKeyRecord decodes the record file named name. A record that does
@@ -288,26 +286,9 @@ func (s *Store) modifyRecord(key string, change func(*keyRecord) (bool, error)) 
 	return writeAtomic(path, b, "record file")
 }
 
-// raiseRecordEpoch raises key's epoch in its record, and returns it. Its
-// caller holds the key's lock and has just locked the key's lease file,
-// so the epochs of one key are handed out in the order its leases are
-// taken.
-func (s *Store) raiseRecordEpoch(key string) (uint64, error) {
-	var n uint64
-	err := s.modifyRecord(key, func(r *keyRecord) (bool, error) {
-		if r.Epoch == math.MaxUint64 {
-			return false, fmt.Errorf("oauthrt: filestore: the lease epoch of key %q has reached its maximum", key)
-		}
-		r.Epoch++
-		n = r.Epoch
-		return true, nil
-	})
-	return n, err
-}
-
 // dirLease returns the lease of key in the layout of Dir, not yet taken:
 // its file is in Dir/leases, the lock of its checks is the key's own,
-// and its epochs are in the key's record.
+// and its epochs are in the key's lock file.
 func (s *Store) dirLease(key string) (*fileLease, error) {
 	if err := s.prepareDir(); err != nil {
 		return nil, err
@@ -317,19 +298,14 @@ func (s *Store) dirLease(key string) (*fileLease, error) {
 	if _, err := s.readRecord(key); err != nil {
 		return nil, err
 	}
+	lock := s.recordLock(key)
 	return &fileLease{
 		path:     filepath.Join(s.leasesDir(), keyFileName(key)),
-		lock:     s.recordLock(key),
+		lock:     lock,
 		lockWhat: "key's record",
 		keep:     true,
-		raise:    func() (uint64, error) { return s.raiseRecordEpoch(key) },
-		latest: func() (uint64, error) {
-			r, err := s.readRecord(key)
-			if err != nil {
-				return 0, err
-			}
-			return r.Epoch, nil
-		},
+		raise:    func() (uint64, error) { return raiseLockEpoch(lock, key) },
+		latest:   func() (uint64, error) { return readLockEpoch(lock, key) },
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -99,6 +100,70 @@ func putDirToken(dir, key string, raw []byte) error {
 		return err
 	}
 	return os.WriteFile(recordFile(dir, key), b, 0o600)
+}
+
+// crc is the CRC-32 of s as the epoch slots spell it.
+func crc(s string) string { return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(s))) }
+
+// TestDirEpochSlots: the epoch is the greater of the lock file's two
+// slots that read whole, so a torn write of one leaves the epoch before
+// it; a lock file with no whole slot is an error wrapping
+// ErrCorruptToken for TakeLease, and is left alone, unless its first
+// slot was never written (a torn first epoch).
+func TestDirEpochSlots(t *testing.T) {
+	slot := func(n int) string {
+		line := fmt.Sprintf("epoch %020d", n)
+		return line + " " + crc(line) + "\n"
+	}
+	pad := func(first, second string) string {
+		return first + strings.Repeat("\x00", 512-len(first)) + second
+	}
+	for name, tc := range map[string]struct {
+		content string
+		next    uint64 // 0: corrupt
+	}{
+		"empty":               {"", 1},
+		"both whole":          {pad(slot(6), slot(5)), 7},
+		"second greater":      {pad(slot(6), slot(7)), 8},
+		"first torn":          {pad("epoch 00000000000000000008 00000000\n", slot(7)), 8},
+		"second torn":         {pad(slot(6), "epoch 0000000000000000"), 7},
+		"torn first epoch":    {pad("", "epoch 0000000"), 1},
+		"garbage":             {"garbage", 0},
+		"both torn":           {pad("epoch 00000000000000000008 00000000\n", "epoch 000"), 0},
+		"longer than 2 slots": {pad(slot(6), slot(5)) + "more", 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "tokens")
+			s := &filestore.Store{Dir: dir}
+			if err := s.Save(ctx(), "k", &oauth2.Token{AccessToken: "at"}); err != nil {
+				t.Fatal(err)
+			}
+			lock := filepath.Join(dir, "locks", filepath.Base(recordFile(dir, "k")))
+			if err := os.WriteFile(lock, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.TakeLease(ctx(), "k")
+			if tc.next == 0 {
+				if !errors.Is(err, oauthrt.ErrCorruptToken) {
+					t.Errorf("TakeLease: err = %v, want ErrCorruptToken", err)
+				}
+				if err == nil {
+					l.Release()
+				}
+				if b, _ := os.ReadFile(lock); string(b) != tc.content {
+					t.Errorf("the lock file was changed to %q", b)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release()
+			if e := epochOf(t, l); e != tc.next {
+				t.Errorf("epoch %d, want %d", e, tc.next)
+			}
+		})
+	}
 }
 
 // TestDirModesAndNoTempFilesLeft: the directory, its parents and its
@@ -194,7 +259,6 @@ func TestDirLayoutIsDocumentedOne(t *testing.T) {
 		"key":         `"org/1"`,
 		"token":       `{"access_token":"at-1","refresh_token":"rt-1","expiry":"2030-01-02T03:04:05Z"}`,
 		"grant_state": `{"dead_token":"fp","dead_code":"invalid_grant","dead_at":"2031-02-03T04:05:06.000000007Z"}`,
-		"epoch":       `2`,
 	}
 	got := map[string]string{}
 	for k, v := range r {
@@ -210,22 +274,27 @@ func TestDirLayoutIsDocumentedOne(t *testing.T) {
 	if string(r["byte_key"]) != `"/w=="` || r["key"] != nil {
 		t.Errorf("record of \\xff: key %s, byte_key %s; want byte_key \"/w==\" only", r["key"], r["byte_key"])
 	}
-	for _, sub := range []string{"locks", "leases"} {
-		if _, err := os.Stat(filepath.Join(dir, sub, filepath.Base(recordFile(dir, "org/1")))); err != nil {
-			t.Errorf("the %s file of org/1: %v", sub, err)
-		}
+	if _, err := os.Stat(filepath.Join(dir, "leases", filepath.Base(recordFile(dir, "org/1")))); err != nil {
+		t.Errorf("the lease file of org/1, released: %v, want it left in place", err)
 	}
-
-	// Delete keeps the epoch, which goes on growing.
-	if err := s.Delete(ctx(), "org/1"); err != nil {
-		t.Fatal(err)
-	}
-	r, err = readRecord(dir, "org/1")
+	// The lock file holds the epoch of the last lease, 2, in the slot of
+	// even epochs, at offset 0; epoch 1 is in the other, at offset 512.
+	lock := filepath.Join(dir, "locks", filepath.Base(recordFile(dir, "org/1")))
+	b, err = os.ReadFile(lock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r) != 2 || string(r["epoch"]) != "2" || string(r["key"]) != `"org/1"` {
-		t.Errorf("record of org/1 once deleted = %v, want its key and epoch 2 alone", r)
+	if len(b) != 512+36 || string(b[:36]) != "epoch 00000000000000000002 "+crc("epoch 00000000000000000002")+"\n" ||
+		string(b[512:]) != "epoch 00000000000000000001 "+crc("epoch 00000000000000000001")+"\n" {
+		t.Errorf("lock file of org/1 = %q, want epoch 2 at offset 0 and epoch 1 at offset 512", b)
+	}
+
+	// Delete removes the record; the epoch stays, and goes on growing.
+	if err := s.Delete(ctx(), "org/1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(recordFile(dir, "org/1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the record of a deleted key: %v, want it removed", err)
 	}
 	l, err := s.TakeLease(ctx(), "org/1")
 	if err != nil {
@@ -261,7 +330,7 @@ func TestDirCorruptRecordIsErrorAndLeftAlone(t *testing.T) {
 		"no key":         `{"token":{"access_token":"at-secret"}}`,
 		"both keys":      `{"key":"k","byte_key":"/w==","token":{"access_token":"at-secret"}}`,
 		"valid byte_key": `{"byte_key":"aw==","token":{"access_token":"at-secret"}}`,
-		"wrong type":     `{"key":"k","epoch":"at-secret"}`,
+		"wrong type":     `{"key":"k","grant_state":"at-secret"}`,
 		"trailing":       `{"key":"k"} {"at-secret":1}`,
 		"another key's":  string(other),
 	} {

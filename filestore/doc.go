@@ -195,7 +195,7 @@
 //
 //	VERSION          {"layout":"oauthrt filestore directory","version":1}
 //	records/<name>   the key's record (mode 0600)
-//	locks/<name>     the key's lock file (mode 0600, empty)
+//	locks/<name>     the key's lock file, with its lease epoch (mode 0600)
 //	leases/<name>    the key's lease file (mode 0600)
 //
 // where <name> is the hex SHA-256 of the key's bytes, as for the lease
@@ -210,7 +210,7 @@
 // A key's record is one line of JSON:
 //
 //	{"key":"org/1","token":{"access_token":"…",…},
-//	 "grant_state":{"dead_token":"<fingerprint>",…},"epoch":42}
+//	 "grant_state":{"dead_token":"<fingerprint>",…}}
 //
 // "key" holds the key's exact bytes when they are valid UTF-8; a key
 // that is not has "byte_key" instead, the standard base64 of its bytes,
@@ -218,34 +218,47 @@
 // keeps it: a JSON object, or with an AEAD the base64 of the sealed
 // token (sealed with the key as additional data, so that a token copied
 // into another key's record does not open). "grant_state" is the key's
-// grant state, in the clear, as in the token file. "epoch" is the epoch
-// of the last lease taken on the key. Each is left out when the key has
-// none; a record left with none of them is removed. A record whose
-// name is not that of the key it holds, or that this package cannot
-// read, is an error wrapping [oauthrt.ErrCorruptToken] for that key
-// (and for every page of ListKeys and ListGrantStates), and is left as
-// it is: it is never replaced, nor is its epoch.
+// grant state, in the clear, as in the token file. Each is left out
+// when the key has none, and a record left with neither token nor grant
+// state (by Delete, say) is removed. A record whose name is not that of
+// the key it holds, or that this package cannot read, is an error
+// wrapping [oauthrt.ErrCorruptToken] for every method on that key (and
+// for every page of ListKeys and ListGrantStates), and is left as it
+// is: it is never replaced. Other keys are not affected.
 //
 // A record is written as the token file is: whole, to a temporary file
 // in records (named after it, with a ".tmp-" suffix), synced, renamed
 // over the record, and the directory synced. Every read-modify-write of
-// a key's record (Save, Commit, SaveGrantState, Delete, and the raising
-// of its epoch when a lease is taken) holds the flock(2) (LockFileEx on
-// Windows) of the key's lock file, which plays for the key the part
-// Path + ".lock" plays for the token file: Commit compares and writes
-// under it, and a lease taker checks and replaces a lapsed lease's file
-// under it. Reads take no lock. Writes of different keys share neither
-// a file nor a lock. Lock files stay, one per key that was ever written,
-// so that no two processes ever lock different files for one key.
+// a key's record (Save, Commit, SaveGrantState, Delete), and every
+// raising of its lease epoch, holds the flock(2) (LockFileEx on Windows)
+// of the key's lock file, which plays for the key the part Path + ".lock"
+// plays for the token file: Commit compares and writes under it, and a
+// lease taker checks and replaces a lapsed lease's file under it. Reads
+// take no lock. Writes of different keys share neither a file nor a
+// lock.
 //
 // Leases work as with Path, each on the key's file in leases, with two
-// differences: the epoch is kept in the key's record, which outlives the
-// lease file, and which Delete keeps (a deleted key's record holds its
-// epoch alone); and a released lease's file stays in place, as on
-// Windows, for the key's next lease, rather than being created and
-// removed for each one in a directory that every key's leases share.
-// Removing a key's record while no lease of it is held starts its
-// epochs again from 1.
+// differences. A released lease's file stays in place, as on Windows,
+// for the key's next lease, rather than being created and removed for
+// each one in the directory that every key's leases share. And the
+// epoch of the key's last lease is in its lock file, which is never
+// removed (it is created once per key, and its directory synced), in
+// two slots of one line each, at offsets 0 and 512, each written in
+// place and synced:
+//
+//	epoch 00000000000000000042 1dc3476b
+//
+// the epoch in decimal and the CRC-32 (IEEE, in hex) of what comes
+// before it. Epoch n goes to the slot at offset 512 × (n mod 2), so the
+// other slot keeps n-1 while it is written, and the key's epoch is the
+// greater of the two slots that read whole: a crash in the middle of a
+// write leaves the epoch before it, which no lease was handed out with.
+// A lock file with no whole slot (but for a first slot never written,
+// all zero bytes) is an error wrapping [oauthrt.ErrCorruptToken] for the
+// key's leases, and is left as it is. A raise thus costs one write and
+// one sync of a file that exists, rather than a new record and a sync of
+// the directory. Removing a key's lock file while no lease of it is held
+// starts its epochs again from 1.
 //
 // Cross-process locking is implemented with flock on Unix systems and
 // LockFileEx on Windows; on other systems every method that writes

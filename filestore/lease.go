@@ -234,7 +234,7 @@ func keyFileName(key string) string {
 // before removed it on release, and a lock on a removed file excludes no
 // one.
 func lockLeaseFile(path string) (*os.File, error) {
-	f, err := openOrCreate(path)
+	f, err := openOrCreate(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: opening the lease file: %w", err)
 	}

@@ -119,8 +119,8 @@ func (s *Store) ListGrantStates(ctx context.Context, prefix, cursor string, limi
 // write of the file under its lock, as Save writes it; a key that holds
 // neither leaves the file as it is. The key's lease, and the epoch of its
 // leases in Path + ".epochs", are left alone, so that epochs go on
-// growing. With Dir, the key's record keeps only that epoch, and is
-// removed when it has none. See [oauthrt.Deleter].
+// growing. With Dir, the key's record is removed, and the epoch stays
+// in the key's lock file. See [oauthrt.Deleter].
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx); err != nil {
 		return err

@@ -22,12 +22,12 @@ import (
 // goroutine that holds it and calls lockFile on path again waits for
 // itself until ctx ends.
 func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
-	f, err := openOrCreate(path)
+	f, err := openOrCreate(path, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
 		}
-		f, err = openOrCreate(path)
+		f, err = openOrCreate(path, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
@@ -50,14 +50,20 @@ func lockFile(ctx context.Context, path, what string) (unlock func(), err error)
 }
 
 // openOrCreate opens the file at path for reading and writing, creating
-// it (mode 0600) if it does not exist. It opens an existing file without
+// it (mode 0600) if it does not exist, and then, when durable is set,
+// syncing its directory, so that the file outlives a crash (a lock file
+// of Dir holds its key's lease epoch). It opens an existing file without
 // O_CREATE, which takes the directory's lock on Linux, so that the
 // processes of a busy store do not wait on each other for a file that is
 // there already.
-func openOrCreate(path string) (*os.File, error) {
+func openOrCreate(path string, durable bool) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err == nil && durable {
+		syncDir(filepath.Dir(path))
 	}
 	return f, err
 }
