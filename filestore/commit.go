@@ -2,13 +2,14 @@ package filestore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/oauthrt/oauthrt"
 	"golang.org/x/oauth2"
 )
 
-// Commit stores tok under key, as Save does, only if the file holds prev
+// Commit stores tok under key, as Save does, only if the store holds prev
 // under key: a token with prev's [oauthrt.Fingerprint], or, when prev is
 // nil, no token at all. Otherwise it stores nothing and returns an error
 // wrapping [oauthrt.ErrCommitConflict]; a stored token this Store cannot
@@ -17,10 +18,11 @@ import (
 //
 // The comparison and the write are one step for every process on the
 // host: both happen under the lock file's lock, which every write of the
-// file holds. The stored token is decrypted for the comparison, so the
-// file keeps no fingerprint of its own that a write by an earlier
-// release of this package could leave stale. A successful Commit deletes
-// the key's grant state in the same write.
+// file holds (with Dir, under the key's lock, which every write of the
+// key's record holds). The stored token is decrypted for the
+// comparison, so the file keeps no fingerprint of its own that a write
+// by an earlier release of this package could leave stale. A successful
+// Commit deletes the key's grant state in the same write.
 func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -29,25 +31,43 @@ func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token)
 	if err != nil {
 		return err
 	}
-	want := oauthrt.Fingerprint(prev)
+	if s.Dir != "" {
+		return s.updateRecord(ctx, key, func(r *keyRecord) (bool, error) {
+			if err := s.holds(key, r.Token, r.Token != nil, prev); err != nil {
+				return false, err
+			}
+			r.Token, r.GrantState = raw, grantRecord{}
+			return true, nil
+		})
+	}
 	return s.update(ctx, func(doc *document) (bool, error) {
 		held, ok := doc.token(key)
-		switch {
-		case !ok && prev == nil:
-		case !ok:
-			return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w (none is stored)", key, oauthrt.ErrCommitConflict)
-		case prev == nil:
-			return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w (one is stored, and none was expected)", key, oauthrt.ErrCommitConflict)
-		default:
-			tok, err := s.decode(key, held)
-			if err != nil {
-				return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w, which cannot be read: %w", key, oauthrt.ErrCommitConflict, err)
-			}
-			if oauthrt.Fingerprint(tok) != want {
-				return false, fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w", key, oauthrt.ErrCommitConflict)
-			}
+		if err := s.holds(key, held, ok, prev); err != nil {
+			return false, err
 		}
 		doc.put(key, raw)
 		return true, nil
 	})
+}
+
+// holds returns nil if held, the token stored under key (ok false when
+// none is), is prev, as Commit compares them, and an error wrapping
+// [oauthrt.ErrCommitConflict] otherwise.
+func (s *Store) holds(key string, held json.RawMessage, ok bool, prev *oauth2.Token) error {
+	switch {
+	case !ok && prev == nil:
+	case !ok:
+		return fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w (none is stored)", key, oauthrt.ErrCommitConflict)
+	case prev == nil:
+		return fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w (one is stored, and none was expected)", key, oauthrt.ErrCommitConflict)
+	default:
+		tok, err := s.decode(key, held)
+		if err != nil {
+			return fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w, which cannot be read: %w", key, oauthrt.ErrCommitConflict, err)
+		}
+		if oauthrt.Fingerprint(tok) != oauthrt.Fingerprint(prev) {
+			return fmt.Errorf("oauthrt: filestore: committing the token of key %q: %w", key, oauthrt.ErrCommitConflict)
+		}
+	}
+	return nil
 }

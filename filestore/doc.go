@@ -1,11 +1,38 @@
-// Package filestore is an [oauthrt.TokenStore] that keeps tokens in one
-// JSON file: the embedded default for command-line tools and for
-// services that run on a single host.
+// Package filestore is an [oauthrt.TokenStore] that keeps tokens in
+// files: the embedded default for command-line tools and for services
+// that run on a single host.
 //
 //	store := &filestore.Store{Path: filepath.Join(dir, "tokens.json")}
 //	client := &http.Client{Transport: &oauthrt.Transport{Store: store, Refresher: refresher}}
 //
+// # Choosing a layout
+//
+// A Store keeps its tokens in one of two layouts, and a Store sets
+// exactly one of the fields that name them.
+//
+// Path is one JSON file holding every key. Every write rewrites the
+// whole file under one lock, and every lease rewrites a file of every
+// key's epochs: a write costs more as the file fills, and the writes of
+// all keys wait for each other. It suits a command-line tool with a
+// handful of grants, and it reads the files earlier releases of this
+// package wrote.
+//
+//	store := &filestore.Store{Dir: filepath.Join(dir, "tokens")}
+//
+// Dir is a directory with one record file per key. A write rewrites the
+// key's record alone, under a lock of the key's own, so it costs the
+// same with ten keys or thousands, and writes of different keys do not
+// wait for each other. Pick it for more than a few dozen keys, or for
+// many processes sharing the store. A page of ListKeys or
+// ListGrantStates reads every record.
+//
+// The two layouts do not read each other: a Store with Dir does not see
+// the tokens of a token file.
+//
 // # Guarantees
+//
+// What follows is said of the layout of Path; the layout of Dir keeps
+// the same guarantees, for each key's record (see "Directory layout").
 //
 // Every write replaces the file atomically: the new contents go to a
 // temporary file in the same directory, which is synced and renamed over
@@ -160,6 +187,78 @@
 // It outlives the lease files, which are removed on release, and no
 // earlier version of this package writes it. Removing it while no lease
 // is held starts every key's epochs again from 1.
+//
+// # Directory layout
+//
+// With Dir, the directory (created with mode 0700, as its parents are
+// when missing) holds:
+//
+//	VERSION          {"layout":"oauthrt filestore directory","version":1}
+//	records/<name>   the key's record (mode 0600)
+//	locks/<name>     the key's lock file, with its lease epoch (mode 0600)
+//	leases/<name>    the key's lease file (mode 0600)
+//
+// where <name> is the hex SHA-256 of the key's bytes, as for the lease
+// files of Path: any key names files of a fixed, portable name. The
+// subdirectories have mode 0700.
+//
+// VERSION is written before anything else, and every method reads it: a
+// directory of a newer layout is refused, and a VERSION this package did
+// not write is an error wrapping [oauthrt.ErrCorruptToken]. A directory
+// without it holds no token yet; the first write creates it.
+//
+// A key's record is one line of JSON:
+//
+//	{"key":"org/1","token":{"access_token":"…",…},
+//	 "grant_state":{"dead_token":"<fingerprint>",…}}
+//
+// "key" holds the key's exact bytes when they are valid UTF-8; a key
+// that is not has "byte_key" instead, the standard base64 of its bytes,
+// as in the token file. "token" is the key's token as the token file
+// keeps it: a JSON object, or with an AEAD the base64 of the sealed
+// token (sealed with the key as additional data, so that a token copied
+// into another key's record does not open). "grant_state" is the key's
+// grant state, in the clear, as in the token file. Each is left out
+// when the key has none, and a record left with neither token nor grant
+// state (by Delete, say) is removed. A record whose name is not that of
+// the key it holds, or that this package cannot read, is an error
+// wrapping [oauthrt.ErrCorruptToken] for every method on that key (and
+// for every page of ListKeys and ListGrantStates), and is left as it
+// is: it is never replaced. Other keys are not affected.
+//
+// A record is written as the token file is: whole, to a temporary file
+// in records (named after it, with a ".tmp-" suffix), synced, renamed
+// over the record, and the directory synced. Every read-modify-write of
+// a key's record (Save, Commit, SaveGrantState, Delete), and every
+// raising of its lease epoch, holds the flock(2) (LockFileEx on Windows)
+// of the key's lock file, which plays for the key the part Path + ".lock"
+// plays for the token file: Commit compares and writes under it, and a
+// lease taker checks and replaces a lapsed lease's file under it. Reads
+// take no lock. Writes of different keys share neither a file nor a
+// lock.
+//
+// Leases work as with Path, each on the key's file in leases, with two
+// differences. A released lease's file stays in place, as on Windows,
+// for the key's next lease, rather than being created and removed for
+// each one in the directory that every key's leases share. And the
+// epoch of the key's last lease is in its lock file, which is never
+// removed (it is created once per key, and its directory synced), in
+// two slots of one line each, at offsets 0 and 512, each written in
+// place and synced:
+//
+//	epoch 00000000000000000042 1dc3476b
+//
+// the epoch in decimal and the CRC-32 (IEEE, in hex) of what comes
+// before it. Epoch n goes to the slot at offset 512 × (n mod 2), so the
+// other slot keeps n-1 while it is written, and the key's epoch is the
+// greater of the two slots that read whole: a crash in the middle of a
+// write leaves the epoch before it, which no lease was handed out with.
+// A lock file with no whole slot (but for a first slot never written,
+// all zero bytes) is an error wrapping [oauthrt.ErrCorruptToken] for the
+// key's leases, and is left as it is. A raise thus costs one write and
+// one sync of a file that exists, rather than a new record and a sync of
+// the directory. Removing a key's lock file while no lease of it is held
+// starts its epochs again from 1.
 //
 // Cross-process locking is implemented with flock on Unix systems and
 // LockFileEx on Windows; on other systems every method that writes

@@ -49,7 +49,7 @@ func TestCommitChild(t *testing.T) {
 		t.Skip("runs only as a child process of TestCommitRace")
 	}
 	id := os.Getenv("FILESTORE_COMMIT_ID")
-	s := &filestore.Store{Path: path}
+	s := storeAt(os.Getenv("FILESTORE_LAYOUT"), path)
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -78,10 +78,10 @@ type commitChild struct {
 	out *bufio.Reader
 }
 
-func startCommitChild(t *testing.T, path, id string) commitChild {
+func startCommitChild(t *testing.T, layout, loc, id string) commitChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCommitChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "FILESTORE_COMMIT_CHILD="+path, "FILESTORE_COMMIT_ID="+id)
+	cmd.Env = append(os.Environ(), "FILESTORE_COMMIT_CHILD="+loc, "FILESTORE_COMMIT_ID="+id, "FILESTORE_LAYOUT="+layout)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -118,19 +118,28 @@ func (c commitChild) line(t *testing.T) string {
 // the same token at once, round after round. In each round exactly one
 // wins, and the file holds its token.
 func TestCommitRace(t *testing.T) {
+	commitRace(t, "path", filepath.Join(t.TempDir(), "tokens.json"))
+}
+
+// TestCommitRaceDir is TestCommitRace on a directory: the key's record
+// holds the winner's token.
+func TestCommitRaceDir(t *testing.T) {
+	commitRace(t, "dir", filepath.Join(t.TempDir(), "tokens"))
+}
+
+func commitRace(t *testing.T, layout, path string) {
 	const (
 		processes  = 3
 		goroutines = 4
 		rounds     = 15
 	)
-	path := filepath.Join(t.TempDir(), "tokens.json")
 	prev := &oauth2.Token{AccessToken: "at-seed", RefreshToken: "rt-seed"}
-	if err := (&filestore.Store{Path: path}).Save(ctx(), "k", prev); err != nil {
+	if err := storeAt(layout, path).Save(ctx(), "k", prev); err != nil {
 		t.Fatal(err)
 	}
 	var children []commitChild
 	for i := range processes {
-		children = append(children, startCommitChild(t, path, fmt.Sprint("p", i)))
+		children = append(children, startCommitChild(t, layout, path, fmt.Sprint("p", i)))
 	}
 	for round := range rounds {
 		start := make(chan struct{})
@@ -138,7 +147,7 @@ func TestCommitRace(t *testing.T) {
 		results := make([]string, processes+goroutines)
 		for i := range goroutines {
 			wg.Go(func() {
-				s := &filestore.Store{Path: path} // a Store value of its own
+				s := storeAt(layout, path) // a Store value of its own
 				tok := &oauth2.Token{AccessToken: fmt.Sprintf("at-g%d-%d", i, round), RefreshToken: fmt.Sprintf("rt-g%d-%d", i, round)}
 				<-start
 				switch err := s.Commit(ctx(), "k", prev, tok); {
@@ -176,7 +185,7 @@ func TestCommitRace(t *testing.T) {
 		if winner < 0 {
 			t.Fatalf("round %d: nobody won (results %q)", round, results)
 		}
-		held, err := (&filestore.Store{Path: path}).Load(ctx(), "k")
+		held, err := storeAt(layout, path).Load(ctx(), "k")
 		if err != nil {
 			t.Fatal(err)
 		}

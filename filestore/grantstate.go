@@ -105,10 +105,17 @@ func (d *document) putGrantState(key string, r grantRecord) bool {
 // LoadGrantState returns the grant state kept for key, or the zero
 // GrantState when none is, whether or not a token is. Its times are in
 // UTC, with the precision they were saved with (the nanosecond). Like
-// Load, it reads the file without locking.
+// Load, it reads the file (the key's record, with Dir) without locking.
 func (s *Store) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantState, error) {
 	if err := s.check(ctx); err != nil {
 		return oauthrt.GrantState{}, err
+	}
+	if s.Dir != "" {
+		r, err := s.readDirRecord(key)
+		if err != nil {
+			return oauthrt.GrantState{}, err
+		}
+		return r.GrantState.state(), nil
 	}
 	doc, err := s.read()
 	if err != nil {
@@ -118,8 +125,8 @@ func (s *Store) LoadGrantState(ctx context.Context, key string) (oauthrt.GrantSt
 }
 
 // SaveGrantState replaces the grant state kept for key, leaving its token
-// as it is; the zero GrantState deletes it. It writes the file under the
-// lock, as Save does. The state is stored in the clear even with an AEAD:
+// as it is; the zero GrantState deletes it. It writes the file (the
+// key's record, with Dir) under the lock, as Save does. The state is stored in the clear even with an AEAD:
 // it holds fingerprints and times, no token. Times are stored in UTC to
 // the nanosecond, and those past the year 9999 as its last instant.
 func (s *Store) SaveGrantState(ctx context.Context, key string, st oauthrt.GrantState) error {
@@ -127,6 +134,13 @@ func (s *Store) SaveGrantState(ctx context.Context, key string, st oauthrt.Grant
 		return err
 	}
 	r := recordOf(st)
+	if s.Dir != "" {
+		return s.updateRecord(ctx, key, func(rec *keyRecord) (bool, error) {
+			changed := rec.GrantState != r
+			rec.GrantState = r
+			return changed, nil
+		})
+	}
 	return s.update(ctx, func(doc *document) (bool, error) {
 		return doc.putGrantState(key, r), nil
 	})

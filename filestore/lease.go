@@ -28,7 +28,8 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 
 // TakeLease takes the refresh lease of key: an exclusive OS lock (flock
 // on Unix, LockFileEx on Windows) on the key's file in the directory
-// Path + ".leases", held for as long as the lease is. It waits, with a
+// Path + ".leases" (with Dir, Dir/leases), held for as long as the lease
+// is. It waits, with a
 // bounded backoff, while another holder has it, until ctx ends.
 //
 // The kernel releases the lock when the process holding it exits, however
@@ -47,7 +48,8 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 //
 // The lease is an [oauthrt.FencedLease]: every one taken on a key gets an
 // epoch one greater than the one before, by any process, kept in the
-// file Path + ".epochs" when the lease is released.
+// file Path + ".epochs" (with Dir, in the key's record) when the lease is
+// released.
 func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -56,6 +58,27 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	if err != nil {
 		return nil, err
 	}
+	var h *fileLease
+	if s.Dir != "" {
+		h, err = s.dirLease(key)
+	} else {
+		h, err = s.pathLease(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.ttl = ttl
+	if err := lease.Wait(ctx, key, h.try); err != nil {
+		return nil, err
+	}
+	h.timer = time.AfterFunc(h.until.Sub(wallNow()), h.expire)
+	return &fencedLease{Lease: lease.New(key, ttl, h.renew, h.release), epoch: h.epoch}, nil
+}
+
+// pathLease returns the lease of key in the layout of Path, not yet
+// taken: its file is in Path + ".leases", the lock of its checks is the
+// token file's, and its epochs are in Path + ".epochs".
+func (s *Store) pathLease(key string) (*fileLease, error) {
 	// The lease does not live in the token file, but a file this package
 	// cannot write (corrupt, or of a newer layout) is refused here too,
 	// before a refresh whose token could not be saved.
@@ -66,19 +89,21 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: creating the lease directory: %w", err)
 	}
-	name := leaseFileName(key)
-	h := &fileLease{
-		path:   filepath.Join(dir, name),
-		name:   name,
-		lock:   s.Path + ".lock",
-		epochs: s.epochsPath(),
-		ttl:    ttl,
-	}
-	if err := lease.Wait(ctx, key, h.try); err != nil {
-		return nil, err
-	}
-	h.timer = time.AfterFunc(h.until.Sub(wallNow()), h.expire)
-	return &fencedLease{Lease: lease.New(key, ttl, h.renew, h.release), epoch: h.epoch}, nil
+	name := keyFileName(key)
+	epochs := s.epochsPath()
+	return &fileLease{
+		path:     filepath.Join(dir, name),
+		lock:     s.Path + ".lock",
+		lockWhat: "token file",
+		raise:    func() (uint64, error) { return raiseEpoch(epochs, name) },
+		latest: func() (uint64, error) {
+			e, err := readEpochs(epochs)
+			if err != nil {
+				return 0, err
+			}
+			return e.Epochs[name], nil
+		},
+	}, nil
 }
 
 // try takes the lease if it is free, or if its holder let it lapse, and
@@ -91,8 +116,7 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 	if f == nil {
 		return h.takeOver(ctx)
 	}
-	// The record goes in at once, before the wait for the token file's
-	// lock, so that the file shows a live lease as soon as it can: a
+	// The record goes in at once, before the wait for h.lock, so that the file shows a live lease as soon as it can: a
 	// record left by an earlier holder whose file was not removed says
 	// that lease lapsed. A taker that replaces the file meanwhile is
 	// found out below.
@@ -101,7 +125,7 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 		f.Close()
 		return false, err
 	}
-	unlock, err := lockFile(ctx, h.lock)
+	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		unlockFile(f)
 		f.Close()
@@ -117,7 +141,7 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 }
 
 // takeOver takes the lease from a holder that let it lapse, and reports
-// whether it did. Under the token file's lock, which every taker and
+// whether it did. Under h.lock, which every taker and
 // every renewal holds while it checks that the lease file is still its
 // own, it checks that the file it found lapsed is still at the path and
 // still lapsed, and replaces it with a new file, which it locks. The
@@ -131,7 +155,7 @@ func (h *fileLease) takeOver(ctx context.Context) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	unlock, err := lockFile(ctx, h.lock)
+	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		return false, err
 	}
@@ -161,11 +185,11 @@ func (h *fileLease) takeOver(ctx context.Context) (bool, error) {
 }
 
 // claim makes f, the locked lease file at h.path, h's, with the key's
-// next epoch; the token file's lock is held.
+// next epoch; h.lock is held.
 func (h *fileLease) claim(f *os.File) (bool, error) {
 	h.f = f
 	var err error
-	if h.epoch, err = raiseEpoch(h.epochs, h.name); err != nil {
+	if h.epoch, err = h.raise(); err != nil {
 		h.unlockHeld()
 		return false, err
 	}
@@ -191,14 +215,15 @@ type fencedLease struct {
 var _ oauthrt.FencedLease = (*fencedLease)(nil)
 
 // Epoch is the lease's fencing token: the number of leases taken on its
-// key on this token file, this one included, as the epochs file counts
-// them. It is never 0.
+// key on this token file (or directory), this one included, as the
+// epochs file (or the key's record) counts them. It is never 0.
 func (l *fencedLease) Epoch() uint64 { return l.epoch }
 
-// leaseFileName is the name of key's lock file: the hex SHA-256 of the
+// keyFileName is the name of key's files (its lease file; in the layout
+// of Dir, its record and its lock file too): the hex SHA-256 of the
 // key's bytes, so that any key, whatever bytes it holds and however long
 // it is, names one file of a fixed, portable name.
-func leaseFileName(key string) string {
+func keyFileName(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }
@@ -209,7 +234,7 @@ func leaseFileName(key string) string {
 // before removed it on release, and a lock on a removed file excludes no
 // one.
 func lockLeaseFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOrCreate(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: opening the lease file: %w", err)
 	}
@@ -241,13 +266,24 @@ func sameFile(f *os.File, path string) bool {
 
 // fileLease is one holding of a lease file's lock.
 type fileLease struct {
-	path   string // the lease file
-	name   string // its name, the key's in the epochs file
-	lock   string // the token file's lock file
-	epochs string // the epochs file
-	epoch  uint64
-	ttl    time.Duration
-	timer  *time.Timer
+	path string // the lease file
+	// lock is the lock file that every check of whether the lease file
+	// is still a holder's holds, with every raise of the key's epoch: the
+	// token file's in the layout of Path, the key's own in that of Dir.
+	// lockWhat names it in errors.
+	lock, lockWhat string
+	// raise raises the key's epoch and returns it; latest returns it as
+	// it is. Both are called with lock held.
+	raise, latest func() (uint64, error)
+	// keep leaves the lease file in place when the lease is released,
+	// for the next lease of the key, rather than removing it: the layout
+	// of Dir keeps one per key, as it keeps one lock file per key,
+	// which spares each lease the creation and the removal of a file in
+	// a directory that every key's leases share.
+	keep  bool
+	epoch uint64
+	ttl   time.Duration
+	timer *time.Timer
 
 	mu    sync.Mutex
 	f     *os.File  // nil once the lock is released
@@ -273,7 +309,7 @@ func (h *fileLease) expire() {
 
 // renew extends the lease to a full TTL from now, and writes the new
 // deadline in the lease file, if the lease has not lapsed and its file
-// is still the one at the path. It holds the token file's lock, as a
+// is still the one at the path. It holds h.lock, as a
 // taker does while it checks that a file it found lapsed still is, so
 // that no taker replaces the file between the check here and the write.
 func (h *fileLease) renew(ctx context.Context) (bool, error) {
@@ -282,7 +318,7 @@ func (h *fileLease) renew(ctx context.Context) (bool, error) {
 	if h.f == nil {
 		return false, nil
 	}
-	unlock, err := lockFile(ctx, h.lock)
+	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		return false, err
 	}
@@ -295,11 +331,11 @@ func (h *fileLease) renew(ctx context.Context) (bool, error) {
 		h.unlockHeld()
 		return false, nil
 	}
-	e, err := readEpochs(h.epochs)
+	latest, err := h.latest()
 	if err != nil {
 		return false, err
 	}
-	if e.Epochs[h.name] > h.epoch {
+	if latest > h.epoch {
 		h.unlockHeld()
 		return false, nil
 	}
@@ -320,11 +356,18 @@ func (h *fileLease) release(ctx context.Context) {
 	}
 }
 
-// unlock releases the lock; h.mu is held. It takes the token file's lock
-// to remove the lease file, as unlockHeld does; if it cannot, within
-// ctx, it leaves the file, which the next taker locks as it is.
+// unlock releases the lock; h.mu is held. It takes h.lock to remove the
+// lease file, as unlockHeld does, unless h.keep says the file stays; if
+// it cannot, within ctx, it leaves the file, which the next taker locks
+// as it is.
 func (h *fileLease) unlock(ctx context.Context) {
-	if unlock, err := lockFile(ctx, h.lock); err == nil {
+	if h.keep {
+		unlockFile(h.f)
+		h.f.Close()
+		h.f = nil
+		return
+	}
+	if unlock, err := lockFile(ctx, h.lock, h.lockWhat); err == nil {
 		defer unlock()
 		h.unlockHeld()
 		return
@@ -334,16 +377,16 @@ func (h *fileLease) unlock(ctx context.Context) {
 	h.f = nil
 }
 
-// unlockHeld releases the lock; h.mu and the token file's lock are held.
-// The file is removed first, while it is still locked, so that lease
-// files do not pile up; a taker that opened it before then finds, once
-// it has the lock, that it is no longer at the path, and tries again. A
-// file at the path that is not the one locked here (a taker replaced it
-// once the lease lapsed) is another holder's, and is left alone: the
-// token file's lock keeps a taker from replacing it between the check
+// unlockHeld releases the lock; h.mu and h.lock are held. Unless h.keep
+// says the file stays, it is removed first, while it is still locked, so
+// that lease files do not pile up; a taker that opened it before then
+// finds, once it has the lock, that it is no longer at the path, and
+// tries again. A file at the path that is not the one locked here (a
+// taker replaced it once the lease lapsed) is another holder's, and is
+// left alone: h.lock keeps a taker from replacing it between the check
 // and the removal.
 func (h *fileLease) unlockHeld() {
-	if sameFile(h.f, h.path) {
+	if !h.keep && sameFile(h.f, h.path) {
 		removeLocked(h.path)
 	}
 	unlockFile(h.f)

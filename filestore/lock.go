@@ -2,7 +2,9 @@ package filestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,12 +15,20 @@ import (
 // lockFile takes an exclusive lock on path (flock on Unix, LockFileEx on
 // Windows), creating it if needed, and returns its release. It polls
 // rather than blocks, so that ctx can end the wait; the critical sections
-// it guards are short, so it polls often.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
+// it guards are short, so it polls often. what names what the lock
+// guards in errors ("token file").
+//
+// The lock belongs to the open file, which lockFile opens anew: a
+// goroutine that holds it and calls lockFile on path again waits for
+// itself until ctx ends.
+func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
+	f, err := openOrCreate(path, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
+		}
+		f, err = openOrCreate(path, true)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
 	}
@@ -33,8 +43,27 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		}, nil
 	case ctx.Err() != nil:
 		f.Close()
-		return nil, fmt.Errorf("oauthrt: filestore: waiting for the token file's lock: %w", ctx.Err())
+		return nil, fmt.Errorf("oauthrt: filestore: waiting for the %s's lock: %w", what, ctx.Err())
 	}
 	f.Close()
-	return nil, fmt.Errorf("oauthrt: filestore: locking the token file: %w", err)
+	return nil, fmt.Errorf("oauthrt: filestore: locking the %s: %w", what, err)
+}
+
+// openOrCreate opens the file at path for reading and writing, creating
+// it (mode 0600) if it does not exist, and then, when durable is set,
+// syncing its directory, so that the file outlives a crash (a lock file
+// of Dir holds its key's lease epoch). It opens an existing file without
+// O_CREATE, which takes the directory's lock on Linux, so that the
+// processes of a busy store do not wait on each other for a file that is
+// there already.
+func openOrCreate(path string, durable bool) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err == nil && durable {
+		syncDir(filepath.Dir(path))
+	}
+	return f, err
 }

@@ -22,16 +22,33 @@ import (
 
 // Store is an [oauthrt.TokenStore], [oauthrt.LeaseLocker],
 // [oauthrt.Committer], [oauthrt.GrantStateStore], [oauthrt.KeyLister],
-// [oauthrt.GrantStateLister] and [oauthrt.Deleter] on one JSON file.
-// It is safe for concurrent use by goroutines and by processes on one
-// host. See the package documentation for the file's layout and its
-// guarantees.
+// [oauthrt.GrantStateLister] and [oauthrt.Deleter] on files: one JSON
+// file (Path), or a directory with one record file per key (Dir). It is
+// safe for concurrent use by goroutines and by processes on one host.
+// See the package documentation for the layouts and their guarantees.
+//
+// Set exactly one of Path and Dir. Pick Dir for more than a few dozen
+// keys, or for many processes writing at once: each write of Path
+// rewrites the whole file under one lock, so its writes get slower as
+// the file fills and every key waits for every other, while a write of
+// Dir rewrites one key's record under that key's own lock. Pick Path for
+// a command-line tool with a handful of grants, and to keep using a file
+// written by an earlier release of this package: the two layouts do not
+// read each other.
 type Store struct {
-	// Path is the token file. Required: with an empty Path every method
-	// fails. The lock file Path + ".lock", the lease directory
-	// Path + ".leases" and the lease epochs file Path + ".epochs" are
-	// created beside it.
+	// Path is the token file of the single-file layout. The lock file
+	// Path + ".lock", the lease directory Path + ".leases" and the lease
+	// epochs file Path + ".epochs" are created beside it. Exactly one of
+	// Path and Dir must be set: with both, or neither, every method
+	// fails.
 	Path string
+
+	// Dir is the directory of the layout with one record file per key,
+	// created (mode 0700) on the first write if missing. Give it a
+	// directory of its own: the store creates VERSION and the
+	// subdirectories records, locks and leases in it. Empty means the
+	// layout of Path.
+	Dir string
 
 	// LeaseTTL is how long a refresh lease lasts when its holder neither
 	// renews nor releases it; a lease whose process exits ends at once.
@@ -134,17 +151,27 @@ func (d *document) layout() int {
 }
 
 // Load returns the token stored under key, or an error wrapping
-// [oauthrt.ErrNoToken] when there is none. It reads the file without
-// locking: writes replace it atomically.
+// [oauthrt.ErrNoToken] when there is none. It reads the file (the key's
+// record, with Dir) without locking: writes replace it atomically.
 func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	doc, err := s.read()
-	if err != nil {
-		return nil, err
+	var raw json.RawMessage
+	ok := false
+	if s.Dir != "" {
+		r, err := s.readDirRecord(key)
+		if err != nil {
+			return nil, err
+		}
+		raw, ok = r.Token, r.Token != nil
+	} else {
+		doc, err := s.read()
+		if err != nil {
+			return nil, err
+		}
+		raw, ok = doc.token(key)
 	}
-	raw, ok := doc.token(key)
 	if !ok {
 		return nil, fmt.Errorf("%w under key %q", oauthrt.ErrNoToken, key)
 	}
@@ -184,6 +211,12 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 	if err != nil {
 		return err
 	}
+	if s.Dir != "" {
+		return s.updateRecord(ctx, key, func(r *keyRecord) (bool, error) {
+			r.Token, r.GrantState = raw, grantRecord{}
+			return true, nil
+		})
+	}
 	return s.update(ctx, func(doc *document) (bool, error) {
 		doc.put(key, raw)
 		return true, nil
@@ -192,12 +225,18 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 
 // String describes the store without its tokens or its key.
 func (s Store) String() string {
+	if s.Dir != "" {
+		return fmt.Sprintf("filestore.Store{Dir: %q, Encrypted: %t}", s.Dir, s.AEAD != nil)
+	}
 	return fmt.Sprintf("filestore.Store{Path: %q, Encrypted: %t}", s.Path, s.AEAD != nil)
 }
 
 func (s *Store) check(ctx context.Context) error {
-	if s.Path == "" {
-		return errors.New("oauthrt: filestore: Store.Path is empty")
+	switch {
+	case s.Path == "" && s.Dir == "":
+		return errors.New("oauthrt: filestore: Store.Path is empty, and so is Store.Dir: set one of them")
+	case s.Path != "" && s.Dir != "":
+		return errors.New("oauthrt: filestore: Store.Path and Store.Dir are both set: set only one of them")
 	}
 	return ctx.Err()
 }
@@ -283,7 +322,7 @@ func parse(b []byte) (*document, error) {
 // and writes the file back if change reports a change. An error from
 // change is returned as it is, and nothing is written.
 func (s *Store) update(ctx context.Context, change func(*document) (bool, error)) error {
-	unlock, err := lockFile(ctx, s.Path+".lock")
+	unlock, err := lockFile(ctx, s.Path+".lock", "token file")
 	if err != nil {
 		return err
 	}

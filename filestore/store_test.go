@@ -410,7 +410,8 @@ func TestLeaseChild(t *testing.T) {
 	if path == "" {
 		t.Skip("runs only as a child process of TestLeaseOf…")
 	}
-	s := &filestore.Store{Path: path, LeaseTTL: time.Hour}
+	s := storeAt(os.Getenv("FILESTORE_LAYOUT"), path)
+	s.LeaseTTL = time.Hour
 	l, err := s.TakeLease(ctx(), "k")
 	if err != nil {
 		fmt.Println("error:", err)
@@ -424,13 +425,28 @@ func TestLeaseChild(t *testing.T) {
 	os.Exit(3)
 }
 
+// storeAt returns a Store of layout ("dir", or "" and "path" for the
+// token file) at loc.
+func storeAt(layout, loc string) *filestore.Store {
+	if layout == "dir" {
+		return &filestore.Store{Dir: loc}
+	}
+	return &filestore.Store{Path: loc}
+}
+
 // startHolder starts a child process that takes the lease of "k" in the
 // token file at path for an hour, and returns once it holds it, with the
 // lease's epoch. Its stdout reaches EOF when it has exited.
 func startHolder(t *testing.T, path string, exit bool) (*exec.Cmd, io.Reader, uint64) {
 	t.Helper()
+	return startHolderIn(t, "path", path, exit)
+}
+
+// startHolderIn is startHolder for a store of layout at loc.
+func startHolderIn(t *testing.T, layout, loc string, exit bool) (*exec.Cmd, io.Reader, uint64) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLeaseChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "FILESTORE_LEASE_CHILD="+path)
+	cmd.Env = append(os.Environ(), "FILESTORE_LEASE_CHILD="+loc, "FILESTORE_LAYOUT="+layout)
 	if exit {
 		cmd.Env = append(cmd.Env, "FILESTORE_LEASE_CHILD_EXIT=1")
 	}
@@ -468,7 +484,12 @@ func waitExited(t *testing.T, out io.Reader) {
 // of an hour, and checks that its epoch is above the child's.
 func lockSoon(t *testing.T, path, why string, childEpoch uint64) {
 	t.Helper()
-	s := &filestore.Store{Path: path}
+	lockSoonIn(t, storeAt("path", path), why, childEpoch)
+}
+
+// lockSoonIn is lockSoon on the store s.
+func lockSoonIn(t *testing.T, s *filestore.Store, why string, childEpoch uint64) {
+	t.Helper()
 	c, cancel := context.WithTimeout(ctx(), 10*time.Second)
 	defer cancel()
 	l, err := s.TakeLease(c, "k")

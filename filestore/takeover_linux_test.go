@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/oauthrt/oauthrt"
-	"github.com/oauthrt/oauthrt/filestore"
 )
 
 // TestStoppedLeaseChild is the child process of
@@ -26,7 +25,8 @@ func TestStoppedLeaseChild(t *testing.T) {
 	if path == "" {
 		t.Skip("runs only as a child process of TestLeaseOfStoppedProcessIsTakenOver")
 	}
-	s := &filestore.Store{Path: path, LeaseTTL: oauthrt.MinLeaseTTL}
+	s := storeAt(os.Getenv("FILESTORE_LAYOUT"), path)
+	s.LeaseTTL = oauthrt.MinLeaseTTL
 	l, err := s.TakeLease(ctx(), "k")
 	if err != nil {
 		fmt.Println("error:", err)
@@ -55,9 +55,19 @@ func TestStoppedLeaseChild(t *testing.T) {
 // stopped. Continued, the stopped holder finds its lease lost, and its
 // Release leaves the new holder's lease held.
 func TestLeaseOfStoppedProcessIsTakenOver(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokens.json")
+	leaseOfStoppedProcess(t, "path", filepath.Join(t.TempDir(), "tokens.json"))
+}
+
+// TestDirLeaseOfStoppedProcessIsTakenOver is
+// TestLeaseOfStoppedProcessIsTakenOver on a directory, whose lease files
+// stay in place between leases.
+func TestDirLeaseOfStoppedProcessIsTakenOver(t *testing.T) {
+	leaseOfStoppedProcess(t, "dir", filepath.Join(t.TempDir(), "tokens"))
+}
+
+func leaseOfStoppedProcess(t *testing.T, layout, path string) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStoppedLeaseChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "FILESTORE_STOPPED_CHILD="+path)
+	cmd.Env = append(os.Environ(), "FILESTORE_STOPPED_CHILD="+path, "FILESTORE_LAYOUT="+layout)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -87,7 +97,7 @@ func TestLeaseOfStoppedProcessIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, pid, 'T')
-	s := &filestore.Store{Path: path}
+	s := storeAt(layout, path)
 	c, cancel := context.WithTimeout(ctx(), 30*time.Second)
 	defer cancel()
 	l, err := s.TakeLease(c, "k")
@@ -119,5 +129,5 @@ func TestLeaseOfStoppedProcessIsTakenOver(t *testing.T) {
 	if err := l.Renew(ctx()); err != nil {
 		t.Errorf("Renew of the lease taken over, once the stopped holder released its own: %v", err)
 	}
-	notTaken(t, &filestore.Store{Path: path}, 200*time.Millisecond, "while the lease taken over is held")
+	notTaken(t, storeAt(layout, path), 200*time.Millisecond, "while the lease taken over is held")
 }
