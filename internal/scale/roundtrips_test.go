@@ -1,0 +1,186 @@
+package scale_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fleetBoundOf is the bound asserted on the round trips per refresh of
+// four processes that contend for every key, or 0 for none (the file
+// store, reported only as for one process).
+//
+// The target is 6: the winner's 3, and one TakeLeaseIf for each
+// of the 3 others, which then finds the winner's token. It holds, with
+// no trip to spare but by construction, only for the MemoryStore, whose
+// TakeLeaseIf waits for a release without polling (and whose calls, not
+// trips, are counted). The SQL and Redis stores wait in TakeLeaseIf by
+// polling (internal/lease.Wait: 5 ms doubling to 200 ms), and the polls
+// of the 3 waiting processes during the endpoint's 20 ms dominate:
+// measured 14 to 20 trips per refresh on PostgreSQL, SQLite and Redis,
+// about 19 statements on MySQL and 29 to 30 commands on Redis Cluster
+// (see the report's "trips in them"). The target does not hold there,
+// and what is asserted is a regression bound of ten times the
+// backend's one-process bound, which the measurements stay under with a
+// third or more to spare (20.2 of 30 at most, on PostgreSQL under -race):
+// fewer polls would need a wait that is woken by the release.
+func fleetBoundOf(b backend) float64 {
+	switch b.name {
+	case "file":
+		return 0
+	case "memory":
+		return 6
+	}
+	return 10 * b.warm
+}
+
+// TestRoundTripsPerRefresh counts the round trips each backend spends on
+// a refresh, through real Transports against a token endpoint that
+// rotates refresh tokens, for one process and for four:
+//
+//   - cold: one Transport refreshes keys it has never served: it reads
+//     each key (LoadSnapshot) before it takes the lease. Reported only.
+//   - warm: one Transport refreshes keys it served while their tokens were
+//     valid, once its clock has moved past their expiry: it asks for the
+//     lease over the token it holds at once (TakeLeaseIf, Renew,
+//     CommitRelease). Held to the backend's bound.
+//   - four processes: four Transports, each with a handle of its own on
+//     the same data, eight goroutines each, request the same warm keys in
+//     the same order, all at once, against an endpoint slow enough that
+//     they contend for every key: one refreshes, the other three wait
+//     for its lease (TakeLeaseIf polls) and get its token.
+//
+// Every key must be refreshed exactly once in each phase, and no refresh
+// token presented twice. The trips are those of the driver or client
+// (statements, commands) for the SQL and Redis stores, and the calls of
+// the store for the file and memory stores (tripcount.Wrap), counted from
+// the moment the keys are seeded on. Each backend's line goes to the log,
+// and is appended to the file $OAUTHRT_SCALE_REPORT names, if any.
+func TestRoundTripsPerRefresh(t *testing.T) {
+	n := 100
+	if testing.Short() {
+		n = 25
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			b.skip(t)
+			s := newSite(t, b)
+			e := newEndpoint(t)
+			seeder := s.open(t, &meter{callLevel: b.callLevel})
+			line := fmt.Sprintf("%-8s %d keys:", b.name, n)
+
+			// One process, cold keys.
+			keys := keyNames("cold", n)
+			e.seed(t, seeder, keys, time.Now().Add(-time.Hour))
+			m := &meter{callLevel: b.callLevel}
+			tr := newTransport(t, s.open(t, m), e, &clock{})
+			before := m.read()
+			for _, k := range keys {
+				if err := get(tr, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cold := m.read().minus(before)
+			checkOnce(t, e, keys, "one process, cold keys")
+			line += " 1 proc cold " + perRefresh(cold, n, b)
+
+			// One process, warm keys.
+			keys = keyNames("warm", n)
+			e.seed(t, seeder, keys, time.Now().Add(time.Hour))
+			m = &meter{callLevel: b.callLevel}
+			c := &clock{}
+			tr = newTransport(t, s.open(t, m), e, c)
+			for _, k := range keys {
+				if err := get(tr, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.advance(2 * time.Hour)
+			before = m.read()
+			for _, k := range keys {
+				if err := get(tr, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			warm := m.read().minus(before)
+			checkOnce(t, e, keys, "one process, warm keys")
+			line += "; warm " + perRefresh(warm, n, b)
+			if b.warm > 0 && float64(warm.trips)/float64(n) > b.warm {
+				t.Errorf("one process, warm keys: %d round trips for %d refreshes, more than %v each", warm.trips, n, b.warm)
+			}
+
+			// Four processes, warm keys, contending for each.
+			keys = keyNames("fleet", n)
+			e.seed(t, seeder, keys, time.Now().Add(time.Hour))
+			f := newFleet(t, s, e, 4)
+			if _, err := f.run(8, each(keys)); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.advance(2 * time.Hour)
+			e.latency.Store(int64(20 * time.Millisecond))
+			before = f.m.read()
+			if _, err := f.run(8, each(keys)); err != nil {
+				t.Fatal(err)
+			}
+			four := f.m.read().minus(before)
+			e.latency.Store(0)
+			checkOnce(t, e, keys, "four processes")
+			line += "; 4 procs " + perRefresh(four, n, b)
+			if bound := fleetBoundOf(b); bound > 0 && float64(four.trips)/float64(n) > bound {
+				t.Errorf("four processes: %d round trips for %d refreshes, more than %v each", four.trips, n, bound)
+			}
+
+			t.Log(line)
+			report(t, line)
+		})
+	}
+}
+
+// checkOnce fails the test unless the endpoint refreshed every key
+// exactly once, and no refresh token twice.
+func checkOnce(t *testing.T, e *endpoint, keys []string, phase string) {
+	t.Helper()
+	if wrong, _ := e.refreshed(keys); len(wrong) > 0 {
+		t.Errorf("%s: keys refreshed other than once: %s", phase, strings.Join(wrong, ", "))
+	}
+	if n := e.presentedTwice(); n > 0 {
+		t.Errorf("%s: %d refresh tokens presented twice", phase, n)
+	}
+}
+
+// perRefresh formats what r counted for n refreshes.
+func perRefresh(r reading, n int, b backend) string {
+	unit := "trips"
+	if b.callLevel {
+		unit = "calls"
+	}
+	s := fmt.Sprintf("%.2f %s/refresh", float64(r.trips)/float64(n), unit)
+	if r.prepares > 0 {
+		s += fmt.Sprintf(" (+%.2f prepares)", float64(r.prepares)/float64(n))
+	}
+	if r.takes > 0 && !b.callLevel {
+		s += fmt.Sprintf(" [%d lease takes, %d trips in them]", r.takes, r.inTakes)
+	} else if r.takes > 0 {
+		s += fmt.Sprintf(" [%d lease takes]", r.takes)
+	}
+	return s
+}
+
+// report appends line to the file $OAUTHRT_SCALE_REPORT names, if any.
+func report(tb testing.TB, line string) {
+	path := os.Getenv("OAUTHRT_SCALE_REPORT")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		tb.Errorf("OAUTHRT_SCALE_REPORT: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		tb.Errorf("OAUTHRT_SCALE_REPORT: %v", err)
+	}
+}
