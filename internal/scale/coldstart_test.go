@@ -88,9 +88,9 @@ func coldStore(b *testing.B, backend string) oauthrt.TokenStore {
 	return nil
 }
 
-// each runs fn for every index below n, on coldWorkers goroutines, and
+// eachKey runs fn for every index below n, on coldWorkers goroutines, and
 // returns how long it took.
-func each(b *testing.B, n int, fn func(i int) error) time.Duration {
+func eachKey(b *testing.B, n int, fn func(i int) error) time.Duration {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
@@ -134,7 +134,7 @@ func BenchmarkColdStart(b *testing.B) {
 				keys[i] = fmt.Sprintf("tenant-%d", i)
 			}
 			tok := &oauth2.Token{AccessToken: "at-cold", RefreshToken: "rt-cold", TokenType: "Bearer", Expiry: time.Now().Add(24 * time.Hour)}
-			each(b, n, func(i int) error { return store.Save(ctx, keys[i], tok) })
+			eachKey(b, n, func(i int) error { return store.Save(ctx, keys[i], tok) })
 			reqs := make([]*http.Request, n)
 			for i, k := range keys {
 				req, err := http.NewRequestWithContext(oauthrt.WithKey(ctx, k), "GET", "https://api.example/", nil)
@@ -147,11 +147,11 @@ func BenchmarkColdStart(b *testing.B) {
 			var loadTime, snapTime, firstTime time.Duration
 			var calls int64
 			for b.Loop() {
-				loadTime += each(b, n, func(i int) error {
+				loadTime += eachKey(b, n, func(i int) error {
 					_, err := store.Load(ctx, keys[i])
 					return err
 				})
-				snapTime += each(b, n, func(i int) error {
+				snapTime += eachKey(b, n, func(i int) error {
 					_, err := store.(oauthrt.SnapshotLoader).LoadSnapshot(ctx, keys[i])
 					return err
 				})
@@ -159,7 +159,7 @@ func BenchmarkColdStart(b *testing.B) {
 				tr := &oauthrt.Transport{Base: okBase{}, Store: counted.asStore(), Refresher: oauthrt.RefresherFunc(func(context.Context, *oauth2.Token) (*oauth2.Token, error) {
 					return nil, fmt.Errorf("no refresh expected")
 				})}
-				firstTime += each(b, n, func(i int) error {
+				firstTime += eachKey(b, n, func(i int) error {
 					resp, err := tr.RoundTrip(reqs[i])
 					if err == nil {
 						resp.Body.Close()
