@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -450,5 +453,105 @@ func stallSame(b *testing.B, impl string) {
 		awaitErr(b, first, "the request that started the refresh")
 		cancel()
 		b.StartTimer()
+	}
+}
+
+// lookupSizes are the key counts of BenchmarkLookup: up to
+// OAUTHRT_BENCH_LOOKUP_MAX (default 100,000, so that CI's single run of
+// every benchmark stays short; scripts/bench sets 1,000,000, issue 15's
+// figure).
+func lookupSizes(b *testing.B) []int {
+	most := 100_000
+	if v := os.Getenv("OAUTHRT_BENCH_LOOKUP_MAX"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("OAUTHRT_BENCH_LOOKUP_MAX=%q: want a positive number", v)
+		}
+		most = n
+	}
+	sizes := []int{1}
+	for n := 1000; n <= most; n *= 1000 {
+		sizes = append(sizes, n)
+	}
+	if last := sizes[len(sizes)-1]; last != most && most > 1 {
+		sizes = append(sizes, most)
+	}
+	return sizes
+}
+
+// BenchmarkLookup is a request for a key drawn at random among n warm
+// keys, each with a valid token: what finding the key's state costs as
+// the keys grow, when they no longer fit in the CPU's caches. oauthrt
+// finds it in one Transport from the key in the request's context;
+// x/oauth2 needs a Transport per key, found in a map; "map" is a plain
+// Go map lookup of the key alone, the floor for the growth from 1 key to
+// n. The order of keys is drawn once, so that every implementation sees
+// the same sequence.
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range lookupSizes(b) {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("tenant-%d", i)
+		}
+		order := make([]int32, 1<<16)
+		rng := mrand.New(mrand.NewPCG(1, 2))
+		for i := range order {
+			order[i] = int32(rng.IntN(n))
+		}
+		base := newCanned()
+		b.Run(fmt.Sprintf("keys=%d/impl=%s", n, implOauthrt), func(b *testing.B) {
+			toks := make([]*oauth2.Token, n)
+			for i := range toks {
+				toks[i] = validToken(i)
+			}
+			tr := newOauthrt(base, memoryStore(b, keys, toks), &issuer{clock: newClock()})
+			defer tr.Close()
+			reqs := make([]*http.Request, n)
+			for i, k := range keys {
+				reqs[i] = newGet(b, oauthrt.WithKey(context.Background(), k), "https://api.example/")
+				if _, err := tr.RoundTrip(reqs[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := tr.RoundTrip(reqs[order[i&(len(order)-1)]]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("keys=%d/impl=%s", n, implXoauth2), func(b *testing.B) {
+			req := newGet(b, context.Background(), "https://api.example/")
+			trs := make(map[string]*oauth2.Transport, n)
+			for i, k := range keys {
+				trs[k] = newXoauth2(base, unusedConf, nil, validToken(i))
+				if _, err := trs[k].RoundTrip(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := trs[keys[order[i&(len(order)-1)]]].RoundTrip(req); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("keys=%d/impl=map", n), func(b *testing.B) {
+			m := make(map[string]*oauth2.Token, n)
+			for i, k := range keys {
+				m[k] = validToken(i)
+			}
+			i := 0
+			for b.Loop() {
+				if m[keys[order[i&(len(order)-1)]]] == nil {
+					b.Fatal("missing key")
+				}
+				i++
+			}
+		})
 	}
 }

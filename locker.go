@@ -127,3 +127,43 @@ func (e *SaveError) Error() string {
 
 // Unwrap returns the store's error.
 func (e *SaveError) Unwrap() error { return e.Err }
+
+// ExpectedHold returns how long the [Transport] that asks a store for a
+// lease (through ctx, the context of TakeLease, TakeLeaseIf or Lock)
+// expects the lease's current holder to keep it: about as long as its own
+// recent refreshes took, since every process of the fleet refreshes at the
+// same token endpoint. A store that polls for a lease held elsewhere can
+// wait about that long before it asks again, rather than asking many
+// times while the holder's refresh runs: each ask is a round trip. ok is
+// false when the Transport knows no such time yet (it has not refreshed a
+// token), and for a context a Transport did not pass. Stores are free to
+// ignore it; this module's stores wait that long after the first ask that
+// found the lease held, then poll as before.
+func ExpectedHold(ctx context.Context) (d time.Duration, ok bool) {
+	d, ok = ctx.Value(expectedHoldKey{}).(time.Duration)
+	return d, ok && d > 0
+}
+
+type expectedHoldKey struct{}
+
+// withExpectedHold returns ctx carrying the time t's recent refreshes
+// took, when it knows one (see ExpectedHold).
+func (t *Transport) withExpectedHold(ctx context.Context) context.Context {
+	if d := time.Duration(t.refreshTime.Load()); d > 0 {
+		return context.WithValue(ctx, expectedHoldKey{}, d)
+	}
+	return ctx
+}
+
+// timedRefresh records how long a refresh that succeeded took: an
+// exponentially weighted average, each refresh counting for an eighth.
+// Concurrent refreshes may each miss the other's update, which only
+// slows the average down.
+func (t *Transport) timedRefresh(d time.Duration) {
+	old := time.Duration(t.refreshTime.Load())
+	if old <= 0 {
+		t.refreshTime.Store(int64(d))
+		return
+	}
+	t.refreshTime.Store(int64(old + (d-old)/8))
+}

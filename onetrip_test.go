@@ -241,3 +241,55 @@ func okTransport() http.RoundTripper {
 		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
 	})
 }
+
+// holdSpy is a MemoryStore that records, for each lease asked of it,
+// what oauthrt.ExpectedHold says of the context it was asked with.
+type holdSpy struct {
+	*oauthrt.MemoryStore
+	mu    sync.Mutex
+	holds []time.Duration // 0: none
+}
+
+func (s *holdSpy) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (oauthrt.Lease, oauthrt.Snapshot, error) {
+	d, ok := oauthrt.ExpectedHold(ctx)
+	if !ok {
+		d = 0
+	}
+	s.mu.Lock()
+	s.holds = append(s.holds, d)
+	s.mu.Unlock()
+	return s.MemoryStore.TakeLeaseIf(ctx, key, prev)
+}
+
+// A Transport tells the store it asks for a lease how long it expects
+// the holder to keep it: nothing before its first refresh, and then about
+// as long as its refreshes took, so that a store polling for a held lease
+// waits that long rather than asking again and again during a refresh.
+func TestLeaseAskCarriesTheExpectedHold(t *testing.T) {
+	clk := newClock()
+	store := &holdSpy{MemoryStore: &oauthrt.MemoryStore{}}
+	store.MemoryStore.Save(context.Background(), "k", &oauth2.Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: clk.Now().Add(-time.Minute)})
+	ref := &rotating{t: t, clk: clk, presented: map[string]bool{}}
+	tr := &oauthrt.Transport{Base: okTransport(), Store: store, Key: "k", Refresher: ref, Now: clk.Now}
+	defer tr.Close()
+	for range 2 {
+		resp, err := (&http.Client{Transport: tr}).Get("https://api.example/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		clk.Advance(2 * time.Hour)
+	}
+	if len(store.holds) != 2 {
+		t.Fatalf("%d leases asked, want 2", len(store.holds))
+	}
+	if store.holds[0] != 0 {
+		t.Errorf("the first lease ask, before any refresh, carried an expected hold of %v", store.holds[0])
+	}
+	if store.holds[1] <= 0 {
+		t.Error("the lease ask after a refresh carried no expected hold")
+	}
+	if _, ok := oauthrt.ExpectedHold(context.Background()); ok {
+		t.Error("ExpectedHold of a context no Transport passed says ok")
+	}
+}

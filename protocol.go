@@ -374,6 +374,7 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 	if ll, ok := t.Store.(LeaseLoader); ok && s.unsaved == nil {
 		var lease Lease
 		var snap Snapshot
+		ctx := t.withExpectedHold(ctx)
 		err := guard("the store's TakeLeaseIf", func() (err error) {
 			lease, snap, err = ll.TakeLeaseIf(ctx, s.key, base)
 			return err
@@ -392,7 +393,7 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 		got.fresh = true
 		return h, got, nil
 	}
-	h, err = s.take(ctx, t)
+	h, err = s.take(t.withExpectedHold(ctx), t)
 	if err != nil {
 		return nil, got, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
 	}
@@ -518,12 +519,16 @@ func (s *keyState) call(ctx context.Context, t *Transport, base *oauth2.Token, h
 	grace := rotationGrace(t.Refresher)
 	first := time.Now()
 	for {
+		start := time.Now()
 		tok, err := guardValue("the Refresher", func() (*oauth2.Token, error) {
 			if base == nil {
 				return t.Refresher.(Issuer).Issue(ctx)
 			}
 			return t.Refresher.Refresh(ctx, base)
 		})
+		if err == nil {
+			t.timedRefresh(time.Since(start))
+		}
 		var te *TransientError
 		if err == nil || !errors.As(err, &te) || !te.AnswerLost || time.Since(first) >= grace || ctx.Err() != nil {
 			return tok, err

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oauthrt/oauthrt/internal/secure"
@@ -166,6 +167,10 @@ type Transport struct {
 	keys     sync.Map // key string → *keyState
 	lifeOnce sync.Once
 	life     *lifecycle
+
+	// refreshTime is how long this Transport's refreshes take, on
+	// average, in nanoseconds; 0 until one succeeded (see ExpectedHold).
+	refreshTime atomic.Int64
 }
 
 var _ http.RoundTripper = (*Transport)(nil)

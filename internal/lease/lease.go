@@ -62,8 +62,21 @@ func TTL(pkg string, ttl time.Duration) (time.Duration, error) {
 // An error that came with ctx's end is reported as ctx's: a driver that
 // dials with ctx's deadline fails with its own timeout at the very moment
 // ctx ends, possibly before ctx.Err() says so.
+//
+// When ctx says how long the Transport expects the holder to keep the
+// lease ([oauthrt.ExpectedHold]: about one refresh), the first pause, the
+// one after the try that found the lease held, is that long (at most
+// maxHint), and the tries after it start from a quarter of it: a waiter
+// then asks about twice per refresh it waits for, where the doubling from
+// 5 ms asks four or five times during a refresh of 50 ms.
 func Wait(ctx context.Context, key string, try func(context.Context) (bool, error)) error {
-	err := Poll(ctx, minWait, maxWait, try)
+	var err error
+	if d, ok := oauthrt.ExpectedHold(ctx); ok {
+		d = min(d, maxHint)
+		err = pollAfter(ctx, d, max(minWait, min(d/4, maxWait)), maxWait, try)
+	} else {
+		err = Poll(ctx, minWait, maxWait, try)
+	}
 	if err == nil {
 		return nil
 	}
@@ -88,10 +101,21 @@ func ended(ctx context.Context) error {
 	return nil
 }
 
+// maxHint bounds the first pause of a wait that the Transport's expected
+// hold sets: a token endpoint that took long once must not keep waiters
+// asleep long after the lease is free.
+const maxHint = time.Second
+
 // Poll calls try until it reports done, returns an error, or ctx ends
 // (then Poll returns ctx.Err()), sleeping between tries for a jittered
 // time that doubles from first up to most.
 func Poll(ctx context.Context, first, most time.Duration, try func(context.Context) (bool, error)) error {
+	return pollAfter(ctx, 0, first, most, try)
+}
+
+// pollAfter is Poll whose first pause, after the first try, is after
+// (with up to an eighth more, to spread the waiters out) when positive.
+func pollAfter(ctx context.Context, after, first, most time.Duration, try func(context.Context) (bool, error)) error {
 	wait := first
 	var timer *time.Timer
 	for {
@@ -103,6 +127,11 @@ func Poll(ctx context.Context, first, most time.Duration, try func(context.Conte
 			return err
 		}
 		d := wait/2 + mrand.N(wait/2+1) // spread the waiters out
+		if after > 0 {
+			d, after = after+mrand.N(after/8+1), 0
+		} else {
+			wait = min(2*wait, most)
+		}
 		if timer == nil {
 			timer = time.NewTimer(d)
 			defer timer.Stop()
@@ -113,7 +142,6 @@ func Poll(ctx context.Context, first, most time.Duration, try func(context.Conte
 		case <-timer.C:
 		case <-ctx.Done():
 		}
-		wait = min(2*wait, most)
 	}
 }
 

@@ -89,3 +89,24 @@ func TestWaitReportsADriverTimeoutAsTheDeadline(t *testing.T) {
 		t.Errorf("Wait: %v, want one wrapping context.DeadlineExceeded and naming the driver's error", err)
 	}
 }
+
+// After a first try that found the lease held, pollAfter pauses for at
+// least the time given (a timer never fires early), and then polls again
+// from first: the expected hold of the Transport sets the first pause.
+func TestPollAfterPausesForTheExpectedHold(t *testing.T) {
+	const after = 60 * time.Millisecond
+	var tries []time.Time
+	err := pollAfter(context.Background(), after, time.Millisecond, time.Millisecond, func(context.Context) (bool, error) {
+		tries = append(tries, time.Now())
+		return len(tries) == 3, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tries) != 3 {
+		t.Fatalf("%d tries, want 3", len(tries))
+	}
+	if gap := tries[1].Sub(tries[0]); gap < after {
+		t.Errorf("the pause after the first try was %v, want at least the expected hold, %v", gap, after)
+	}
+}
