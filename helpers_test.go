@@ -95,6 +95,7 @@ type stepwise struct{}
 
 func (stepwise) LoadSnapshot() {}
 func (stepwise) TakeLeaseIf()  {}
+func (stepwise) OneTripStore() {}
 
 // countingStore wraps a MemoryStore, counting calls, and fails them on
 // demand.

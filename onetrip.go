@@ -6,6 +6,29 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// oneTrip reports whether the Transport may use store's one-trip
+// methods: store is a SnapshotLoader that says they act on store itself,
+// not on a store it embeds.
+func oneTrip(store TokenStore) bool {
+	sl, ok := store.(SnapshotLoader)
+	if !ok {
+		return false
+	}
+	own, err := guardValue("the Store's OneTripStore", func() (TokenStore, error) { return sl.OneTripStore(), nil })
+	return err == nil && sameStore(own, store)
+}
+
+// sameStore reports whether a and b are the same store; false when their
+// dynamic type cannot be compared.
+func sameStore(a, b TokenStore) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
 // The interfaces of this file let a store serve a refresh in fewer round
 // trips to its backend. They are optional, and each one only merges
 // steps that the [Transport] otherwise takes one by one through the
@@ -34,6 +57,15 @@ type Snapshot struct {
 // A store that is also a [LeaseLoader] is read with Load instead (most
 // reads find a good token, and Load costs less), and its lease step
 // brings the grant state when a refresh is needed.
+//
+// A store that wraps another by embedding it would gain the embedded
+// store's one-trip methods, which act on the embedded store and go around
+// the wrapper's own Load, Commit or TakeLease. So the Transport uses a
+// store's one-trip methods (these three interfaces) only when its
+// OneTripStore returns the very store the Transport was given: a wrapper
+// that embeds a store reaches it through its own methods, step by step,
+// unless it declares OneTripStore itself, once it wraps these methods
+// too.
 type SnapshotLoader interface {
 	GrantStateStore
 	// LoadSnapshot returns the key's token and grant state, as Load and
@@ -41,6 +73,9 @@ type SnapshotLoader interface {
 	// is not an error: the Snapshot's Token is nil. A token the store
 	// cannot read is an error, as it is for Load.
 	LoadSnapshot(ctx context.Context, key string) (Snapshot, error)
+	// OneTripStore returns the store whose data the one-trip methods
+	// read and write: the receiver itself.
+	OneTripStore() TokenStore
 }
 
 // A LeaseLoader is a [LeaseLocker] that takes a key's lease only while
@@ -64,7 +99,8 @@ type LeaseLoader interface {
 }
 
 // A CommitReleaser is a [Lease] that commits a refreshed token and lets
-// go of itself in one round trip. When a lease of the store is one, the
+// go of itself in one round trip. When a lease of the store is one, and
+// the store is a [SnapshotLoader] whose OneTripStore is itself, the
 // [Transport] saves the token refreshed under it with CommitRelease,
 // rather than with the store's Commit and then the lease's Release.
 type CommitReleaser interface {

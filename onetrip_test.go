@@ -2,10 +2,12 @@ package oauthrt_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +28,10 @@ var _ interface {
 	oauthrt.LeaseLoader
 	oauthrt.Committer
 } = (*tripStore)(nil)
+
+// OneTripStore says the one-trip methods act on the tripStore, which
+// forwards each of them.
+func (s *tripStore) OneTripStore() oauthrt.TokenStore { return s }
 
 func (s *tripStore) record(call string) {
 	s.mu.Lock()
@@ -250,6 +256,8 @@ type holdSpy struct {
 	holds []time.Duration // 0: none
 }
 
+func (s *holdSpy) OneTripStore() oauthrt.TokenStore { return s }
+
 func (s *holdSpy) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (oauthrt.Lease, oauthrt.Snapshot, error) {
 	d, ok := oauthrt.ExpectedHold(ctx)
 	if !ok {
@@ -291,5 +299,56 @@ func TestLeaseAskCarriesTheExpectedHold(t *testing.T) {
 	}
 	if _, ok := oauthrt.ExpectedHold(context.Background()); ok {
 		t.Error("ExpectedHold of a context no Transport passed says ok")
+	}
+}
+
+// failingCommits embeds a MemoryStore and fails every Commit: a wrapper
+// written before the one-trip capabilities, which overrides the methods
+// it knew of. It gains MemoryStore's one-trip methods by embedding, and
+// they would go around its Commit.
+type failingCommits struct {
+	*oauthrt.MemoryStore
+	commits atomic.Int32
+}
+
+func (s *failingCommits) Commit(ctx context.Context, key string, prev, tok *oauth2.Token) error {
+	s.commits.Add(1)
+	return errors.New("the wrapper refuses every commit")
+}
+
+// A store that embeds a one-trip store is reached through its own
+// methods: its Commit is called, and fails, and the refreshed token is
+// kept unsaved and reported, as the wrapper's author meant; the embedded
+// store's CommitRelease, which would have stored it behind the
+// wrapper's back, is not used.
+func TestWrapperEmbeddingAOneTripStoreIsUsedThroughItsOwnMethods(t *testing.T) {
+	clk := newClock()
+	store := &failingCommits{MemoryStore: &oauthrt.MemoryStore{}}
+	store.MemoryStore.Save(context.Background(), "k", &oauth2.Token{AccessToken: "at-0", RefreshToken: "rt-0", Expiry: clk.Now().Add(-time.Minute)})
+	var saveErrs atomic.Int32
+	tr := &oauthrt.Transport{
+		Base: okTransport(), Store: store, Key: "k", Now: clk.Now,
+		Refresher: &rotating{t: t, clk: clk, presented: map[string]bool{}},
+		OnError: func(key string, err error) {
+			var se *oauthrt.SaveError
+			if errors.As(err, &se) {
+				saveErrs.Add(1)
+			}
+		},
+	}
+	resp, err := (&http.Client{Transport: tr}).Get("https://api.example/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tr.Close()
+	if store.commits.Load() == 0 {
+		t.Error("the wrapper's Commit was never called")
+	}
+	if saveErrs.Load() == 0 {
+		t.Error("no SaveError reported for the commit the wrapper refused")
+	}
+	if got, _ := store.MemoryStore.Load(context.Background(), "k"); got.AccessToken != "at-0" {
+		t.Errorf("the embedded store holds %q: the refreshed token went around the wrapper", got.AccessToken)
 	}
 }

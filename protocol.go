@@ -206,7 +206,7 @@ func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Tok
 		tok, _ := s.resave(ctx, t)
 		return tok, nil, nil
 	}
-	if sl, ok := t.Store.(SnapshotLoader); ok && !leaseLoader(t.Store) {
+	if sl, ok := t.Store.(SnapshotLoader); ok && oneTrip(t.Store) && !leaseLoader(t.Store) {
 		snap, err := guardValue("the Store's LoadSnapshot", func() (Snapshot, error) { return sl.LoadSnapshot(ctx, s.key) })
 		if err != nil {
 			return nil, nil, fmt.Errorf("oauthrt: loading the token of key %q: %w", s.key, err)
@@ -227,10 +227,11 @@ func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Tok
 	return tok, nil, nil
 }
 
-// leaseLoader reports whether store is a LeaseLoader.
+// leaseLoader reports whether the Transport may use store as a
+// LeaseLoader.
 func leaseLoader(store TokenStore) bool {
 	_, ok := store.(LeaseLoader)
-	return ok
+	return ok && oneTrip(store)
 }
 
 // fromSnapshot returns tok, a token a snapshot found, as newest returns
@@ -255,7 +256,7 @@ func (s *keyState) fromSnapshot(t *Transport, tok *oauth2.Token) (*oauth2.Token,
 // one, no dead grant and no backoff, each of which the store must be read
 // for first.
 func (s *keyState) remembered(t *Transport, w why) (*oauth2.Token, bool) {
-	if _, ok := t.Store.(LeaseLoader); !ok || s.unsaved != nil || s.held != nil || s.dead != nil || s.backoff != nil {
+	if !leaseLoader(t.Store) || s.unsaved != nil || s.held != nil || s.dead != nil || s.backoff != nil {
 		return nil, false
 	}
 	c := s.cur.Load()
@@ -371,7 +372,7 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 	if h := s.kept(); h != nil {
 		return h, got, nil
 	}
-	if ll, ok := t.Store.(LeaseLoader); ok && s.unsaved == nil {
+	if ll, ok := t.Store.(LeaseLoader); ok && s.unsaved == nil && oneTrip(t.Store) {
 		var lease Lease
 		var snap Snapshot
 		ctx := t.withExpectedHold(ctx)
@@ -679,7 +680,7 @@ func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) 
 	}
 	prev := s.root
 	for range 3 {
-		err := s.commitOnce(ctx, c, prev, tok)
+		err := s.commitOnce(ctx, t, c, prev, tok)
 		if !errors.Is(err, ErrCommitConflict) {
 			return nil, s.saveResult(t, tok, err)
 		}
@@ -704,10 +705,10 @@ func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) 
 
 // commitOnce commits tok over prev, and lets go of the lease kept for it
 // in the same step when the lease is a CommitReleaser.
-func (s *keyState) commitOnce(ctx context.Context, c Committer, prev, tok *oauth2.Token) error {
+func (s *keyState) commitOnce(ctx context.Context, t *Transport, c Committer, prev, tok *oauth2.Token) error {
 	h := s.held
 	var cr CommitReleaser
-	if h != nil && !h.lost.Load() {
+	if h != nil && !h.lost.Load() && oneTrip(t.Store) {
 		cr, _ = h.lease.(CommitReleaser)
 	}
 	if cr == nil {

@@ -217,6 +217,10 @@ func (s *MemoryStore) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.
 	return l, snap, err
 }
 
+// OneTripStore returns s: its one-trip methods act on s itself. See
+// [SnapshotLoader].
+func (s *MemoryStore) OneTripStore() TokenStore { return s }
+
 // LoadSnapshot returns the key's token (nil: none) and grant state. See
 // [SnapshotLoader].
 func (s *MemoryStore) LoadSnapshot(ctx context.Context, key string) (Snapshot, error) {

@@ -42,6 +42,13 @@ func (s *Store) together(c redis.UniversalClient, key string) bool {
 // state. It returns {token, state}, each false when absent.
 var snapshot = redis.NewScript(`return {redis.call("GET", KEYS[1]), redis.call("GET", KEYS[2])}`)
 
+// OneTripStore returns s: its one-trip methods (LoadSnapshot,
+// TakeLeaseIf, its leases' CommitRelease) act on s itself. A type that
+// embeds a *Store gains this method too, and returns the embedded Store,
+// so the Transport reaches such a wrapper through its own methods. See
+// [oauthrt.SnapshotLoader].
+func (s *Store) OneTripStore() oauthrt.TokenStore { return s }
+
 // LoadSnapshot returns the key's token (nil when it has none) and grant
 // state, read by one script in one round trip. A token that does not
 // open is an error, as it is for Load; so is a grant state that is not

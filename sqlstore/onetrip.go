@@ -23,6 +23,13 @@ var _ oauthrt.SnapshotLoader = (*Store)(nil)
 // state, in scanRow's order.
 const snapshotSQL = `SELECT token, {grant} FROM {table} WHERE token_key = ?`
 
+// OneTripStore returns s: its one-trip methods (LoadSnapshot,
+// TakeLeaseIf, its leases' CommitRelease) act on s itself. A type that
+// embeds a *Store gains this method too, and returns the embedded Store,
+// so the Transport reaches such a wrapper through its own methods. See
+// [oauthrt.SnapshotLoader].
+func (s *Store) OneTripStore() oauthrt.TokenStore { return s }
+
 // LoadSnapshot returns the token stored under key (nil when there is
 // none: no row, or a row that only carries a lease or a grant state) and
 // the key's grant state, read together by one SELECT on every dialect.

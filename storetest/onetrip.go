@@ -79,6 +79,9 @@ func commitReleaser(t *testing.T, lease oauthrt.Lease) oauthrt.CommitReleaser {
 func testSnapshot(t *testing.T, b Backend) {
 	s := snapshotLoader(t, b, Options{})
 	ctx := context.Background()
+	if own := s.OneTripStore(); own != oauthrt.TokenStore(s) {
+		t.Errorf("OneTripStore() = %T, not the store itself: the Transport would never use its one-trip methods", own)
+	}
 	tok := fullToken()
 	save(t, s, "token", tok)
 	dead := deadState(pair("at-dead", "rt-dead"))

@@ -244,3 +244,7 @@ func (c *countedSnapshots) TakeLeaseIf(ctx context.Context, key string, prev *oa
 }
 
 var _ oauthrt.LeaseLoader = (*countedSnapshots)(nil)
+
+// OneTripStore is the counted store itself, which forwards every
+// one-trip call.
+func (c *countedSnapshots) OneTripStore() oauthrt.TokenStore { return c }

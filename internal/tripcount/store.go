@@ -40,7 +40,8 @@ type leasing interface {
 // others: [oauthrt.TokenStore], [oauthrt.Committer],
 // [oauthrt.GrantStateStore], [oauthrt.Deleter] and
 // [oauthrt.LeaseLocker], and [oauthrt.SnapshotLoader] and
-// [oauthrt.LeaseLoader] when s is a LeaseLoader. Its leases are
+// [oauthrt.LeaseLoader] when s is a LeaseLoader whose one-trip methods
+// are its own (its OneTripStore is s). Its leases are
 // [oauthrt.FencedLease]s when those of s are, and
 // [oauthrt.CommitReleaser]s when those of s are. A store that lacks one
 // of the first five is an error.
@@ -50,7 +51,7 @@ func Wrap(s oauthrt.TokenStore, calls *Calls) (oauthrt.TokenStore, error) {
 		return nil, fmt.Errorf("tripcount: a %T is not a Committer, GrantStateStore, Deleter and LeaseLocker", s)
 	}
 	w := &store{s: l, calls: calls}
-	if ll, ok := s.(oauthrt.LeaseLoader); ok {
+	if ll, ok := s.(oauthrt.LeaseLoader); ok && ll.OneTripStore() == s {
 		return &oneTrip{store: w, ll: ll}, nil
 	}
 	return w, nil
@@ -126,6 +127,10 @@ type oneTrip struct {
 }
 
 var _ oauthrt.LeaseLoader = (*oneTrip)(nil)
+
+// OneTripStore is the wrapper itself, which counts each one-trip call and
+// forwards it, when the wrapped store's one-trip methods are its own.
+func (w *oneTrip) OneTripStore() oauthrt.TokenStore { return w }
 
 func (w *oneTrip) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot, error) {
 	w.call()
