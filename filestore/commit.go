@@ -32,22 +32,44 @@ func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token)
 		return err
 	}
 	if s.Dir != "" {
-		return s.updateRecord(ctx, key, func(r *keyRecord) (bool, error) {
-			if err := s.holds(key, r.Token, r.Token != nil, prev); err != nil {
-				return false, err
-			}
-			r.Token, r.GrantState = raw, grantRecord{}
-			return true, nil
-		})
+		return s.updateRecord(ctx, key, s.commitRecord(key, prev, raw))
 	}
-	return s.update(ctx, func(doc *document) (bool, error) {
+	return s.update(ctx, s.commitDoc(key, prev, raw))
+}
+
+// commitLocked writes raw, an encoded token, under key if the store
+// holds prev there, as Commit does; its caller holds the lock that
+// Commit takes (a lease's lock, which is the same file).
+func (s *Store) commitLocked(key string, prev *oauth2.Token, raw json.RawMessage) error {
+	if s.Dir != "" {
+		return s.modifyRecord(key, s.commitRecord(key, prev, raw))
+	}
+	return s.rewrite(s.commitDoc(key, prev, raw))
+}
+
+// commitDoc is Commit's change of the token file: raw goes under key if
+// the file holds prev there.
+func (s *Store) commitDoc(key string, prev *oauth2.Token, raw json.RawMessage) func(*document) (bool, error) {
+	return func(doc *document) (bool, error) {
 		held, ok := doc.token(key)
 		if err := s.holds(key, held, ok, prev); err != nil {
 			return false, err
 		}
 		doc.put(key, raw)
 		return true, nil
-	})
+	}
+}
+
+// commitRecord is Commit's change of key's record, with Dir: raw goes in
+// if the record holds prev.
+func (s *Store) commitRecord(key string, prev *oauth2.Token, raw json.RawMessage) func(*keyRecord) (bool, error) {
+	return func(r *keyRecord) (bool, error) {
+		if err := s.holds(key, r.Token, r.Token != nil, prev); err != nil {
+			return false, err
+		}
+		r.Token, r.GrantState = raw, grantRecord{}
+		return true, nil
+	}
 }
 
 // holds returns nil if held, the token stored under key (ok false when

@@ -288,15 +288,18 @@ func (s *Store) modifyRecord(key string, change func(*keyRecord) (bool, error)) 
 
 // dirLease returns the lease of key in the layout of Dir, not yet taken:
 // its file is in Dir/leases, the lock of its checks is the key's own,
-// and its epochs are in the key's lock file.
-func (s *Store) dirLease(key string) (*fileLease, error) {
+// and its epochs are in the key's lock file. check reads the key's
+// record first, as leaseOf says.
+func (s *Store) dirLease(key string, check bool) (*fileLease, error) {
 	if err := s.prepareDir(); err != nil {
 		return nil, err
 	}
 	// A record this package cannot write is refused before a refresh
 	// whose token could not be saved.
-	if _, err := s.readRecord(key); err != nil {
-		return nil, err
+	if check {
+		if _, err := s.readRecord(key); err != nil {
+			return nil, err
+		}
 	}
 	lock := s.recordLock(key)
 	return &fileLease{

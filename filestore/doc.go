@@ -102,6 +102,33 @@
 // and starts again otherwise), so lease files do not pile up; on Windows
 // they are left in place.
 //
+// Store is an [oauthrt.SnapshotLoader] and an [oauthrt.LeaseLoader], and
+// its leases are [oauthrt.CommitReleaser]s, so that the [oauthrt.Transport]
+// refreshes a token with three calls of the store (TakeLeaseIf, Renew,
+// CommitRelease) where it would make eight without them. Each merges
+// steps that the other methods take one by one, and keeps their
+// guarantees:
+//
+//   - LoadSnapshot reads a key's token and grant state from one read of
+//     the token file, without the lock, where Load and LoadGrantState
+//     read it once each.
+//   - TakeLeaseIf takes the lease as TakeLease does, and reads the key
+//     under the lock of Path + ".lock", once the lease file is locked and
+//     before the epoch is raised: the lease is taken only while the file
+//     holds the token the refresh starts from, and no write comes between
+//     the read and the taking. It costs what TakeLease costs, the read of
+//     the token file moving under the lock: TakeLease reads it before it
+//     tries, to refuse a file it could not write. When the file holds
+//     another token, the lease file is let go (removed while locked, as
+//     on release) and no epoch is raised. While another holder has the
+//     lease, each try that finds it held reads the token file once more,
+//     without the lock, so that a waiter returns the holder's token as
+//     soon as it is stored.
+//   - CommitRelease commits as Commit does and releases the lease as
+//     Release does, under one holding of the lock of Path + ".lock": one
+//     open and flock of the lock file, where Commit and then Release take
+//     it once each.
+//
 // File locks are only as good as the file system's: use a local disk,
 // not a network file system, for a token file shared by processes.
 //
@@ -237,6 +264,11 @@
 // take no lock. Writes of different keys share neither a file nor a
 // lock.
 //
+// LoadSnapshot reads VERSION and the key's record. TakeLeaseIf and
+// CommitRelease work as with Path, under the key's lock file: TakeLeaseIf
+// reads the key's record under it, and CommitRelease rewrites the record
+// and lets go of the lease file under one holding of it.
+//
 // Leases work as with Path, each on the key's file in leases, with two
 // differences. A released lease's file stays in place, as on Windows,
 // for the key's next lease, rather than being created and removed for
@@ -262,6 +294,6 @@
 //
 // Cross-process locking is implemented with flock on Unix systems and
 // LockFileEx on Windows; on other systems every method that writes
-// (Save, Commit, SaveGrantState, Delete, Lock, TakeLease) returns an
-// error.
+// (Save, Commit, SaveGrantState, Delete, Lock, TakeLease, TakeLeaseIf)
+// returns an error.
 package filestore

@@ -48,42 +48,64 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 //
 // The lease is an [oauthrt.FencedLease]: every one taken on a key gets an
 // epoch one greater than the one before, by any process, kept in the
-// file Path + ".epochs" (with Dir, in the key's record) when the lease is
-// released.
+// file Path + ".epochs" (with Dir, in the key's lock file) when the lease
+// is released. The lease is also an [oauthrt.CommitReleaser].
 func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	h, err := s.leaseOf(key, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := lease.Wait(ctx, key, h.try); err != nil {
+		return nil, err
+	}
+	return h.start(s, key), nil
+}
+
+// leaseOf returns the lease of key in the store's layout, not yet taken.
+// With check, the token file (with Dir, the key's record) is read first:
+// one this package cannot write is refused before a refresh whose token
+// could not be saved. TakeLeaseIf, which reads it under the lock anyway,
+// leaves check unset.
+func (s *Store) leaseOf(key string, check bool) (*fileLease, error) {
 	ttl, err := lease.TTL("filestore", s.LeaseTTL)
 	if err != nil {
 		return nil, err
 	}
 	var h *fileLease
 	if s.Dir != "" {
-		h, err = s.dirLease(key)
+		h, err = s.dirLease(key, check)
 	} else {
-		h, err = s.pathLease(key)
+		h, err = s.pathLease(key, check)
 	}
 	if err != nil {
 		return nil, err
 	}
 	h.ttl = ttl
-	if err := lease.Wait(ctx, key, h.try); err != nil {
-		return nil, err
-	}
+	return h, nil
+}
+
+// start hands out h, just taken on key: its timer lets it go once it
+// lapses unrenewed.
+func (h *fileLease) start(s *Store, key string) *fencedLease {
 	h.timer = time.AfterFunc(h.until.Sub(wallNow()), h.expire)
-	return &fencedLease{Lease: lease.New(key, ttl, h.renew, h.release), epoch: h.epoch}, nil
+	return &fencedLease{Lease: lease.New(key, h.ttl, h.renew, h.release), epoch: h.epoch, h: h, s: s, key: key}
 }
 
 // pathLease returns the lease of key in the layout of Path, not yet
 // taken: its file is in Path + ".leases", the lock of its checks is the
-// token file's, and its epochs are in Path + ".epochs".
-func (s *Store) pathLease(key string) (*fileLease, error) {
+// token file's, and its epochs are in Path + ".epochs". check reads the
+// token file first, as leaseOf says.
+func (s *Store) pathLease(key string, check bool) (*fileLease, error) {
 	// The lease does not live in the token file, but a file this package
 	// cannot write (corrupt, or of a newer layout) is refused here too,
 	// before a refresh whose token could not be saved.
-	if _, err := s.read(); err != nil {
-		return nil, err
+	if check {
+		if _, err := s.read(); err != nil {
+			return nil, err
+		}
 	}
 	dir := s.Path + ".leases"
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -137,7 +159,21 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 		f.Close()
 		return false, nil
 	}
+	if ok, err := h.admits(); !ok || err != nil {
+		h.f = f
+		h.unlockHeld()
+		return false, err
+	}
 	return h.claim(f)
+}
+
+// admits reports whether h.admit lets the lease be taken; h.lock is
+// held. Without h.admit, it does.
+func (h *fileLease) admits() (bool, error) {
+	if h.admit == nil {
+		return true, nil
+	}
+	return h.admit()
 }
 
 // takeOver takes the lease from a holder that let it lapse, and reports
@@ -163,6 +199,9 @@ func (h *fileLease) takeOver(ctx context.Context) (bool, error) {
 	now, ok := lapsed(h.path, h.ttl, wallNow())
 	if !ok || !os.SameFile(found, now) {
 		return false, nil
+	}
+	if ok, err := h.admits(); !ok || err != nil {
+		return false, err // nothing taken: the lapsed file stays as it is
 	}
 	if err := os.Remove(h.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("oauthrt: filestore: removing a lapsed lease's file: %w", err)
@@ -206,17 +245,21 @@ func (h *fileLease) claim(f *os.File) (bool, error) {
 	return true, nil
 }
 
-// fencedLease is a lease with its epoch.
+// fencedLease is a lease with its epoch, and what its CommitRelease
+// needs: the holding and the store and key it was taken on.
 type fencedLease struct {
 	oauthrt.Lease
 	epoch uint64
+	h     *fileLease
+	s     *Store
+	key   string
 }
 
 var _ oauthrt.FencedLease = (*fencedLease)(nil)
 
 // Epoch is the lease's fencing token: the number of leases taken on its
 // key on this token file (or directory), this one included, as the
-// epochs file (or the key's record) counts them. It is never 0.
+// epochs file (or the key's lock file) counts them. It is never 0.
 func (l *fencedLease) Epoch() uint64 { return l.epoch }
 
 // keyFileName is the name of key's files (its lease file; in the layout
@@ -275,6 +318,11 @@ type fileLease struct {
 	// raise raises the key's epoch and returns it; latest returns it as
 	// it is. Both are called with lock held.
 	raise, latest func() (uint64, error)
+	// admit, when set, is asked with lock held, once the lease is free
+	// to take and before it is taken, whether to take it: TakeLeaseIf's
+	// check of the stored token. false, or an error, leaves the lease
+	// untaken.
+	admit func() (bool, error)
 	// keep leaves the lease file in place when the lease is released,
 	// for the next lease of the key, rather than removing it: the layout
 	// of Dir keeps one per key, as it keeps one lock file per key,

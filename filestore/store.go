@@ -22,10 +22,12 @@ import (
 
 // Store is an [oauthrt.TokenStore], [oauthrt.LeaseLocker],
 // [oauthrt.Committer], [oauthrt.GrantStateStore], [oauthrt.KeyLister],
-// [oauthrt.GrantStateLister] and [oauthrt.Deleter] on files: one JSON
-// file (Path), or a directory with one record file per key (Dir). It is
-// safe for concurrent use by goroutines and by processes on one host.
-// See the package documentation for the layouts and their guarantees.
+// [oauthrt.GrantStateLister], [oauthrt.Deleter], [oauthrt.SnapshotLoader]
+// and [oauthrt.LeaseLoader] on files, whose leases are
+// [oauthrt.FencedLease]s and [oauthrt.CommitReleaser]s: one JSON file
+// (Path), or a directory with one record file per key (Dir). It is safe
+// for concurrent use by goroutines and by processes on one host. See the
+// package documentation for the layouts and their guarantees.
 //
 // Set exactly one of Path and Dir. Pick Dir for more than a few dozen
 // keys, or for many processes writing at once: each write of Path
@@ -330,6 +332,13 @@ func (s *Store) update(ctx context.Context, change func(*document) (bool, error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return s.rewrite(change)
+}
+
+// rewrite applies change to the file, and writes the file back if change
+// reports a change, as update does; its caller holds the lock of
+// Path + ".lock".
+func (s *Store) rewrite(change func(*document) (bool, error)) error {
 	doc, err := s.read()
 	if err != nil {
 		return err

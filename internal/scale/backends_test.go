@@ -41,7 +41,7 @@ var backends = []backend{
 	{name: "sqlite", warm: 3},
 	{name: "redis", env: "OAUTHRT_TEST_REDIS", warm: 3},
 	{name: "cluster", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 5},
-	{name: "file", callLevel: true}, // no one-trip capabilities yet: reported only
+	{name: "file", callLevel: true, warm: 3},
 	{name: "memory", callLevel: true, warm: 3},
 }
 
