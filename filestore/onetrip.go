@@ -24,6 +24,13 @@ var (
 	_ oauthrt.CommitReleaser = (*fencedLease)(nil)
 )
 
+// OneTripStore returns s: its one-trip methods (LoadSnapshot,
+// TakeLeaseIf, its leases' CommitRelease) act on s itself. A type that
+// embeds a *Store gains this method too, and returns the embedded Store,
+// so the Transport reaches such a wrapper through its own methods. See
+// [oauthrt.SnapshotLoader].
+func (s *Store) OneTripStore() oauthrt.TokenStore { return s }
+
 // LoadSnapshot returns the token stored under key (nil when there is
 // none) and the key's grant state, from one read of the token file (with
 // Dir, of the key's record, after its VERSION), without locking, as
