@@ -42,6 +42,7 @@ var backends = []backend{
 	{name: "redis", env: "OAUTHRT_TEST_REDIS", warm: 3},
 	{name: "cluster", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 5},
 	{name: "file", callLevel: true, warm: 3},
+	{name: "filedir", callLevel: true, warm: 3}, // filestore's Dir layout
 	{name: "memory", callLevel: true, warm: 3},
 }
 
@@ -73,6 +74,8 @@ func newSite(tb testing.TB, b backend) *site {
 		s.mem = &oauthrt.MemoryStore{}
 	case "file":
 		s.name = filepath.Join(tb.TempDir(), "tokens.json")
+	case "filedir":
+		s.name = filepath.Join(tb.TempDir(), "tokens.d")
 	case "sqlite":
 		s.name = filepath.Join(tb.TempDir(), "tokens.db")
 	case "redis", "cluster":
@@ -153,6 +156,8 @@ func (s *site) open(tb testing.TB, m *meter) oauthrt.TokenStore {
 		st = s.mem
 	case "file":
 		st = &filestore.Store{Path: s.name, LeaseTTL: ttl}
+	case "filedir":
+		st = &filestore.Store{Dir: s.name, LeaseTTL: ttl}
 	case "redis", "cluster":
 		var c redis.UniversalClient
 		if s.b.name == "cluster" {

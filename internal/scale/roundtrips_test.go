@@ -29,7 +29,7 @@ import (
 // fewer polls would need a wait that is woken by the release.
 func fleetBoundOf(b backend) float64 {
 	switch b.name {
-	case "file", "memory":
+	case "file", "filedir", "memory":
 		return 6
 	}
 	return 10 * b.warm
@@ -40,7 +40,7 @@ func fleetBoundOf(b backend) float64 {
 // rotates refresh tokens, for one process and for four:
 //
 //   - cold: one Transport refreshes keys it has never served: it reads
-//     each key (LoadSnapshot) before it takes the lease. Reported only.
+//     each key (Load) before it takes the lease. Reported only.
 //   - warm: one Transport refreshes keys it served while their tokens were
 //     valid, once its clock has moved past their expiry: it asks for the
 //     lease over the token it holds at once (TakeLeaseIf, Renew,
