@@ -3,14 +3,13 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/tripcount"
 	"github.com/oauthrt/oauthrt/sqlstore"
 	"golang.org/x/oauth2"
 )
@@ -50,17 +49,17 @@ func TestStatementsPerCall(t *testing.T) {
 		}
 		count := func(call string, f func() error) {
 			t.Helper()
-			before, prepared := c.statements.Load(), c.prepares.Load()
+			before, prepared := c.Trips(), c.Prepares()
 			if err := f(); err != nil {
 				t.Fatalf("%s: %v", call, err)
 			}
-			got := int(c.statements.Load() - before)
+			got := int(c.Trips() - before)
 			w := want[call]
 			n := map[string]int{"sqlite": w.sqlite, "postgres": w.postgres, "mysql": w.mysql}[db.dialect.String()]
 			if got != n {
 				t.Errorf("%s: %d statements, want %d", call, got, n)
 			}
-			t.Logf("%s: %d statements (%d of them prepared apart by the driver)", call, got, c.prepares.Load()-prepared)
+			t.Logf("%s: %d statements (%d of them prepared apart by the driver)", call, got, c.Prepares()-prepared)
 		}
 		takeIf := func(key string, prev *oauth2.Token, wantLease bool) func() (oauthrt.Lease, error) {
 			return func() (oauthrt.Lease, error) {
@@ -134,181 +133,17 @@ func mustBeFree(t *testing.T, s *sqlstore.Store, key string) {
 	l.Release()
 }
 
-// A counter counts the statements that connections run: each
-// ExecContext or QueryContext that reaches the driver, on a connection
-// or on a statement it prepared; and, apart, the statements prepared.
-type counter struct{ statements, prepares atomic.Int64 }
-
 // openCounted opens another handle on db's database whose connections
-// count their statements in the counter it returns.
-func openCounted(t *testing.T, db testDB) (*sql.DB, *counter) {
+// count their statements (internal/tripcount: each statement run is a
+// trip, and those the driver prepares apart count as prepares).
+func openCounted(t *testing.T, db testDB) (*sql.DB, *tripcount.Counter) {
 	t.Helper()
-	var conn driver.Connector = dsnConnector{db.DB.Driver(), db.dsn}
-	if dc, ok := db.DB.Driver().(driver.DriverContext); ok {
-		var err error
-		if conn, err = dc.OpenConnector(db.dsn); err != nil {
-			t.Fatal(err)
-		}
+	c := &tripcount.Counter{}
+	conn, err := tripcount.Connector(db.DB.Driver(), db.dsn, c)
+	if err != nil {
+		t.Fatal(err)
 	}
-	c := &counter{}
-	cdb := sql.OpenDB(countingConnector{conn, c})
+	cdb := sql.OpenDB(conn)
 	t.Cleanup(func() { cdb.Close() })
 	return cdb, c
-}
-
-// dsnConnector is the connector of a driver that has none.
-type dsnConnector struct {
-	drv driver.Driver
-	dsn string
-}
-
-func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
-func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
-
-type countingConnector struct {
-	driver.Connector
-	c *counter
-}
-
-func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := cc.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &countingConn{Conn: conn, c: cc.c}, nil
-}
-
-// countingConn forwards to the driver's connection every optional
-// interface that the drivers of the tests implement, so that
-// database/sql uses it as it uses theirs.
-type countingConn struct {
-	driver.Conn
-	c *counter
-}
-
-var (
-	_ driver.ExecerContext      = (*countingConn)(nil)
-	_ driver.QueryerContext     = (*countingConn)(nil)
-	_ driver.ConnPrepareContext = (*countingConn)(nil)
-	_ driver.ConnBeginTx        = (*countingConn)(nil)
-	_ driver.NamedValueChecker  = (*countingConn)(nil)
-	_ driver.SessionResetter    = (*countingConn)(nil)
-	_ driver.Validator          = (*countingConn)(nil)
-	_ driver.Pinger             = (*countingConn)(nil)
-)
-
-func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	e, ok := c.Conn.(driver.ExecerContext)
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	res, err := e.ExecContext(ctx, q, args)
-	if err != driver.ErrSkip { // else database/sql prepares the statement, and runs it
-		c.c.statements.Add(1)
-	}
-	return res, err
-}
-
-func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	qc, ok := c.Conn.(driver.QueryerContext)
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	rows, err := qc.QueryContext(ctx, q, args)
-	if err != driver.ErrSkip {
-		c.c.statements.Add(1)
-	}
-	return rows, err
-}
-
-func (c *countingConn) Prepare(q string) (driver.Stmt, error) {
-	return c.PrepareContext(context.Background(), q)
-}
-
-func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	var st driver.Stmt
-	var err error
-	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
-		st, err = p.PrepareContext(ctx, q)
-	} else {
-		st, err = c.Conn.Prepare(q)
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.c.prepares.Add(1)
-	return &countingStmt{Stmt: st, c: c.c}, nil
-}
-
-func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
-		return b.BeginTx(ctx, opts)
-	}
-	return nil, errors.New("counting: the driver's connection has no BeginTx")
-}
-
-func (c *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if n, ok := c.Conn.(driver.NamedValueChecker); ok {
-		return n.CheckNamedValue(nv)
-	}
-	return driver.ErrSkip // the default conversion
-}
-
-func (c *countingConn) ResetSession(ctx context.Context) error {
-	if r, ok := c.Conn.(driver.SessionResetter); ok {
-		return r.ResetSession(ctx)
-	}
-	return nil
-}
-
-func (c *countingConn) IsValid() bool {
-	if v, ok := c.Conn.(driver.Validator); ok {
-		return v.IsValid()
-	}
-	return true
-}
-
-func (c *countingConn) Ping(ctx context.Context) error {
-	if p, ok := c.Conn.(driver.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
-}
-
-// countingStmt counts each run of a prepared statement.
-type countingStmt struct {
-	driver.Stmt
-	c *counter
-}
-
-func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	e, ok := s.Stmt.(driver.StmtExecContext)
-	if !ok {
-		return nil, errors.New("counting: the driver's statement has no ExecContext")
-	}
-	s.c.statements.Add(1)
-	return e.ExecContext(ctx, args)
-}
-
-func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	q, ok := s.Stmt.(driver.StmtQueryContext)
-	if !ok {
-		return nil, errors.New("counting: the driver's statement has no QueryContext")
-	}
-	s.c.statements.Add(1)
-	return q.QueryContext(ctx, args)
-}
-
-func (s *countingStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if n, ok := s.Stmt.(driver.NamedValueChecker); ok {
-		return n.CheckNamedValue(nv)
-	}
-	return driver.ErrSkip
-}
-
-func (s *countingStmt) ColumnConverter(idx int) driver.ValueConverter {
-	if cc, ok := s.Stmt.(driver.ColumnConverter); ok { //nolint:staticcheck // forwarded as database/sql uses it
-		return cc.ColumnConverter(idx)
-	}
-	return driver.DefaultParameterConverter
 }
