@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -87,37 +86,8 @@ func oneTripOfStoppedProcess(t *testing.T, layout, loc string) {
 	if err := storeAt(layout, loc).Save(ctx(), "k", stoppedPrev); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStoppedOneTripChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "FILESTORE_ONETRIP_CHILD="+loc, "FILESTORE_LAYOUT="+layout)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		syscall.Kill(pid, syscall.SIGCONT) // a stopped process dies only once continued
-		cmd.Wait()
-	})
-	out := bufio.NewReader(stdout)
-	line, err := out.ReadString('\n')
-	var childEpoch uint64
-	if _, serr := fmt.Sscanf(line, "held %d\n", &childEpoch); serr != nil {
-		t.Fatalf("the child said %q, %v; want \"held\" and an epoch", line, err)
-	}
-
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, pid, 'T')
+	child := startStoppedHolder(t, "TestStoppedOneTripChild", "FILESTORE_ONETRIP_CHILD", layout, loc)
+	cmd, pid, stdin, out, childEpoch := child.cmd, child.pid, child.stdin, child.out, child.epoch
 	s := storeAt(layout, loc)
 	c, cancel := context.WithTimeout(ctx(), 30*time.Second)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,37 +67,8 @@ func TestDirLeaseOfStoppedProcessIsTakenOver(t *testing.T) {
 }
 
 func leaseOfStoppedProcess(t *testing.T, layout, path string) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStoppedLeaseChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "FILESTORE_STOPPED_CHILD="+path, "FILESTORE_LAYOUT="+layout)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		syscall.Kill(pid, syscall.SIGCONT) // a stopped process dies only once continued
-		cmd.Wait()
-	})
-	out := bufio.NewReader(stdout)
-	line, err := out.ReadString('\n')
-	var childEpoch uint64
-	if _, serr := fmt.Sscanf(line, "held %d\n", &childEpoch); serr != nil {
-		t.Fatalf("the child said %q, %v; want \"held\" and an epoch", line, err)
-	}
-
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, pid, 'T')
+	child := startStoppedHolder(t, "TestStoppedLeaseChild", "FILESTORE_STOPPED_CHILD", layout, path)
+	cmd, pid, stdin, out, childEpoch := child.cmd, child.pid, child.stdin, child.out, child.epoch
 	s := storeAt(layout, path)
 	c, cancel := context.WithTimeout(ctx(), 30*time.Second)
 	defer cancel()
@@ -130,4 +102,54 @@ func leaseOfStoppedProcess(t *testing.T, layout, path string) {
 		t.Errorf("Renew of the lease taken over, once the stopped holder released its own: %v", err)
 	}
 	notTaken(t, storeAt(layout, path), 200*time.Millisecond, "while the lease taken over is held")
+}
+
+// A stoppedHolder is a child process (this test binary, running the test
+// named) that took the lease of "k", said so with its epoch, and was then
+// stopped with SIGSTOP; it goes on once it is sent SIGCONT and reads a
+// line on its stdin.
+type stoppedHolder struct {
+	cmd   *exec.Cmd
+	pid   int
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	epoch uint64
+}
+
+// startStoppedHolder starts the child test named with env set to path and
+// FILESTORE_LAYOUT to layout, waits for its "held <epoch>", stops it, and
+// waits until the kernel reports it stopped. Cleanup kills it.
+func startStoppedHolder(t *testing.T, test, env, layout, path string) stoppedHolder {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+path, "FILESTORE_LAYOUT="+layout)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		syscall.Kill(pid, syscall.SIGCONT) // a stopped process dies only once continued
+		cmd.Wait()
+	})
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
+	var epoch uint64
+	if _, serr := fmt.Sscanf(line, "held %d\n", &epoch); serr != nil {
+		t.Fatalf("the child said %q, %v; want \"held\" and an epoch", line, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, pid, 'T')
+	return stoppedHolder{cmd: cmd, pid: pid, stdin: stdin, out: out, epoch: epoch}
 }
