@@ -77,7 +77,7 @@ func TestChaosChild(t *testing.T) {
 	}
 	defer closeStore()
 	h := &hook{step: os.Getenv("CHAOS_HOOK"), holding: map[string]int{}}
-	if store, err = wrap(store, h, os.Getenv("CHAOS_MUTATE")); err != nil {
+	if store, err = wrap(store, h, os.Getenv("CHAOS_MUTATE"), os.Getenv("CHAOS_BACKEND")); err != nil {
 		t.Fatal(err)
 	}
 

@@ -2,6 +2,7 @@ package chaos_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -112,7 +113,12 @@ type hooked struct {
 
 // wrap returns store wrapped in the hook h, with the mutation mutate.
 // store must be an oauthrt.LeaseLocker, as every store of this module is.
-func wrap(store oauthrt.TokenStore, h *hook, mutate string) (oauthrt.TokenStore, error) {
+// On the backends oneTripBackend names, a store with the one-trip
+// capabilities keeps them (hookedOneTrip), so that the chaos reaches the
+// path the Transport takes with this module's stores; on the others the
+// wrapper has only the step-by-step methods, the path of a third-party
+// store that implements the older capabilities alone.
+func wrap(store oauthrt.TokenStore, h *hook, mutate, backend string) (oauthrt.TokenStore, error) {
 	ll, ok := store.(oauthrt.LeaseLocker)
 	if !ok {
 		return nil, fmt.Errorf("chaos: %T is not an oauthrt.LeaseLocker", store)
@@ -125,6 +131,11 @@ func wrap(store oauthrt.TokenStore, h *hook, mutate string) (oauthrt.TokenStore,
 	// keeps its own dead-grant state, and the run would fail for that
 	// instead of for the missing Commit.
 	switch {
+	case commits && states && oneTripBackend(backend):
+		if lt, ok := store.(oauthrt.LeaseLoader); ok && lt.OneTripStore() == store {
+			return &hookedOneTrip{hooked: s, committer: committer{s, c}, grantStates: grantStates{g}, ll: lt}, nil
+		}
+		fallthrough
 	case commits && states:
 		return &struct {
 			*hooked
@@ -172,13 +183,78 @@ func (s *hooked) TakeLease(ctx context.Context, key string) (oauthrt.Lease, erro
 	if err != nil {
 		return nil, err
 	}
+	return s.taken(l, key), nil
+}
+
+// taken runs the hook on l, a lease of key just taken, and wraps it.
+func (s *hooked) taken(l oauthrt.Lease, key string) oauthrt.Lease {
 	s.h.held(key, 1)
 	s.h.at(killLease, key)
 	hl := &hookedLease{Lease: l, s: s, key: key}
 	if f, ok := l.(oauthrt.FencedLease); ok {
-		return fencedLease{hl, f}, nil
+		return fencedLease{hl, f}
 	}
-	return hl, nil
+	return hl
+}
+
+// oneTripBackend reports whether the chaos runs the one-trip path on
+// backend: on every backend but MySQL and the file store, which keep the
+// step-by-step path under chaos, so that both paths meet every fault
+// without running the whole matrix twice.
+func oneTripBackend(backend string) bool { return backend != "mysql" && backend != "file" }
+
+// hookedOneTrip is a hooked store that keeps its store's one-trip
+// capabilities, with the hooks at the steps they merge: TakeLeaseIf
+// takes the lease and reads the key (killLease, then stopLoad, once it
+// holds the lease), and a lease's CommitRelease commits and releases
+// (stopCommit and killCommit before it, killRelease after it).
+type hookedOneTrip struct {
+	*hooked
+	committer
+	grantStates
+	ll oauthrt.LeaseLoader
+}
+
+var _ oauthrt.LeaseLoader = (*hookedOneTrip)(nil)
+
+// OneTripStore is the hooked store itself, whose one-trip methods run
+// the hooks.
+func (w *hookedOneTrip) OneTripStore() oauthrt.TokenStore { return w }
+
+func (w *hookedOneTrip) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot, error) {
+	return w.ll.LoadSnapshot(ctx, key)
+}
+
+func (w *hookedOneTrip) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (oauthrt.Lease, oauthrt.Snapshot, error) {
+	l, snap, err := w.ll.TakeLeaseIf(ctx, key, prev)
+	if err != nil || l == nil {
+		return nil, snap, err
+	}
+	hl := w.taken(l, key)
+	w.h.at(stopLoad, key) // the read under the lease is done
+	return hl, snap, nil
+}
+
+// CommitRelease runs the commit hooks around the lease's CommitRelease.
+// A lease whose store has none is never asked: the Transport asks only
+// a hookedOneTrip's leases, whose stores all have it.
+func (l *hookedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
+	cr, ok := l.Lease.(oauthrt.CommitReleaser)
+	if !ok {
+		return errors.New("chaos: the store's lease cannot commit")
+	}
+	l.s.h.at(stopCommit, l.key)
+	l.s.h.at(killCommit, l.key)
+	err := cr.CommitRelease(ctx, prev, tok)
+	if err == nil || errors.Is(err, oauthrt.ErrCommitConflict) {
+		if l.released.CompareAndSwap(false, true) {
+			l.s.h.held(l.key, -1)
+		}
+	}
+	if err == nil {
+		l.s.h.at(killRelease, l.key)
+	}
+	return err
 }
 
 // committer is the Commit of a hooked store whose store has one.
