@@ -72,26 +72,9 @@ func KeepExtra(tok, old *oauth2.Token, names []string) *oauth2.Token {
 }
 
 // SetExtra returns a copy of tok whose extra fields hold the member name
-// with value, in place of any it had, as a string in either kind of
-// extra fields (see KeepExtra). tok is not modified. It returns tok as it
-// is when its extra fields are of another type or cannot be read.
+// with value: see [tokenraw.Set].
 func SetExtra(tok *oauth2.Token, name, value string) *oauth2.Token {
-	if tok == nil || !tokenraw.Readable() {
-		return tok
-	}
-	switch raw := tokenraw.Of(tok).(type) {
-	case nil:
-		return tok.WithExtra(map[string]any{name: value})
-	case map[string]any:
-		m := maps.Clone(raw)
-		m[name] = value
-		return tok.WithExtra(m)
-	case url.Values:
-		v := maps.Clone(raw)
-		v[name] = []string{value}
-		return tok.WithExtra(v)
-	}
-	return tok
+	return tokenraw.Set(tok, name, value)
 }
 
 // has reports whether raw, extra fields as tokenraw.Of returns them,

@@ -4,6 +4,8 @@
 package tokenraw
 
 import (
+	"maps"
+	"net/url"
 	"reflect"
 	"unsafe"
 
@@ -43,3 +45,27 @@ func Of(tok *oauth2.Token) any {
 // version of x/oauth2. When it cannot, code that would rebuild them must
 // leave tokens alone, or it would drop what it could not see.
 func Readable() bool { return rawField >= 0 }
+
+// Set returns a copy of tok whose extra fields hold the member name with
+// value, in place of any it had, as a string in either kind of extra
+// fields (a JSON answer's map or a form answer's url.Values). tok is not
+// modified. It returns tok as it is when its extra fields are of another
+// type or cannot be read (see Readable).
+func Set(tok *oauth2.Token, name, value string) *oauth2.Token {
+	if tok == nil || !Readable() {
+		return tok
+	}
+	switch raw := Of(tok).(type) {
+	case nil:
+		return tok.WithExtra(map[string]any{name: value})
+	case map[string]any:
+		m := maps.Clone(raw)
+		m[name] = value
+		return tok.WithExtra(m)
+	case url.Values:
+		v := maps.Clone(raw)
+		v[name] = []string{value}
+		return tok.WithExtra(v)
+	}
+	return tok
+}

@@ -1,0 +1,181 @@
+package dpop
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// A Prover makes DPoP proofs (RFC 9449 §4) signed with one key. It is
+// safe for concurrent use, and costs one signature per proof: the
+// header, with the key's JWK, is encoded once.
+type Prover struct {
+	key    crypto.Signer
+	alg    string
+	header string // base64url of the JOSE header, and the '.' after it
+	jkt    string
+	// now returns the time of the proofs' iat claim; nil: time.Now. Set
+	// by the package's tests.
+	now func() time.Time
+}
+
+// NewProver returns a Prover for key, which may be any [crypto.Signer]
+// of a kind [Thumbprint] accepts, one held in a hardware module too. Its
+// proofs are signed ES256, ES384 or ES512 by an ECDSA key (by its curve),
+// PS256 by an RSA key, and EdDSA by an Ed25519 key.
+func NewProver(key crypto.Signer) (*Prover, error) {
+	if key == nil {
+		return nil, errors.New("dpop: NewProver: nil key")
+	}
+	alg, jwk, err := describe(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(jwk)
+	header := fmt.Appendf(nil, `{"typ":"dpop+jwt","alg":%q,"jwk":%s}`, alg, jwk)
+	return &Prover{key: key, alg: alg, header: b64(header) + ".", jkt: b64(sum[:])}, nil
+}
+
+// Thumbprint returns the RFC 7638 thumbprint of the Prover's public key,
+// as [Thumbprint] does.
+func (p *Prover) Thumbprint() string { return p.jkt }
+
+// Algorithm returns the JWS algorithm of the Prover's proofs, such as
+// ES256.
+func (p *Prover) Algorithm() string { return p.alg }
+
+// claims are a proof's claims (RFC 9449 §4.2), in the order they are
+// written.
+type claims struct {
+	JTI   string `json:"jti"`
+	HTM   string `json:"htm"`
+	HTU   string `json:"htu"`
+	IAT   int64  `json:"iat"`
+	ATH   string `json:"ath,omitempty"`
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// Proof returns a new proof for a request of method to u, with a jti of
+// its own and an iat of now. accessToken is the access token the request
+// carries, whose hash goes in the ath claim (RFC 9449 §4.2), or "" for a
+// request to the token endpoint; nonce is the server's newest DPoP-Nonce
+// for u's origin, or "". The htu claim is u without its query and
+// fragment (§4.3), its scheme and host in lower case, and a missing path
+// written as "/".
+func (p *Prover) Proof(method string, u *url.URL, accessToken, nonce string) (string, error) {
+	if u == nil {
+		return "", errors.New("dpop: Proof: nil URL")
+	}
+	c := claims{JTI: newJTI(), HTM: method, HTU: HTU(u), IAT: p.time().Unix(), Nonce: nonce}
+	if accessToken != "" {
+		sum := sha256.Sum256([]byte(accessToken))
+		c.ATH = b64(sum[:])
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("dpop: encoding the proof: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(p.header)+enc.EncodedLen(len(body))+1+enc.EncodedLen(132))
+	buf = append(buf, p.header...)
+	buf = enc.AppendEncode(buf, body)
+	sig, err := p.sign(buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+func (p *Prover) time() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
+}
+
+// sign returns the JWS signature of data (RFC 7518 §3).
+func (p *Prover) sign(data []byte) ([]byte, error) {
+	var (
+		digest []byte
+		opts   crypto.SignerOpts
+	)
+	switch p.alg {
+	case "ES256", "PS256":
+		s := sha256.Sum256(data)
+		digest, opts = s[:], crypto.SHA256
+	case "ES384":
+		s := sha512.Sum384(data)
+		digest, opts = s[:], crypto.SHA384
+	case "ES512":
+		s := sha512.Sum512(data)
+		digest, opts = s[:], crypto.SHA512
+	case "EdDSA":
+		digest, opts = data, crypto.Hash(0) // Ed25519 signs the message itself
+	}
+	if p.alg == "PS256" {
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+	}
+	sig, err := p.key.Sign(rand.Reader, digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: signing the proof: %w", err)
+	}
+	if k, ok := p.key.Public().(*ecdsa.PublicKey); ok {
+		// A crypto.Signer gives ECDSA signatures in ASN.1; JWS wants the
+		// two integers, each of the curve's size, one after the other.
+		return jwsECDSA(sig, (k.Curve.Params().BitSize+7)/8)
+	}
+	return sig, nil
+}
+
+func jwsECDSA(der []byte, size int) ([]byte, error) {
+	var rs struct{ R, S *big.Int }
+	rest, err := asn1.Unmarshal(der, &rs)
+	if err != nil || len(rest) > 0 || rs.R == nil || rs.S == nil || rs.R.Sign() <= 0 || rs.S.Sign() <= 0 ||
+		rs.R.BitLen() > 8*size || rs.S.BitLen() > 8*size {
+		return nil, errors.New("dpop: the key's Sign returned a malformed ECDSA signature")
+	}
+	out := make([]byte, 2*size)
+	rs.R.FillBytes(out[:size])
+	rs.S.FillBytes(out[size:])
+	return out, nil
+}
+
+// newJTI returns a proof's unique identifier: 16 random bytes.
+func newJTI() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return b64(b[:])
+}
+
+// HTU returns the htu claim of a proof for a request to u: u without its
+// query and fragment (RFC 9449 §4.3), scheme and host in lower case, the
+// scheme's default port dropped, and an empty path written as "/".
+func HTU(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Host)
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = strings.TrimSuffix(host, ":443")
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = strings.TrimSuffix(host, ":80")
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return scheme + "://" + host + path
+}
