@@ -6,19 +6,23 @@ import "strings"
 // in the given WWW-Authenticate header values (RFC 6750 §3), or "" when
 // there is none. It accepts any input: a malformed header yields "" or
 // whatever could be made of it, never a panic.
-func bearerError(values []string) string {
+func bearerError(values []string) string { return challengeError(values, "Bearer") }
+
+// challengeError returns the error auth-param of the first challenge of
+// the given scheme in the WWW-Authenticate header values, or "".
+func challengeError(values []string, scheme string) string {
 	for _, v := range values {
-		if e, ok := scanBearerError(v); ok {
+		if e, ok := scanChallengeError(v, scheme); ok {
 			return e
 		}
 	}
 	return ""
 }
 
-// scanBearerError walks the challenges of one header value (RFC 9110
+// scanChallengeError walks the challenges of one header value (RFC 9110
 // §11.6.1): a scheme, then auth-params (name=value) or a token68, with
 // challenges and params separated by commas.
-func scanBearerError(s string) (string, bool) {
+func scanChallengeError(s, want string) (string, bool) {
 	scheme := ""
 	i := 0
 	for i < len(s) {
@@ -57,7 +61,7 @@ func scanBearerError(s string) (string, bool) {
 				i = v + 1
 			}
 		}
-		if strings.EqualFold(scheme, "Bearer") && strings.EqualFold(name, "error") {
+		if strings.EqualFold(scheme, want) && strings.EqualFold(name, "error") {
 			return val, true
 		}
 	}

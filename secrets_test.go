@@ -30,6 +30,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/dpop"
 	"github.com/oauthrt/oauthrt/entra"
 	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/generic"
@@ -302,6 +303,7 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 		&oauthrt.TokenSourceRefresher{Source: oauth2.StaticTokenSource(tok)},
 		&oauthrt.Snapshot{Token: tok, State: oauthrt.GrantState{Failures: 1}},
 		&storetest.Options{AEAD: aead},
+		prover(t),
 		&providers.Config{ClientID: "app", ClientSecret: clientSecret, PrivateKeyJWT: jwt, TokenURL: "https://user:holder-url-password-77@idp.example/token"},
 	}
 	secrets = []string{clientSecret, "holder-url-password-77", "holder-redis-password-3b7a", tok.AccessToken, tok.RefreshToken,
@@ -323,6 +325,8 @@ var secretFree = map[string]bool{
 	"oauthrt.GrantStatus":    true, // a key, a health, times, a count, a code
 	"oauthrt.HealthEvent":    true, // a key, healths, a GrantStatus, an error already redacted
 	"generic.Dialect":        true, // error codes and member names
+	"generic.DPoP":           true, // a func
+	"dpop.Nonces":            true, // servers' nonces, which they send in the clear
 	"providers.Provider":     true, // public facts about a provider
 	"providers.Source":       true, // a URL and a date
 	"providers.Fact":         true, // a fact, its source and a note
@@ -403,7 +407,7 @@ func typeName(t reflect.Type) string {
 func exportedStructs(t *testing.T) []string {
 	t.Helper()
 	var names []string
-	for _, dir := range []string{".", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest", "providers", "keepalive"} {
+	for _, dir := range []string{".", "dpop", "generic", "vsts", "entra", "filestore", "sqlstore", "redisstore", "storetest", "providers", "keepalive"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -438,4 +442,17 @@ func exportedStructs(t *testing.T) []string {
 		t.Fatalf("found only %d exported struct types: %v", len(names), names)
 	}
 	return names
+}
+
+// prover returns a dpop.Prover, which holds a grant's private key.
+func prover(t *testing.T) *dpop.Prover {
+	key, err := dpop.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := dpop.NewProver(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

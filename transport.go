@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oauthrt/oauthrt/dpop"
 	"github.com/oauthrt/oauthrt/internal/secure"
 	"golang.org/x/oauth2"
 )
@@ -171,6 +172,9 @@ type Transport struct {
 	// refreshTime is how long this Transport's refreshes take, on
 	// average, in nanoseconds; 0 until one succeeded (see ExpectedHold).
 	refreshTime atomic.Int64
+
+	// nonces are the DPoP nonces the servers handed out, per origin.
+	nonces dpop.Nonces
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -234,7 +238,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	reqBodyClosed = true // Base closes it from here on.
-	resp, err := t.base().RoundTrip(r)
+	resp, err := t.send(req, r, c)
 	if err != nil || resp == nil || !t.rejected(state.key, resp) {
 		return resp, err
 	}
@@ -259,7 +263,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	retry.Body = body
-	return t.base().RoundTrip(retry)
+	return t.send(req, retry, c)
 }
 
 // Close stops the Transport's background work and waits for it to end.
@@ -408,8 +412,14 @@ func (t *Transport) state(key string) *keyState {
 // authorize returns a clone of req carrying c's access token. A panic in
 // the Refresher's PrepareRequest is an error.
 func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, error) {
+	if c.unusable != nil {
+		return nil, c.unusable
+	}
 	r := shallowClone(req)
 	r.Header["Authorization"] = c.authz[:1:1]
+	if err := t.prove(r, c); err != nil {
+		return nil, err
+	}
 	if p, ok := t.Refresher.(RequestPreparer); ok {
 		if err := guard("the Refresher's PrepareRequest", func() error { p.PrepareRequest(r); return nil }); err != nil {
 			return nil, err
@@ -440,9 +450,13 @@ func shallowClone(req *http.Request) *http.Request {
 // is reported to OnError and Logger: the response is the caller's.
 func (t *Transport) rejected(key string, resp *http.Response) bool {
 	if resp.StatusCode == http.StatusUnauthorized {
-		switch bearerError(resp.Header.Values("Www-Authenticate")) {
+		h := resp.Header.Values("Www-Authenticate")
+		switch bearerError(h) {
 		case "insufficient_scope", "invalid_request":
 			return false
+		}
+		if challengeError(h, dpop.TokenType) == "use_dpop_nonce" {
+			return false // a nonce, not a new token, is what the server asks for
 		}
 		return true
 	}
@@ -514,10 +528,17 @@ type cached struct {
 	refreshAt int64 // Expiry - leeway; 0: never
 	aheadAt   int64 // start of the refresh-ahead window; 0: none
 	unsaved   bool  // the store failed to take tok; a request saves it again
+
+	// prover signs the DPoP proofs of a DPoP-bound token (sender.go);
+	// nil for a Bearer token. unusable, when not nil, is why the token
+	// cannot be sent: a DPoP token without a usable key.
+	prover   *dpop.Prover
+	unusable error
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {
 	c := &cached{tok: tok, authz: [1]string{"Bearer " + tok.AccessToken}}
+	senderConstrain(c)
 	at := t.refreshAt(tok)
 	if at.IsZero() {
 		return c

@@ -46,7 +46,7 @@ func NewKey() (crypto.Signer, error) {
 // an *rsa.PublicKey, or an ed25519.PublicKey (a crypto.Signer's Public()
 // gives one); anything else is an error.
 func Thumbprint(pub crypto.PublicKey) (string, error) {
-	_, jwk, err := describe(pub)
+	_, jwk, err := jwkOf(pub)
 	if err != nil {
 		return "", err
 	}
@@ -67,7 +67,7 @@ func Bind(tok *oauth2.Token, key crypto.Signer) (*oauth2.Token, error) {
 	if key == nil {
 		return nil, errors.New("dpop: Bind: nil key")
 	}
-	if _, _, err := describe(key.Public()); err != nil {
+	if _, _, err := jwkOf(key.Public()); err != nil {
 		return nil, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
@@ -111,17 +111,17 @@ func KeyOf(tok *oauth2.Token) (crypto.Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("dpop: the token's %s holds a %T, which cannot sign", KeyMember, k)
 	}
-	if _, _, err := describe(signer.Public()); err != nil {
+	if _, _, err := jwkOf(signer.Public()); err != nil {
 		return nil, err
 	}
 	return signer, nil
 }
 
-// describe returns the JWS algorithm that proofs made with pub's private
+// jwkOf returns the JWS algorithm that proofs made with pub's private
 // key use, and pub as a JWK holding only its required members in
 // lexicographic order (RFC 7638 §3.2), which is both the proofs' jwk
 // header and the input of its thumbprint.
-func describe(pub crypto.PublicKey) (alg string, jwk []byte, err error) {
+func jwkOf(pub crypto.PublicKey) (alg string, jwk []byte, err error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		var crv string

@@ -12,10 +12,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oauthrt/oauthrt/internal/describe"
 )
 
 // A Prover makes DPoP proofs (RFC 9449 §4) signed with one key. It is
@@ -39,7 +42,7 @@ func NewProver(key crypto.Signer) (*Prover, error) {
 	if key == nil {
 		return nil, errors.New("dpop: NewProver: nil key")
 	}
-	alg, jwk, err := describe(key.Public())
+	alg, jwk, err := jwkOf(key.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -179,3 +182,21 @@ func HTU(u *url.URL) string {
 	}
 	return scheme + "://" + host + path
 }
+
+// String describes p by its algorithm and thumbprint, never its key.
+func (p *Prover) String() string {
+	return fmt.Sprintf("dpop.Prover{Algorithm: %s, Thumbprint: %s}", p.alg, p.jkt)
+}
+
+// GoString is String, so that %#v shows no key either.
+func (p *Prover) GoString() string { return p.String() }
+
+// Format writes String for every verb: %x or %+v would otherwise walk
+// the private key.
+func (p *Prover) Format(f fmt.State, verb rune) { describe.Format(f, verb, p.String()) }
+
+// LogValue is String, for log/slog.
+func (p *Prover) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
+// MarshalJSON encodes String as a JSON string.
+func (p *Prover) MarshalJSON() ([]byte, error) { return describe.JSON(p.String()) }

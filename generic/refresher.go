@@ -2,6 +2,7 @@ package generic
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/dpop"
 	"github.com/oauthrt/oauthrt/internal/endpoint"
 	"golang.org/x/oauth2"
 )
@@ -118,6 +120,19 @@ type Refresher struct {
 	// no expires_in. Zero gives such a token no Expiry: it is refreshed
 	// when the API rejects it.
 	DefaultLifetime time.Duration
+	// DPoP, when not nil, sender-constrains the grants' tokens with DPoP
+	// (RFC 9449): Exchange gives each new grant a key of its own (see
+	// ExchangeBound to choose it), kept with the token in its extra
+	// fields (see dpop.Bind) so that the store keeps it and every process
+	// of a fleet signs with it; a refresh of a token saved without one
+	// gives it one. Every request to the token endpoint then carries a
+	// proof, and a use_dpop_nonce answer is retried once with the
+	// server's nonce. The oauthrt.Transport sends a token whose type is
+	// DPoP with a proof of its own on every request. nil: no new grant
+	// gets a key; a token that carries one is still refreshed with DPoP,
+	// since its refresh token may be bound to the key.
+	DPoP *DPoP
+
 	// RevocationURL is the provider's RFC 7009 revocation endpoint, which
 	// Revoke posts to. "" means the provider has none: Revoke fails with
 	// oauthrt.ErrRevokeUnsupported.
@@ -224,12 +239,19 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
-	next, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken}})
+	key, err := r.grantKey(tok)
+	if err != nil {
+		return nil, err
+	}
+	next, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{tok.RefreshToken, r.ClientSecret, tok.AccessToken}, key: key})
 	if err != nil {
 		return nil, fmt.Errorf("generic: refresh: %w", err)
 	}
 	next = endpoint.KeepRefreshToken(next, tok.RefreshToken)
 	next = endpoint.KeepExtra(next, tok, append([]string{"scope"}, r.KeepFields...))
+	if next, err = bind(next, key); err != nil {
+		return nil, err
+	}
 	return r.finish(next), nil
 }
 
@@ -269,6 +291,14 @@ func (r *Refresher) RotationGrace() time.Duration {
 // error wrapping [oauthrt.ErrReauthRequired]: the user must authorize
 // again.
 func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier string) (*oauth2.Token, error) {
+	if r.DPoP != nil {
+		return r.ExchangeBound(ctx, code, redirectURL, verifier, nil)
+	}
+	return r.exchange(ctx, code, redirectURL, verifier, nil)
+}
+
+// exchange redeems code, with a DPoP proof signed by key unless it is nil.
+func (r *Refresher) exchange(ctx context.Context, code, redirectURL, verifier string, key crypto.Signer) (*oauth2.Token, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -288,9 +318,12 @@ func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier st
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
-	tok, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{code, verifier, r.ClientSecret}})
+	tok, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{code, verifier, r.ClientSecret}, key: key})
 	if err != nil {
 		return nil, fmt.Errorf("generic: exchange: %w", err)
+	}
+	if tok, err = bind(tok, key); err != nil {
+		return nil, err
 	}
 	return r.finish(tok), nil
 }
@@ -325,6 +358,9 @@ type call struct {
 	form    url.Values
 	secrets []string // redacted from errors
 	revoke  bool     // url is the revocation endpoint
+	// key is the grant's DPoP key, which signs a proof for each attempt;
+	// nil sends none.
+	key crypto.Signer
 }
 
 // request posts c's form with the client authenticated by its method;
@@ -399,9 +435,28 @@ func (r *Refresher) method() (AuthMethod, error) {
 	return "", nil
 }
 
-// post sends c, authenticating the client with method. A revocation
-// returns no token, and a nil error when it succeeded.
+// post sends c, authenticating the client with method, with a DPoP
+// proof when c has a key; a token endpoint that asks for a DPoP nonce
+// (use_dpop_nonce, with the nonce in its answer) gets the request once
+// more, with a new proof carrying it (RFC 9449 §8). A revocation returns
+// no token, and a nil error when it succeeded.
 func (r *Refresher) post(ctx context.Context, c call, method AuthMethod) (*oauth2.Token, error) {
+	var prover *dpop.Prover
+	if c.key != nil {
+		var err error
+		if prover, err = dpop.NewProver(c.key); err != nil {
+			return nil, fmt.Errorf("generic: the grant's DPoP key: %w", err)
+		}
+	}
+	tok, err := r.postOnce(ctx, c, method, prover)
+	if prover != nil && nonceAsked(err) {
+		tok, err = r.postOnce(ctx, c, method, prover)
+	}
+	return tok, err
+}
+
+// postOnce sends c once, as post does, retried only by the HTTP client.
+func (r *Refresher) postOnce(ctx context.Context, c call, method AuthMethod, prover *dpop.Prover) (*oauth2.Token, error) {
 	req := endpoint.Request{
 		URL:               c.url,
 		Form:              make(url.Values, len(c.form)+3),
@@ -424,35 +479,58 @@ func (r *Refresher) post(ctx context.Context, c call, method AuthMethod) (*oauth
 	case AuthClientSecretPost:
 		req.Form.Set("client_id", r.ClientID)
 		req.Form.Set("client_secret", r.ClientSecret)
-	case AuthPrivateKeyJWT:
-		// A new assertion for each attempt: a provider may refuse a jti
-		// it has seen, even on a request it failed to answer. Its
-		// audience is the endpoint it goes to.
-		build := func() (endpoint.Request, error) {
+	}
+	var target *url.URL
+	if prover != nil {
+		var err error
+		if target, err = url.Parse(c.url); err != nil {
+			return nil, fmt.Errorf("generic: the token endpoint's URL: %w", err)
+		}
+		req.Answered = func(h http.Header) { tokenNonces.Update(target, h) }
+	}
+	if method != AuthPrivateKeyJWT && prover == nil {
+		if c.revoke {
+			return nil, endpoint.Revoke(ctx, r.HTTPClient, req)
+		}
+		return endpoint.Do(ctx, r.HTTPClient, req)
+	}
+	// A new assertion and a new DPoP proof for each attempt: a provider
+	// may refuse a jti it has seen, even on a request it failed to
+	// answer. The assertion's audience is the endpoint it goes to; the
+	// proof carries the endpoint's newest nonce.
+	build := func() (endpoint.Request, error) {
+		attempt := req
+		attempt.Form = make(url.Values, len(req.Form)+3)
+		for k, v := range req.Form {
+			attempt.Form[k] = v
+		}
+		attempt.Header = req.Header.Clone()
+		if method == AuthPrivateKeyJWT {
 			assertion, err := r.PrivateKeyJWT.Assertion(r.ClientID, c.url)
 			if err != nil {
 				return endpoint.Request{}, err
 			}
-			attempt := req
-			attempt.Form = make(url.Values, len(req.Form)+3)
-			for k, v := range req.Form {
-				attempt.Form[k] = v
-			}
 			attempt.Form.Set("client_id", r.ClientID)
 			attempt.Form.Set("client_assertion_type", ClientAssertionType)
 			attempt.Form.Set("client_assertion", assertion)
-			attempt.Secrets = append(slices.Clip(req.Secrets), assertion)
-			return attempt, nil
+			attempt.Secrets = append(slices.Clip(attempt.Secrets), assertion)
 		}
-		if c.revoke {
-			return nil, endpoint.RevokeFresh(ctx, r.HTTPClient, build)
+		if prover != nil {
+			proof, err := prover.Proof(http.MethodPost, target, "", tokenNonces.Get(target))
+			if err != nil {
+				return endpoint.Request{}, fmt.Errorf("generic: %w", err)
+			}
+			if attempt.Header == nil {
+				attempt.Header = make(http.Header, 1)
+			}
+			attempt.Header.Set("DPoP", proof)
 		}
-		return endpoint.DoFresh(ctx, r.HTTPClient, build)
+		return attempt, nil
 	}
 	if c.revoke {
-		return nil, endpoint.Revoke(ctx, r.HTTPClient, req)
+		return nil, endpoint.RevokeFresh(ctx, r.HTTPClient, build)
 	}
-	return endpoint.Do(ctx, r.HTTPClient, req)
+	return endpoint.DoFresh(ctx, r.HTTPClient, build)
 }
 
 // String describes r without its secret.

@@ -41,6 +41,10 @@ type Request struct {
 	// Dialect says how the endpoint words its error answers; the zero
 	// Dialect is RFC 6749's.
 	Dialect Dialect
+	// Answered, when not nil, is given the header of every answer from
+	// the endpoint, error answers too, before it is parsed: a DPoP
+	// server hands out its nonces in any answer (RFC 9449 §8).
+	Answered func(http.Header)
 }
 
 // A kind is the kind of endpoint a Request goes to, which errors name.
@@ -140,6 +144,10 @@ func do(ctx context.Context, c *http.Client, r Request, k kind) (*oauth2.Token, 
 	// endpoint's, whatever it holds.
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != req.URL.Host {
 		return nil, fmt.Errorf("oauthrt: %s: the HTTP client followed a redirect to %s; token endpoints are never redirected: make the client's inner client refuse redirects (CheckRedirect returning http.ErrUseLastResponse)", k, red.redact(resp.Request.URL.Host))
+	}
+
+	if r.Answered != nil {
+		r.Answered(resp.Header)
 	}
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))

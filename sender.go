@@ -1,0 +1,102 @@
+package oauthrt
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/oauthrt/oauthrt/dpop"
+)
+
+// Sender-constrained tokens: a token whose type is DPoP (RFC 9449) goes
+// out as "Authorization: DPoP <token>", with a proof signed by the key
+// its grant carries (see package dpop) in the DPoP header of every
+// request. The servers' nonces are kept per origin, taken from every
+// answer's DPoP-Nonce header, and put in the next proofs; a 401 that asks
+// for a nonce (use_dpop_nonce) is sent once more with it.
+
+// senderConstrain prepares c, a new cached token, for DPoP when its type
+// says so: its Authorization scheme, and the Prover of its grant's key.
+// A DPoP token whose grant has no usable key cannot be sent: c.unusable
+// says why, and requests fail with it rather than send a token the
+// server would refuse.
+func senderConstrain(c *cached) {
+	tok := c.tok
+	if !strings.EqualFold(tok.TokenType, dpop.TokenType) {
+		return
+	}
+	c.authz[0] = dpop.TokenType + " " + tok.AccessToken
+	key, err := dpop.KeyOf(tok)
+	switch {
+	case err != nil:
+		c.unusable = fmt.Errorf("oauthrt: the token is DPoP-bound, and its DPoP key is unusable: %w", err)
+		return
+	case key == nil:
+		c.unusable = errors.New("oauthrt: the token is DPoP-bound (token_type DPoP) but carries no DPoP key: get it with a Refresher whose DPoP is set, or keep the key with it (dpop.Bind)")
+		return
+	}
+	if c.prover, err = dpop.NewProver(key); err != nil {
+		c.unusable = fmt.Errorf("oauthrt: the token's DPoP key: %w", err)
+	}
+}
+
+// prove adds a DPoP proof for r, a clone of a request about to carry c's
+// token, when c is DPoP-bound.
+func (t *Transport) prove(r *http.Request, c *cached) error {
+	if c.prover == nil {
+		return nil
+	}
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	proof, err := c.prover.Proof(method, r.URL, c.tok.AccessToken, t.nonces.Get(r.URL))
+	if err != nil {
+		return fmt.Errorf("oauthrt: %w", err)
+	}
+	r.Header["Dpop"] = []string{proof}
+	return nil
+}
+
+// send sends r, a clone of req carrying c's token, through Base. When
+// the token is DPoP-bound, the server's nonce in the answer is recorded,
+// and a 401 that asks for it (a DPoP challenge with use_dpop_nonce, RFC
+// 9449 §9) gets req sent once more with a proof that carries it, its body
+// replayed; the answer comes back as it is when the body cannot be
+// replayed, or when the server asks again, or with a nonce it had given
+// already.
+func (t *Transport) send(req, r *http.Request, c *cached) (*http.Response, error) {
+	resp, err := t.base().RoundTrip(r)
+	if err != nil || resp == nil || c.prover == nil {
+		return resp, err
+	}
+	if !t.nonces.Update(req.URL, resp.Header) || !nonceChallenge(resp) {
+		return resp, nil
+	}
+	body, ok := replayBody(req)
+	if !ok {
+		return resp, nil
+	}
+	drainAndClose(resp.Body)
+	again, err := t.authorize(req, c)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return nil, err
+	}
+	again.Body = body
+	resp, err = t.base().RoundTrip(again)
+	if err == nil && resp != nil {
+		t.nonces.Update(req.URL, resp.Header)
+	}
+	return resp, err
+}
+
+// nonceChallenge reports whether resp is a 401 whose DPoP challenge says
+// use_dpop_nonce.
+func nonceChallenge(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusUnauthorized &&
+		challengeError(resp.Header.Values("Www-Authenticate"), dpop.TokenType) == "use_dpop_nonce"
+}
