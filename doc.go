@@ -30,7 +30,10 @@
 // After that the token comes from memory, through an atomic load: a
 // request with a valid token takes no lock and costs one clone of the
 // request. The token is sent as "Authorization: Bearer …", whatever its
-// type says (Azure DevOps says jwt-bearer).
+// type says (Azure DevOps says jwt-bearer), but for a DPoP-bound token
+// (token_type DPoP, RFC 9449): that goes as "Authorization: DPoP …", with
+// a proof signed by the key its grant carries (see package dpop) in the
+// DPoP header, and the server's nonce in the proof.
 //
 // # Ahead of expiry
 //

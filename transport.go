@@ -190,7 +190,9 @@ func WithKey(ctx context.Context, key string) context.Context {
 
 // RoundTrip sends req with the Authorization header "Bearer <access
 // token>" of the token stored under the request's key, whatever the
-// token's type.
+// token's type, but for a DPoP-bound token: that is sent as "DPoP <access
+// token>" with a DPoP proof header, and sent once more, body replayed,
+// when a 401 asks for a DPoP nonce the proof lacked (see package dpop).
 //
 // The token is refreshed first when it has expired. If the response is a
 // 401 whose WWW-Authenticate header does not say insufficient_scope or
