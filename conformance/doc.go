@@ -20,6 +20,16 @@
 // skips it) and, when OAUTHRT_CONFORMANCE_REPORT names a file, appends
 // its one-line summary there.
 //
+// A second server, panva's oidc-provider on Node.js, runs as a process of
+// its own from testdata/oidcprovider (server.mjs; .ci/run starts it and
+// names its issuer in OAUTHRT_TEST_OIDC_PROVIDER, and the tests that need
+// it skip without it). It issues DPoP-bound tokens, demands server nonces
+// at its token endpoint and at its userinfo endpoint, which stands in for
+// a protected API, rotates refresh tokens and revokes the grant when a
+// rotated one comes back, and logs in and consents by itself.
+// TestOIDCProviderSmoke proves that configuration with DPoP proofs built
+// in the test, independently of oauthrt.
+//
 // The module is separate from oauthrt's so that fosite and its
 // dependencies never reach oauthrt's users.
 package conformance
