@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/oauthrt/oauthrt"
 )
 
@@ -34,6 +35,35 @@ func TestBearerError(t *testing.T) {
 	for _, tt := range tests {
 		if got := oauthrt.BearerError(tt.headers); got != tt.want {
 			t.Errorf("bearerError(%q) = %q, want %q", tt.headers, got, tt.want)
+		}
+	}
+}
+
+func TestParseChallenges(t *testing.T) {
+	type ch = oauthrt.Challenge
+	type params = map[string]string
+	tests := []struct {
+		headers []string
+		want    []ch
+	}{
+		{nil, nil},
+		{[]string{``, ` , `}, nil},
+		{[]string{`Bearer`}, []ch{{Scheme: "Bearer"}}},
+		{[]string{`Bearer realm="example", Error="invalid_token", ERROR="second"`},
+			[]ch{{Scheme: "Bearer", Params: params{"realm": "example", "error": "invalid_token"}}}},
+		{[]string{`Negotiate abc==, Basic YWxhZGRpbjpvcGVuc2VzYW1l, Bearer error=x`},
+			[]ch{{Scheme: "Negotiate", Token68: "abc=="}, {Scheme: "Basic", Token68: "YWxhZGRpbjpvcGVuc2VzYW1l"}, {Scheme: "Bearer", Params: params{"error": "x"}}}},
+		{[]string{`Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple"`},
+			[]ch{{Scheme: "Newauth", Params: params{"realm": "apps", "type": "1", "title": `Login to "apps"`}}, {Scheme: "Basic", Params: params{"realm": "simple"}}}},
+		{[]string{`DPoP algs="ES256 PS256", error="invalid_token"`, `Bearer scope="a b"`},
+			[]ch{{Scheme: "DPoP", Params: params{"algs": "ES256 PS256", "error": "invalid_token"}}, {Scheme: "Bearer", Params: params{"scope": "a b"}}}},
+		{[]string{`realm="orphan", Bearer`}, []ch{{Scheme: "Bearer"}}},
+		{[]string{`Bearer claims="eyJ9fQ==", error="insufficient_claims"`},
+			[]ch{{Scheme: "Bearer", Params: params{"claims": "eyJ9fQ==", "error": "insufficient_claims"}}}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, oauthrt.Challenges(tt.headers)); diff != "" {
+			t.Errorf("Challenges(%q) (-want +got):\n%s", tt.headers, diff)
 		}
 	}
 }
