@@ -61,11 +61,29 @@
 // # On a 401
 //
 // A 401 means the server rejected the token, unless its WWW-Authenticate
-// challenge says insufficient_scope or invalid_request. The Transport
-// reads the store again, refreshes unless some other request already did,
-// and sends the request once more, replaying its body through
+// challenge (Bearer, or DPoP) says otherwise. The Transport reads the
+// store again, refreshes unless some other request already did, and
+// sends the request once more, replaying its body through
 // [http.Request.GetBody]. It never retries twice. A request whose body
 // cannot be replayed gets the 401 back.
+//
+// A claims challenge, error="insufficient_claims" with claims (as
+// Microsoft Entra ID's Continuous Access Evaluation sends when it revokes
+// a token before its expiry), asks for a token issued for those claims.
+// The Transport refreshes once with them ([ClaimsChallenge] hands them to
+// the Refresher, which sends them as the token request's claims
+// parameter), whatever token the store holds, since none was issued for
+// them, and sends the request once more; a second claims challenge is
+// returned as it is. Claims that are not a JSON object leave the 401 as
+// it is. The entra package's ClientCapabilities opts an app into CAE.
+//
+// Some challenges no refresh can answer, on a 401 or a 403: a
+// [*StepUpError] (insufficient_user_authentication, RFC 9470: the user
+// must sign in again, more strongly or more recently) or an
+// [*InsufficientScopeError] (insufficient_scope: the grant lacks a
+// scope) is returned instead of the response, with what the challenge
+// asks for. invalid_request leaves the 401 as it is. Any other 403 is
+// the caller's response, as any other status is.
 //
 // # On a dead grant
 //

@@ -57,6 +57,12 @@ const (
 	// ReasonInvalidated: the application dropped the key's token from
 	// the Transport with Transport.Invalidate, which forces a refresh.
 	ReasonInvalidated RefreshReason = "invalidated"
+	// ReasonClaims: the API answered a 401 with a claims challenge
+	// (error="insufficient_claims", as Microsoft Entra ID's Continuous
+	// Access Evaluation sends), and the token was refreshed with those
+	// claims (see ClaimsChallenge), whatever token the store held, and
+	// the request sent again with the new one.
+	ReasonClaims RefreshReason = "claims"
 )
 
 // RefreshOutcome says how a refresh ended. Its values are short

@@ -29,6 +29,24 @@ var (
 	CredentialsAllowed = credentialsAllowed
 )
 
+// Challenge is one challenge of a WWW-Authenticate header, as the
+// Transport's parser reads it.
+type Challenge struct {
+	Scheme  string
+	Params  map[string]string
+	Token68 string
+}
+
+// Challenges returns the challenges the Transport's parser reads in the
+// WWW-Authenticate header values.
+func Challenges(values []string) []Challenge {
+	var out []Challenge
+	for _, c := range parseChallenges(values) {
+		out = append(out, Challenge{Scheme: c.scheme, Params: c.params, Token68: c.token68})
+	}
+	return out
+}
+
 // ShortSaveRetries makes the saves of a token kept under a lease retry
 // after a millisecond, doubling, until the test ends.
 func ShortSaveRetries(t interface{ Cleanup(func()) }) {

@@ -15,12 +15,21 @@ import (
 // never longer than the value it came from. When it is not "", it is the
 // answer for the first value that has a non-empty one on its own.
 //
+// The challenges the parser reads (Challenges, which bearerError and
+// the Transport's handling of 401s and 403s are made of) hold only text
+// of the values too: each scheme and token68 is a substring of one, each
+// param name the lower-case form of a token of one, each param value a
+// substring or a quoted-string's content; and BearerError is the error
+// param of the first Bearer challenge that has one.
+//
 // The seeds are in testdata/fuzz/FuzzBearerError.
 func FuzzBearerError(f *testing.F) {
 	f.Add(`Bearer error="invalid_token"`)
 	f.Add("Basic realm=\"x\"\nBearer realm=\"y\", error=\"a\\\"b\"")
+	f.Add(`Negotiate abc==, DPoP error="insufficient_claims", claims="eyJ9fQ==", Bearer`)
 	f.Fuzz(func(t *testing.T, s string) {
 		values := strings.Split(s, "\n")
+		checkChallenges(t, values)
 		got := oauthrt.BearerError(values)
 		if got == "" {
 			return
@@ -49,6 +58,59 @@ func FuzzBearerError(f *testing.F) {
 			break
 		}
 	})
+}
+
+// checkChallenges checks what the parser reads in values against them.
+func checkChallenges(t *testing.T, values []string) {
+	t.Helper()
+	inSome := func(part string) bool {
+		for _, v := range values {
+			if strings.Contains(v, part) {
+				return true
+			}
+		}
+		return false
+	}
+	quoted := func(part string) bool {
+		for _, v := range values {
+			if quotedIn(v, part) {
+				return true
+			}
+		}
+		return false
+	}
+	wantError, found := "", false
+	for _, c := range oauthrt.Challenges(values) {
+		if c.Scheme == "" || !inSome(c.Scheme) || strings.ContainsAny(c.Scheme, " \t,=\"") {
+			t.Fatalf("Challenges(%q): scheme %q is no token of the values", values, c.Scheme)
+		}
+		if c.Token68 != "" && !inSome(c.Token68) {
+			t.Fatalf("Challenges(%q): token68 %q of %q is in none of the values", values, c.Token68, c.Scheme)
+		}
+		for name, val := range c.Params {
+			if name == "" || name != strings.ToLower(name) || !inSome(name) && !inSomeFold(values, name) {
+				t.Fatalf("Challenges(%q): param name %q is not a lower-cased token of the values", values, name)
+			}
+			if val != "" && !inSome(val) && !quoted(val) {
+				t.Fatalf("Challenges(%q): param %s=%q is in none of the values", values, name, val)
+			}
+		}
+		if e, ok := c.Params["error"]; ok && !found && strings.EqualFold(c.Scheme, "Bearer") {
+			wantError, found = e, true
+		}
+	}
+	if got := oauthrt.BearerError(values); got != wantError {
+		t.Fatalf("BearerError(%q) = %q, but the first Bearer challenge's error is %q", values, got, wantError)
+	}
+}
+
+func inSomeFold(values []string, part string) bool {
+	for _, v := range values {
+		if strings.Contains(strings.ToLower(v), part) {
+			return true
+		}
+	}
+	return false
 }
 
 // quotedIn reports whether want is the content of a quoted-string in v

@@ -73,6 +73,12 @@ type keyState struct {
 	// flight starts on it then, and callers take the key's new state.
 	lastUse atomic.Int64
 	dropped bool
+
+	// claimed is the token the last claims flight got, and claimedFor
+	// the claims it was for (under mu): a request challenged for the same
+	// claims with an older token uses it rather than refresh again.
+	claimed    *cached
+	claimedFor string
 }
 
 // A flight is one load-or-refresh of a key, shared by every request that
@@ -85,7 +91,8 @@ type flight struct {
 	// outcome is how the flight ended, for Transport.Refresh: set before
 	// done is closed. OutcomeLoaded when it refreshed nothing.
 	outcome RefreshOutcome
-	revoked bool // a flight of Transport.Revoke that revoked the grant
+	revoked bool   // a flight of Transport.Revoke that revoked the grant
+	claims  string // the claims a claims flight refreshes for; "" for any other
 }
 
 // why says what a flight is for, besides loading the token: the token the
@@ -105,6 +112,10 @@ type why struct {
 	// invalidated: Transport.Invalidate asked for a refresh that no flight
 	// has made yet (set by obtain).
 	invalidated bool
+	// claims: the API answered rejected with a claims challenge, and the
+	// flight refreshes, whatever token the store holds, with these claims
+	// (JSON) given to the Refresher (see ClaimsChallenge).
+	claims string
 }
 
 // failing reports whether b records transient failures; b may be nil.
@@ -176,7 +187,54 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 		}
 		s.mu.Unlock()
 	}
+	return s.wait(ctx, f)
+}
 
+// claimsToken returns a token refreshed with claims, the claims
+// challenge the API answered rejected with. Unlike token, it does not
+// take the cached or the stored token, nor join a flight started for
+// another reason, whose token was not asked for these claims: it waits
+// for that flight to end, then runs one of its own (flights of one key
+// never overlap). It joins a claims flight for the same claims, and
+// takes the token such a flight got, unless that is the one rejected.
+func (s *keyState) claimsToken(ctx context.Context, t *Transport, rejected *oauth2.Token, claims string) (*cached, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, s.gaveUp(err)
+		}
+		s.mu.Lock()
+		f := s.flight.Load()
+		if f == nil {
+			if c := s.cur.Load(); c != nil && c == s.claimed && s.claimedFor == claims && !isToken(c.tok, rejected) && t.fresh(c) {
+				s.mu.Unlock()
+				return c, nil
+			}
+			var err error
+			f, err = s.startLocked(ctx, t, why{rejected: rejected, claims: claims})
+			s.mu.Unlock()
+			if err == errDropped {
+				return t.state(s.key).claimsToken(ctx, t, rejected, claims)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return s.wait(ctx, f)
+		}
+		s.mu.Unlock()
+		if f.claims == claims {
+			return s.wait(ctx, f)
+		}
+		f.waiters.Add(1)
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, s.gaveUp(ctx.Err())
+		}
+	}
+}
+
+// wait waits for flight f, or for ctx to end, and returns f's token.
+func (s *keyState) wait(ctx context.Context, f *flight) (*cached, error) {
 	f.waiters.Add(1)
 	done := ctx.Done()
 	if done == nil { // a context that never ends: a receive is cheaper than a select
@@ -228,7 +286,7 @@ func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*fligh
 	if lc.closed {
 		return nil, ErrClosed
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{done: make(chan struct{}), claims: w.claims}
 	s.flight.Store(f)
 	lc.flights.add()
 	go func() {
@@ -270,6 +328,9 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 			s.cur.Store(nil) // invalidated meanwhile: the next request refreshes
 		case f.err == nil:
 			s.cur.Store(f.c)
+			if w.claims != "" {
+				s.claimed, s.claimedFor = f.c, w.claims
+			}
 		case w.stale != nil && !w.keepalive:
 			// Nobody waits for this flight; the token it meant to replace
 			// is still good until it expires, and stays in use.

@@ -149,7 +149,7 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 	// but before the new one was saved.
 	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
 	defer cancel()
-	c, err := s.refresh(ctx, t, base, h, rep)
+	c, err := s.refresh(ctx, t, base, h, w.claims, rep)
 	if err == nil {
 		s.honoured = gen
 	}
@@ -177,6 +177,8 @@ func reasonFor(base *oauth2.Token, w why) RefreshReason {
 	switch {
 	case base == nil:
 		return ReasonMissing
+	case w.claims != "":
+		return ReasonClaims
 	case isToken(base, w.rejected):
 		return ReasonRejected
 	case w.invalidated:
@@ -267,8 +269,10 @@ func (s *keyState) remembered(t *Transport, w why) (*oauth2.Token, bool) {
 }
 
 // needsRefresh reports whether base must be refreshed for the flight w.
+// A claims flight refreshes any token, also one another process stored:
+// it was not issued for the claims.
 func (t *Transport) needsRefresh(base *oauth2.Token, w why) bool {
-	return isToken(base, w.rejected) || isToken(base, w.stale) || w.invalidated || t.expired(base)
+	return w.claims != "" || isToken(base, w.rejected) || isToken(base, w.stale) || w.invalidated || t.expired(base)
 }
 
 // settle decides whether base can be handed out as it is (done, with the
@@ -460,9 +464,10 @@ func (s *keyState) letGo(h *hold) {
 
 // refresh exchanges base for a new token and commits it. For a nil base
 // (the store has no token for the key) the Refresher, an Issuer, issues
-// one. h is the lease the refresh runs under, or nil.
-func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token, h *hold, rep *report) (*cached, error) {
-	tok, err := s.call(ctx, t, base, h)
+// one. h is the lease the refresh runs under, or nil; claims, the claims
+// challenge the new token must satisfy, or "".
+func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token, h *hold, claims string, rep *report) (*cached, error) {
+	tok, err := s.call(ctx, t, base, h, claims)
 	if err != nil {
 		return s.failed(ctx, t, base, err, rep)
 	}
@@ -516,16 +521,20 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 // while the provider's rotation grace window, counted from the first
 // attempt, is open: the provider may have rotated the token, and still
 // accepts the old one within the window. Each attempt is fenced anew.
-func (s *keyState) call(ctx context.Context, t *Transport, base *oauth2.Token, h *hold) (*oauth2.Token, error) {
+// The Refresher finds claims, and only these, in its context (see
+// ClaimsChallenge): the request that started the flight may have put
+// others there.
+func (s *keyState) call(ctx context.Context, t *Transport, base *oauth2.Token, h *hold, claims string) (*oauth2.Token, error) {
+	rctx := withClaims(ctx, claims)
 	grace := rotationGrace(t.Refresher)
 	first := time.Now()
 	for {
 		start := time.Now()
 		tok, err := guardValue("the Refresher", func() (*oauth2.Token, error) {
 			if base == nil {
-				return t.Refresher.(Issuer).Issue(ctx)
+				return t.Refresher.(Issuer).Issue(rctx)
 			}
-			return t.Refresher.Refresh(ctx, base)
+			return t.Refresher.Refresh(rctx, base)
 		})
 		if err == nil {
 			t.timedRefresh(time.Since(start))

@@ -317,26 +317,28 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 // secretFree are the exported struct types that hold no secret of their
 // own, and need not print themselves.
 var secretFree = map[string]bool{
-	"oauthrt.RefreshEvent":   true, // a key, a reason, an outcome, an error
-	"oauthrt.SaveError":      true, // a key and the store's error
-	"oauthrt.GrantState":     true, // a fingerprint, a code, times, a count
-	"oauthrt.TransientError": true, // an error already redacted, a wait
-	"oauthrt.KeyGrantState":  true, // a key and a GrantState
-	"oauthrt.GrantStatus":    true, // a key, a health, times, a count, a code
-	"oauthrt.HealthEvent":    true, // a key, healths, a GrantStatus, an error already redacted
-	"generic.Dialect":        true, // error codes and member names
-	"generic.DPoP":           true, // a func
-	"dpop.Nonces":            true, // servers' nonces, which they send in the clear
-	"providers.Provider":     true, // public facts about a provider
-	"providers.Source":       true, // a URL and a date
-	"providers.Fact":         true, // a fact, its source and a note
-	"providers.ExpiresIn":    true, // a flag and a duration
-	"oauthrt.BackoffError":   true, // a key, a time, an error
-	"keepalive.Sweeper":      true, // settings, funcs, and a Transport, which prints itself
-	"keepalive.Counts":       true, // counts
-	"keepalive.Event":        true, // a kind, a key, counts, an error already redacted
-	"sqlstore.Dialect":       true, // SQL text
-	"storetest.Backend":      true, // funcs
+	"oauthrt.RefreshEvent":           true, // a key, a reason, an outcome, an error
+	"oauthrt.SaveError":              true, // a key and the store's error
+	"oauthrt.GrantState":             true, // a fingerprint, a code, times, a count
+	"oauthrt.TransientError":         true, // an error already redacted, a wait
+	"oauthrt.KeyGrantState":          true, // a key and a GrantState
+	"oauthrt.GrantStatus":            true, // a key, a health, times, a count, a code
+	"oauthrt.HealthEvent":            true, // a key, healths, a GrantStatus, an error already redacted
+	"generic.Dialect":                true, // error codes and member names
+	"generic.DPoP":                   true, // a func
+	"dpop.Nonces":                    true, // servers' nonces, which they send in the clear
+	"providers.Provider":             true, // public facts about a provider
+	"providers.Source":               true, // a URL and a date
+	"providers.Fact":                 true, // a fact, its source and a note
+	"providers.ExpiresIn":            true, // a flag and a duration
+	"oauthrt.BackoffError":           true, // a key, a time, an error
+	"oauthrt.StepUpError":            true, // a key, the challenge's acr_values and max_age, a status
+	"oauthrt.InsufficientScopeError": true, // a key, the challenge's scope, a status
+	"keepalive.Sweeper":              true, // settings, funcs, and a Transport, which prints itself
+	"keepalive.Counts":               true, // counts
+	"keepalive.Event":                true, // a kind, a key, counts, an error already redacted
+	"sqlstore.Dialect":               true, // SQL text
+	"storetest.Backend":              true, // funcs
 }
 
 // TestSecretHoldersNeverPrintSecrets prints every secret-holding type, as

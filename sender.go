@@ -97,6 +97,13 @@ func (t *Transport) send(req, r *http.Request, c *cached) (*http.Response, error
 // nonceChallenge reports whether resp is a 401 whose DPoP challenge says
 // use_dpop_nonce.
 func nonceChallenge(resp *http.Response) bool {
-	return resp.StatusCode == http.StatusUnauthorized &&
-		challengeError(resp.Header.Values("Www-Authenticate"), dpop.TokenType) == "use_dpop_nonce"
+	if resp.StatusCode != http.StatusUnauthorized {
+		return false
+	}
+	for _, c := range parseChallenges(resp.Header.Values("Www-Authenticate")) {
+		if strings.EqualFold(c.scheme, dpop.TokenType) && c.params["error"] == "use_dpop_nonce" {
+			return true
+		}
+	}
+	return false
 }

@@ -195,13 +195,33 @@ func WithKey(ctx context.Context, key string) context.Context {
 // when a 401 asks for a DPoP nonce the proof lacked (see package dpop).
 //
 // The token is refreshed first when it has expired. If the response is a
-// 401 whose WWW-Authenticate header does not say insufficient_scope or
-// invalid_request (or if the Refresher's RejectionDetector reports a
-// rejection), the token is refreshed and the request sent once more, its
-// body replayed through req.GetBody; a request whose body cannot be
-// replayed gets the 401 back as it is. GetBody must return a reader of
-// its own each time, as those of http.NewRequest do: Base may still be
-// reading the first body when the 401 arrives. A request that a redirect has taken
+// 401 whose WWW-Authenticate challenge (Bearer or DPoP) has no error
+// code, or one other than those below (or if the Refresher's
+// RejectionDetector reports a rejection), the token is refreshed and the
+// request sent once more, its body replayed through req.GetBody; a
+// request whose body cannot be replayed gets the 401 back as it is.
+// GetBody must return a reader of its own each time, as those of
+// http.NewRequest do: Base may still be reading the first body when the
+// 401 arrives. The error codes of a 401 or a 403 that change this:
+//
+//   - insufficient_claims with a claims parameter (a claims challenge,
+//     as Microsoft Entra ID's Continuous Access Evaluation sends), on a
+//     401: the token is refreshed with the claims (see ClaimsChallenge),
+//     whatever token the store holds, and the request sent once more.
+//     Claims that are not base64 of a JSON object leave the 401 as it is.
+//   - insufficient_user_authentication (RFC 9470): RoundTrip returns a
+//     *StepUpError, and no response.
+//   - insufficient_scope: RoundTrip returns an *InsufficientScopeError,
+//     and no response.
+//   - invalid_request, on a 401: the 401 as it is; so is a DPoP
+//     challenge use_dpop_nonce that the resend with the nonce (above)
+//     did not settle.
+//
+// Neither a refresh nor a resend follows the last three. A 403 with
+// another challenge, or none, is returned as it is, unless the
+// RejectionDetector reports it. The response to the second send is
+// returned as it is (a step-up or scope challenge becomes its error), so
+// that a request is sent at most twice. A request that a redirect has taken
 // to another host (by net/http's rule: not the same host or a subdomain of
 // it) is sent without a token.
 //
@@ -241,8 +261,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	reqBodyClosed = true // Base closes it from here on.
 	resp, err := t.send(req, r, c)
-	if err != nil || resp == nil || !t.rejected(state.key, resp) {
+	if err != nil || resp == nil || !t.mayChallenge(resp) {
 		return resp, err
+	}
+	a := t.challenge(state.key, resp)
+	if !a.resend {
+		return a.finish(resp)
 	}
 
 	body, ok := replayBody(req)
@@ -250,7 +274,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	drainAndClose(resp.Body)
-	c, err = state.token(ctx, t, c.tok)
+	c, err = a.token(ctx, t, state, c.tok)
 	if err != nil {
 		if body != nil {
 			body.Close()
@@ -265,7 +289,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	retry.Body = body
-	return t.send(req, retry, c)
+	resp, err = t.send(req, retry, c)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	return t.last(state.key, resp) // never a third send
 }
 
 // Close stops the Transport's background work and waits for it to end.
@@ -445,31 +473,6 @@ func shallowClone(req *http.Request) *http.Request {
 	}
 	r.Header = h
 	return r
-}
-
-// rejected reports whether resp says the access token was not accepted.
-// A panic in the Refresher's TokenRejected counts as no rejection, and
-// is reported to OnError and Logger: the response is the caller's.
-func (t *Transport) rejected(key string, resp *http.Response) bool {
-	if resp.StatusCode == http.StatusUnauthorized {
-		h := resp.Header.Values("Www-Authenticate")
-		switch bearerError(h) {
-		case "insufficient_scope", "invalid_request":
-			return false
-		}
-		if challengeError(h, dpop.TokenType) == "use_dpop_nonce" {
-			return false // a nonce, not a new token, is what the server asks for
-		}
-		return true
-	}
-	if d, ok := t.Refresher.(RejectionDetector); ok {
-		rej, err := guardValue("the Refresher's TokenRejected", func() (bool, error) { return d.TokenRejected(resp), nil })
-		if err != nil {
-			t.reportError(key, "oauthrt: the Refresher's TokenRejected panicked; the response is returned as it is", err)
-		}
-		return rej
-	}
-	return false
 }
 
 // reportError hands err, which no request returns, to OnError, and to

@@ -351,8 +351,11 @@ func TestRejected401BodyDrainedAndClosed(t *testing.T) {
 
 func TestNoRefreshFor401WithoutTokenRejection(t *testing.T) {
 	for _, challenge := range []string{
-		`Bearer error="insufficient_scope", scope="repo"`,
 		`Bearer realm="api", error="invalid_request"`,
+		`DPoP algs="ES256", error="invalid_request"`,
+		// A claims challenge whose claims are no JSON object is ignored.
+		`Bearer error="insufficient_claims", claims="bm90IGpzb24="`,
+		`Bearer error="insufficient_claims"`,
 	} {
 		t.Run(challenge, func(t *testing.T) {
 			f := newFixture(t)

@@ -81,6 +81,21 @@
 // is returned as it is, with the [*oauth2.RetrieveError] reachable through
 // errors.As.
 //
+// # Continuous Access Evaluation
+//
+// An app that sets ClientCapabilities to []string{"cp1"} tells Entra
+// that it handles claims challenges. Entra then issues CAE tokens, which
+// live up to 28 hours, to APIs that support CAE (Microsoft Graph, among
+// others), and those APIs revoke them early, after a critical event such
+// as a user disabled or a password changed, with a 401 claims challenge.
+// The Transport answers it with one refresh that carries the challenge's
+// claims (with cp1 merged in, as every token request of this Refresher
+// carries it), then sends the request once more. A refresh that Entra
+// refuses, because only the user can satisfy the claims (a Conditional
+// Access policy asking to sign in), fails as every refresh answered
+// interaction_required does: with an error wrapping
+// [oauthrt.ErrReauthRequired] (see "Errors" below).
+//
 // # Certificates or secrets
 //
 // A client secret is a password shared with Entra; the Entra admin center

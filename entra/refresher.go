@@ -1,11 +1,13 @@
 package entra
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -120,6 +122,27 @@ type Refresher struct {
 	// token URL makes Refresh fail with oauthrt.ErrInsecureURL before
 	// anything is sent. http:// to a loopback address is always allowed.
 	AllowInsecureHTTP bool
+
+	// ClientCapabilities are the client capabilities the app declares to
+	// Entra with every token request, such as "cp1", which says that it
+	// handles claims challenges: Entra then issues CAE tokens (Continuous
+	// Access Evaluation), which live up to 28 hours, and APIs such as
+	// Microsoft Graph revoke them before they expire with a 401 claims
+	// challenge, which the Transport answers with one refresh carrying the
+	// challenge's claims. Declare "cp1" only with the Transport, or code
+	// that handles claims challenges as it does. Each token request
+	// carries the claims parameter
+	// {"access_token":{"xms_cc":{"values":[...]}}}, merged into the claims
+	// of a challenge when there is one (the challenge's own members win).
+	// Nil declares none, and sends a challenge's claims as they are.
+	//
+	// Microsoft documents the capability and the claims that declare it
+	// at https://learn.microsoft.com/entra/identity-platform/claims-challenge
+	// ("Client capabilities", read 2026-11-30), and CAE's long-lived
+	// tokens at
+	// https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation
+	// (read 2026-11-30).
+	ClientCapabilities []string
 }
 
 var (
@@ -163,6 +186,11 @@ func (r *Refresher) TokenEndpoint() string {
 // lost answer) wraps an [*oauthrt.TransientError], with the Retry-After
 // Entra asked for, and is returned at once: waiting is the Transport's
 // backoff. Error answers wrap an [*oauth2.RetrieveError].
+//
+// The claims of a claims challenge that ctx carries (see
+// [oauthrt.ClaimsChallenge]) are sent as the claims parameter, with
+// ClientCapabilities merged in; claims that are not a JSON object make
+// Refresh fail before anything is sent.
 func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	g, err := r.generic()
 	if err != nil {
@@ -170,6 +198,9 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	}
 	if tok == nil || tok.RefreshToken == "" {
 		return nil, fmt.Errorf("entra: no refresh token: %w", oauthrt.ErrReauthRequired)
+	}
+	if ctx, err = r.claims(ctx); err != nil {
+		return nil, err
 	}
 	next, err := g.Refresh(ctx, tok)
 	if err != nil {
@@ -214,10 +245,14 @@ func (r *Refresher) AuthCodeURL(state, redirectURL string, opts ...oauth2.AuthCo
 // carried its challenge, else "". Save the token in the store under the
 // key the Transport will use. Errors are Refresh's, and a code Entra
 // refuses (used, expired, or for another redirect URL) wraps
-// [oauthrt.ErrReauthRequired]: the user must authorize again.
+// [oauthrt.ErrReauthRequired]: the user must authorize again. Like
+// Refresh's, its request declares ClientCapabilities.
 func (r *Refresher) Exchange(ctx context.Context, code, redirectURL, verifier string) (*oauth2.Token, error) {
 	g, err := r.generic()
 	if err != nil {
+		return nil, err
+	}
+	if ctx, err = r.claims(ctx); err != nil {
 		return nil, err
 	}
 	tok, err := g.Exchange(ctx, code, redirectURL, verifier)
@@ -256,6 +291,73 @@ func (r *Refresher) generic() (*generic.Refresher, error) {
 		g.AuthMethod = generic.AuthPrivateKeyJWT
 	}
 	return g, nil
+}
+
+// claims returns ctx carrying the claims a token request sends: those
+// of the claims challenge that ctx carries, if any, with the client
+// capabilities merged in (see ClientCapabilities). Without capabilities
+// ctx is returned as it is.
+func (r *Refresher) claims(ctx context.Context) (context.Context, error) {
+	if len(r.ClientCapabilities) == 0 {
+		return ctx, nil
+	}
+	merged, err := withCapabilities(oauthrt.ClaimsChallenge(ctx), r.ClientCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	return oauthrt.WithClaimsChallenge(ctx, merged), nil
+}
+
+// withCapabilities returns the claims request challenge (JSON; "" for
+// none) with the client capabilities caps declared in it, as Microsoft
+// documents: {"access_token":{"xms_cc":{"values":caps}}}, merged into
+// the challenge's access_token member. The challenge's members win: an
+// access_token that already has an xms_cc, or that is not an object,
+// is left as it is.
+func withCapabilities(challenge string, caps []string) (string, error) {
+	top := map[string]json.RawMessage{}
+	if challenge != "" {
+		if err := json.Unmarshal([]byte(challenge), &top); err != nil || top == nil {
+			return "", errors.New("entra: the claims challenge to send is not a JSON object")
+		}
+	}
+	cc, err := marshal(map[string][]string{"values": caps})
+	if err != nil {
+		return "", fmt.Errorf("entra: encoding ClientCapabilities: %w", err)
+	}
+	var at map[string]json.RawMessage
+	if raw, ok := top["access_token"]; ok {
+		if json.Unmarshal(raw, &at) != nil {
+			return challenge, nil // not an object: the challenge's own wins
+		}
+	}
+	if _, ok := at["xms_cc"]; ok {
+		return challenge, nil
+	}
+	if at == nil {
+		at = map[string]json.RawMessage{}
+	}
+	at["xms_cc"] = cc
+	if top["access_token"], err = marshal(at); err != nil {
+		return "", fmt.Errorf("entra: merging ClientCapabilities into the claims challenge: %w", err)
+	}
+	merged, err := marshal(top)
+	if err != nil {
+		return "", fmt.Errorf("entra: merging ClientCapabilities into the claims challenge: %w", err)
+	}
+	return string(merged), nil
+}
+
+// marshal is json.Marshal without its escaping of <, > and &, so that
+// the challenge's strings go to Entra as they came.
+func marshal(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // check reports a Refresher that cannot make a token request.

@@ -73,8 +73,10 @@ type fakeEntra struct {
 	script    []answer // error answers to give first
 	forever   *answer  // error answer to give once script is done
 	issued    int
-	access    string // the last access token issued
-	assertion string // the last client assertion received
+	access    string            // the last access token issued
+	assertion string            // the last client assertion received
+	claims    []string          // the claims parameter of each request ("-": none)
+	claimsOf  map[string]string // access token → the claims of the request that got it
 }
 
 func newFakeEntra(t *testing.T, secret string, cert *x509.Certificate) *fakeEntra {
@@ -112,6 +114,18 @@ func (e *fakeEntra) seen() []string {
 	return append([]string(nil), e.presented...)
 }
 
+func (e *fakeEntra) seenClaims() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.claims...)
+}
+
+func (e *fakeEntra) claimsFor(access string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.claimsOf[access]
+}
+
 func (e *fakeEntra) lastAccess() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -133,6 +147,11 @@ func (e *fakeEntra) serve(t *testing.T, w http.ResponseWriter, r *http.Request) 
 	rt := f.Get("refresh_token")
 	e.presented = append(e.presented, rt)
 	e.assertion = f.Get("client_assertion")
+	if f.Has("claims") {
+		e.claims = append(e.claims, f.Get("claims"))
+	} else {
+		e.claims = append(e.claims, "-")
+	}
 	grant := f.Get("grant_type")
 	if (grant != "refresh_token" && grant != "authorization_code") || f.Get("client_id") != clientID || f.Get("scope") != e.scope {
 		t.Errorf("fake Entra: grant_type %q, client_id %q, scope %q", f.Get("grant_type"), f.Get("client_id"), f.Get("scope"))
@@ -171,6 +190,10 @@ func (e *fakeEntra) serve(t *testing.T, w http.ResponseWriter, r *http.Request) 
 	next := fmt.Sprintf("RT-%d-ROTATED-REFRESH-TOKEN", e.issued)
 	e.live[next] = true
 	e.access = fmt.Sprintf("AT-%d-ENTRA-ACCESS-TOKEN", e.issued)
+	if e.claimsOf == nil {
+		e.claimsOf = map[string]string{}
+	}
+	e.claimsOf[e.access] = f.Get("claims")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(map[string]any{
 		"token_type":     "Bearer",

@@ -213,7 +213,9 @@ func FromConfig(c *oauth2.Config) *Refresher {
 // names too, when the answer does not carry them again, and records
 // TokenURL in the new token (see [TokenURLOf]). An answer without
 // expires_in gives the new token an Expiry DefaultLifetime from now,
-// when DefaultLifetime is set.
+// when DefaultLifetime is set. Claims that ctx carries (see
+// [oauthrt.ClaimsChallenge]: the Transport sets them after a claims
+// challenge) go in the form as the claims parameter.
 //
 // A nil tok, or one without a refresh token, gives an error wrapping
 // [oauthrt.ErrReauthRequired] without calling the endpoint; so does an
@@ -239,6 +241,7 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
+	setClaims(ctx, form)
 	key, err := r.grantKey(tok)
 	if err != nil {
 		return nil, err
@@ -253,6 +256,15 @@ func (r *Refresher) Refresh(ctx context.Context, tok *oauth2.Token) (*oauth2.Tok
 		return nil, err
 	}
 	return r.finish(next), nil
+}
+
+// setClaims adds the claims that ctx carries (see
+// [oauthrt.ClaimsChallenge]) to form as its claims parameter (OpenID
+// Connect Core 1.0 §5.5), when it carries some.
+func setClaims(ctx context.Context, form url.Values) {
+	if claims := oauthrt.ClaimsChallenge(ctx); claims != "" {
+		form.Set("claims", claims)
+	}
 }
 
 // finish gives tok, a new token from the token endpoint, its
@@ -284,7 +296,9 @@ func (r *Refresher) RotationGrace() time.Duration {
 // (oauth2.S256ChallengeOption), else "". Save the token in the store
 // under its key, and the Transport takes it from there. The token records
 // TokenURL (see [TokenURLOf]), and gets an Expiry DefaultLifetime from
-// now when the answer has no expires_in, as Refresh's do.
+// now when the answer has no expires_in, as Refresh's do. Claims that ctx
+// carries (see [oauthrt.WithClaimsChallenge]) are sent as the claims
+// parameter, as Refresh sends them.
 //
 // An empty code is an error, sent nowhere. A code the endpoint refuses
 // (invalid_grant: used, expired, or for another redirect URL) gives an
@@ -318,6 +332,7 @@ func (r *Refresher) exchange(ctx context.Context, code, redirectURL, verifier st
 	if len(r.Scopes) > 0 {
 		form.Set("scope", strings.Join(r.Scopes, " "))
 	}
+	setClaims(ctx, form)
 	tok, err := r.request(ctx, call{url: r.TokenURL, form: form, secrets: []string{code, verifier, r.ClientSecret}, key: key})
 	if err != nil {
 		return nil, fmt.Errorf("generic: exchange: %w", err)

@@ -536,3 +536,32 @@ func TestAutoDetectDocsAgree(t *testing.T) {
 		}
 	}
 }
+
+// The claims of a claims challenge, which the Transport puts in the
+// refresh's context, go in the form as the claims parameter (OpenID
+// Connect Core §5.5), for a refresh and an exchange alike; a context
+// without them, or with "", sends none.
+func TestClaimsParameter(t *testing.T) {
+	const claims = `{"access_token":{"nbf":{"essential":true,"value":"1764460800"}}}`
+	ts := newTokenServer(t, ok)
+	r := &generic.Refresher{TokenURL: ts.tokenURL(), ClientID: "app", HTTPClient: fastClient()}
+	ctx := oauthrt.WithClaimsChallenge(context.Background(), claims)
+	if _, err := r.Refresh(ctx, oldToken()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if _, err := r.Exchange(ctx, "CODE", "", ""); err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if _, err := r.Refresh(context.Background(), oldToken()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if _, err := r.Refresh(oauthrt.WithClaimsChallenge(ctx, ""), oldToken()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	got := ts.seen()
+	for i, want := range []string{claims, claims, "", ""} {
+		if c := got[i].Form.Get("claims"); c != want || got[i].Form.Has("claims") != (want != "") {
+			t.Errorf("request %d: claims %q, want %q", i, c, want)
+		}
+	}
+}
