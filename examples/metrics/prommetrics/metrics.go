@@ -27,6 +27,7 @@ const (
 var (
 	reasons = []oauthrt.RefreshReason{
 		oauthrt.ReasonExpired, oauthrt.ReasonRejected, oauthrt.ReasonAhead, oauthrt.ReasonMissing,
+		oauthrt.ReasonKeepAlive, oauthrt.ReasonInvalidated, oauthrt.ReasonClaims,
 	}
 	outcomes = []oauthrt.RefreshOutcome{
 		oauthrt.OutcomeRefreshed, oauthrt.OutcomeLoaded, oauthrt.OutcomeFailed, oauthrt.OutcomeReauthRequired,

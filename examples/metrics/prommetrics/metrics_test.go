@@ -43,7 +43,7 @@ func TestNewCreatesCounterSeriesAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	prommetrics.New(reg)
 	for name, want := range map[string]int{
-		"oauthrt_refreshes_total":          16, // 4 reasons × 4 outcomes
+		"oauthrt_refreshes_total":          28, // 7 reasons × 4 outcomes
 		"oauthrt_errors_total":             2,
 		"oauthrt_refresh_duration_seconds": 0,
 	} {
