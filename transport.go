@@ -2,6 +2,7 @@ package oauthrt
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,20 @@ const maxDrain = 64 << 10
 type Transport struct {
 	// Base sends the requests. nil: http.DefaultTransport.
 	Base http.RoundTripper
+
+	// ClientCertificate, when not nil, is the certificate, with its
+	// private key, presented in the TLS handshakes of the requests the
+	// Transport sends, for resource servers that accept an access token
+	// only from the client it was bound to (certificate-bound tokens, RFC
+	// 8705 §3). The requests then go through a clone of Base with the
+	// certificate added, built on first use, in place of any client
+	// certificate of Base's own: Base must be an *http.Transport, or nil
+	// for http.DefaultTransport; with another kind, RoundTrip returns an
+	// error instead of sending the request, and the certificate must be
+	// configured in that RoundTripper instead. The token endpoint's handshakes are the
+	// Refresher's: see generic.Refresher.ClientCertificate. nil: no
+	// certificate is added; Base sends the requests as it is.
+	ClientCertificate *tls.Certificate
 
 	// Store holds the tokens. Required: a nil Store makes RoundTrip fail
 	// without sending anything.
@@ -164,6 +179,9 @@ type Transport struct {
 	// (10 minutes); a negative value keeps every key for the Transport's
 	// life.
 	IdleKeyTimeout time.Duration
+
+	certOnce sync.Once
+	certBase http.RoundTripper // Base with ClientCertificate: see certified
 
 	keys     sync.Map // key string → *keyState
 	lifeOnce sync.Once
@@ -363,7 +381,10 @@ func (t *Transport) Close() error {
 }
 
 // CloseIdleConnections closes the idle connections of Base (or of
-// http.DefaultTransport when Base is nil), if it has such a method.
+// http.DefaultTransport when Base is nil), if it has such a method. With
+// a ClientCertificate it closes those of the clone of Base that carries
+// the certificate instead, which sends all the Transport's requests:
+// Base's own connections are not the Transport's.
 func (t *Transport) CloseIdleConnections() {
 	type closeIdler interface{ CloseIdleConnections() }
 	if ci, ok := t.base().(closeIdler); ok {
@@ -393,6 +414,9 @@ func (t *Transport) check() error {
 }
 
 func (t *Transport) base() http.RoundTripper {
+	if t.ClientCertificate != nil {
+		return t.certified()
+	}
 	if t.Base != nil {
 		return t.Base
 	}

@@ -4,8 +4,11 @@
 // A [Refresher] posts the refresh token to the provider's token endpoint,
 // authenticating the client with HTTP Basic (client_secret_basic), in the
 // form (client_secret_post), with a JWT signed by its private key
-// (private_key_jwt, RFC 7523: see [PrivateKeyJWT]), or, for a public
-// client, not at all (none). [Refresher.AuthMethod] names the method;
+// (private_key_jwt, RFC 7523: see [PrivateKeyJWT]), by the certificate it
+// presents in the TLS handshake (tls_client_auth and
+// self_signed_tls_client_auth, RFC 8705: see
+// [Refresher.ClientCertificate]), or, for a public client, not at all
+// (none). [Refresher.AuthMethod] names the method;
 // unless it does (see [Refresher.AuthStyle]), a client secret is tried
 // with Basic first, falling back to the form once if the endpoint blames
 // the client (invalid_client or unauthorized_client, or a 401 with no

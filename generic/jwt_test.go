@@ -241,7 +241,7 @@ func TestAuthMethod(t *testing.T) {
 		{name: "private_key_jwt without a key", r: &generic.Refresher{ClientID: "c", ClientSecret: "s", AuthMethod: generic.AuthPrivateKeyJWT}, wantErr: "PrivateKeyJWT is nil"},
 		{name: "private_key_jwt without a client ID", r: &generic.Refresher{PrivateKeyJWT: &generic.PrivateKeyJWT{Key: key}}, wantErr: "needs a client ID"},
 		{name: "private_key_jwt without Key", r: &generic.Refresher{ClientID: "c", PrivateKeyJWT: &generic.PrivateKeyJWT{}}, wantErr: "Key is nil"},
-		{name: "unknown method", r: &generic.Refresher{ClientID: "c", ClientSecret: "s", AuthMethod: "tls_client_auth"}, wantErr: `unknown Refresher.AuthMethod "tls_client_auth"`},
+		{name: "unknown method", r: &generic.Refresher{ClientID: "c", ClientSecret: "s", AuthMethod: "client_secret_jwt"}, wantErr: `unknown Refresher.AuthMethod "client_secret_jwt"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

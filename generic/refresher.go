@@ -3,11 +3,13 @@ package generic
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,10 +42,12 @@ type Refresher struct {
 	// 7591's token_endpoint_auth_method that providers show in their
 	// client registrations. The zero value derives it from the other
 	// fields: private_key_jwt when PrivateKeyJWT is set, else
-	// AuthStyle's when ClientSecret is set, else none. A method the
-	// fields cannot serve (private_key_jwt without PrivateKeyJWT, a
-	// client secret method without ClientSecret) makes Refresh fail
-	// before anything is sent, rather than fall back to another.
+	// AuthStyle's when ClientSecret is set, else tls_client_auth when
+	// ClientCertificate is set, else none. A method the fields cannot
+	// serve (private_key_jwt without PrivateKeyJWT, a client secret
+	// method without ClientSecret, a mutual-TLS method without a client
+	// certificate) makes Refresh fail before anything is sent, rather
+	// than fall back to another.
 	AuthMethod AuthMethod
 
 	// PrivateKeyJWT, when not nil, authenticates the client with a JWT
@@ -51,6 +55,32 @@ type Refresher struct {
 	// 7523 §2.2), unless AuthMethod names another method. ClientID is
 	// then required.
 	PrivateKeyJWT *PrivateKeyJWT
+
+	// ClientCertificate, when not nil, is the certificate, with its
+	// private key, that the Refresher presents in the TLS handshakes of
+	// its requests to TokenURL and RevocationURL, for mutual TLS (RFC
+	// 8705). It authenticates the client under the methods
+	// tls_client_auth and self_signed_tls_client_auth (which it selects
+	// when AuthMethod is the zero value and neither ClientSecret nor
+	// PrivateKeyJWT is set); under another method it only binds the
+	// tokens issued to the certificate, for providers that do so (RFC
+	// 8705 §3: the Transport must then present it too, see
+	// [oauthrt.Transport.ClientCertificate]). nil: no certificate is
+	// presented, unless HTTPClient's transport presents one of its own.
+	//
+	// The Refresher builds a client for it, once for each certificate
+	// and HTTPClient, with the default client's retries when HTTPClient
+	// is nil, and leaves HTTPClient as it is. The transport under it,
+	// http.DefaultTransport or HTTPClient's, must be an [*http.Transport]
+	// (or nil, for http.DefaultTransport): it is cloned with the
+	// certificate added, in place of any client certificate of its own.
+	// A transport of another kind (a wrapper for tracing, say) makes
+	// Refresh fail before anything is sent: configure the certificate in
+	// the *http.Transport under it instead, leave ClientCertificate nil,
+	// and name the method in AuthMethod. Keep one *tls.Certificate for
+	// each certificate: each new pointer builds a new client, with new
+	// connections (dropped once the certificate is no longer held).
+	ClientCertificate *tls.Certificate
 
 	// AuthStyle says how the client authenticates with its ClientSecret
 	// when AuthMethod is the zero value:
@@ -87,7 +117,9 @@ type Refresher struct {
 	// before the answer is refused. With private_key_jwt, the default
 	// client's retries each carry a new assertion; a client of your own
 	// that retries resends the same one, which a provider that remembers
-	// jti values refuses.
+	// jti values refuses. With a ClientCertificate, the Refresher sends
+	// with a copy of this client, or of the default one, that presents it
+	// (see ClientCertificate).
 	HTTPClient *http.Client
 
 	// RotationGraceWindow is how long the provider keeps accepting a
@@ -183,6 +215,21 @@ const (
 	// AuthNone is a public client's: ClientID (if any) goes in the form,
 	// with no credential, even if ClientSecret is set.
 	AuthNone AuthMethod = "none"
+	// AuthTLSClientAuth authenticates the client by the certificate it
+	// presents in the TLS handshake, checked by the provider against a
+	// trusted CA and the subject registered for the client (RFC 8705
+	// §2.1): ClientID goes in the form, with no secret. It needs
+	// ClientID, and a certificate: ClientCertificate, or one that
+	// HTTPClient's transport presents, configured in its
+	// TLSClientConfig when it is an *http.Transport (a transport of
+	// another kind, which the Refresher cannot look into, is taken to
+	// present one).
+	AuthTLSClientAuth AuthMethod = "tls_client_auth"
+	// AuthSelfSignedTLSClientAuth is AuthTLSClientAuth with a
+	// self-signed certificate, which the provider matches against the
+	// one registered for the client (RFC 8705 §2.2). The requests are
+	// the same; the provider's registration tells them apart.
+	AuthSelfSignedTLSClientAuth AuthMethod = "self_signed_tls_client_auth"
 )
 
 var (
@@ -356,14 +403,27 @@ func (r *Refresher) check() error {
 // made, before anything is sent.
 func (r *Refresher) checkClient() error {
 	method, err := r.method()
-	if err != nil || method != AuthPrivateKeyJWT {
+	if err != nil {
 		return err
 	}
-	if r.ClientID == "" {
-		return errors.New("generic: private_key_jwt needs a client ID (Refresher.ClientID): it is the assertion's issuer and subject")
+	if err := r.checkCertTransport(); err != nil {
+		return err
 	}
-	_, err = r.PrivateKeyJWT.algorithm()
-	return err
+	switch method {
+	case AuthPrivateKeyJWT:
+		if r.ClientID == "" {
+			return errors.New("generic: private_key_jwt needs a client ID (Refresher.ClientID): it is the assertion's issuer and subject")
+		}
+		_, err = r.PrivateKeyJWT.algorithm()
+		return err
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		if r.ClientID == "" {
+			// RFC 8705 §2: the certificate authenticates a client the
+			// request names.
+			return fmt.Errorf("generic: %s needs a client ID (Refresher.ClientID): the provider checks the certificate against that client's registration", method)
+		}
+	}
+	return nil
 }
 
 // A call is a request of the Refresher's: to the token endpoint, or to
@@ -427,6 +487,11 @@ func (r *Refresher) method() (AuthMethod, error) {
 			return "", fmt.Errorf("generic: Refresher.AuthMethod is %s but Refresher.ClientSecret is empty", m)
 		}
 		return m, nil
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		if !r.presentsCertificate() {
+			return "", fmt.Errorf("generic: Refresher.AuthMethod is %s but there is no client certificate: set Refresher.ClientCertificate, or give Refresher.HTTPClient a transport that presents one", m)
+		}
+		return m, nil
 	case "":
 	default:
 		return "", fmt.Errorf("generic: unknown Refresher.AuthMethod %q", m)
@@ -434,6 +499,8 @@ func (r *Refresher) method() (AuthMethod, error) {
 	switch {
 	case r.PrivateKeyJWT != nil:
 		return AuthPrivateKeyJWT, nil
+	case r.ClientSecret == "" && r.ClientCertificate != nil:
+		return AuthTLSClientAuth, nil
 	case r.ClientSecret == "":
 		return AuthNone, nil
 	}
@@ -472,6 +539,12 @@ func (r *Refresher) post(ctx context.Context, c call, method AuthMethod) (*oauth
 
 // postOnce sends c once, as post does, retried only by the HTTP client.
 func (r *Refresher) postOnce(ctx context.Context, c call, method AuthMethod, prover *dpop.Prover) (*oauth2.Token, error) {
+	send, err := r.sender()
+	if err != nil {
+		return nil, err
+	}
+	// The sender's clients hold the certificate weakly.
+	defer runtime.KeepAlive(r.ClientCertificate)
 	req := endpoint.Request{
 		URL:               c.url,
 		Form:              make(url.Values, len(c.form)+3),
@@ -487,6 +560,10 @@ func (r *Refresher) postOnce(ctx context.Context, c call, method AuthMethod, pro
 		if r.ClientID != "" {
 			req.Form.Set("client_id", r.ClientID)
 		}
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		// RFC 8705 §2: client_id in the form, the certificate in the
+		// handshake, and no secret.
+		req.Form.Set("client_id", r.ClientID)
 	case AuthClientSecretBasic:
 		// RFC 6749 §2.3.1: form-encode both before joining them.
 		cred := url.QueryEscape(r.ClientID) + ":" + url.QueryEscape(r.ClientSecret)
@@ -497,7 +574,6 @@ func (r *Refresher) postOnce(ctx context.Context, c call, method AuthMethod, pro
 	}
 	var target *url.URL
 	if prover != nil {
-		var err error
 		if target, err = url.Parse(c.url); err != nil {
 			return nil, fmt.Errorf("generic: the token endpoint's URL: %w", err)
 		}
@@ -505,9 +581,9 @@ func (r *Refresher) postOnce(ctx context.Context, c call, method AuthMethod, pro
 	}
 	if method != AuthPrivateKeyJWT && prover == nil {
 		if c.revoke {
-			return nil, endpoint.Revoke(ctx, r.HTTPClient, req)
+			return nil, send.revoke(ctx, req)
 		}
-		return endpoint.Do(ctx, r.HTTPClient, req)
+		return send.do(ctx, req)
 	}
 	// A new assertion and a new DPoP proof for each attempt: a provider
 	// may refuse a jti it has seen, even on a request it failed to
@@ -543,16 +619,21 @@ func (r *Refresher) postOnce(ctx context.Context, c call, method AuthMethod, pro
 		return attempt, nil
 	}
 	if c.revoke {
-		return nil, endpoint.RevokeFresh(ctx, r.HTTPClient, build)
+		return nil, send.revokeFresh(ctx, build)
 	}
-	return endpoint.DoFresh(ctx, r.HTTPClient, build)
+	return send.doFresh(ctx, build)
 }
 
-// String describes r without its secret.
+// String describes r without its secret, nor its client certificate's
+// private key: whether it has a ClientCertificate, and its client
+// authentication method.
 func (r Refresher) String() string {
 	auth := "AuthStyle: " + styleName(r.AuthStyle)
-	if m, err := r.method(); err == nil && m != "" && (r.AuthMethod != "" || m == AuthPrivateKeyJWT) {
+	if m, err := r.method(); err == nil && m != "" && (r.AuthMethod != "" || m == AuthPrivateKeyJWT || m == AuthTLSClientAuth) {
 		auth = "AuthMethod: " + string(m)
+	}
+	if r.ClientCertificate != nil {
+		auth += ", ClientCertificate: set"
 	}
 	return fmt.Sprintf("generic.Refresher{TokenURL: %q, ClientID: %q, ClientSecret: %s, %s}",
 		endpoint.RedactedURL(r.TokenURL), r.ClientID, endpoint.Masked(r.ClientSecret), auth)

@@ -18,8 +18,16 @@ import (
 // refresh whose context has no deadline forever.
 const attemptTimeout = 30 * time.Second
 
+// The retries of [DefaultClient], and of [DoFresh] around a client that
+// tries once.
+const (
+	defaultRetries = 3
+	defaultWaitMin = 250 * time.Millisecond
+	defaultWaitMax = 5 * time.Second
+)
+
 var defaultClient = sync.OnceValue(func() *http.Client {
-	return NewRetryClient(3, 250*time.Millisecond, 5*time.Second)
+	return NewRetryClient(defaultRetries, defaultWaitMin, defaultWaitMax)
 })
 
 // DefaultClient returns the client [Do] uses when given a nil one: built
@@ -50,10 +58,6 @@ func DefaultClient() *http.Client { return defaultClient() }
 // It never follows redirects: a 3xx is returned as the answer, so that
 // credentials in a request body are never posted to another URL.
 func NewRetryClient(retryMax int, waitMin, waitMax time.Duration) *http.Client {
-	retryMax = max(retryMax, 0)
-	waitMin = max(waitMin, 0)
-	waitMax = max(waitMax, waitMin)
-
 	// A transport of its own: retryablehttp closes its client's idle
 	// connections after failures, which must not hit http.DefaultTransport's
 	// pool shared by the whole process.
@@ -61,6 +65,29 @@ func NewRetryClient(retryMax int, waitMin, waitMax time.Duration) *http.Client {
 	if t, ok := base.(*http.Transport); ok {
 		base = t.Clone()
 	}
+	return newRetryClient(base, retryMax, waitMin, waitMax)
+}
+
+// DefaultClientOver returns a new client like [DefaultClient], retries
+// included, that sends over base, a transport the client takes for its
+// own (it closes base's idle connections after failures): one that
+// presents a TLS client certificate, say.
+func DefaultClientOver(base http.RoundTripper) *http.Client {
+	return newRetryClient(base, defaultRetries, defaultWaitMin, defaultWaitMax)
+}
+
+// SingleAttemptClientOver returns a new client like DefaultClientOver's
+// that tries each request once, for [DoFreshOver] and [RevokeFreshOver]
+// to retry around.
+func SingleAttemptClientOver(base http.RoundTripper) *http.Client {
+	return newRetryClient(base, 0, 0, 0)
+}
+
+// newRetryClient is NewRetryClient over base.
+func newRetryClient(base http.RoundTripper, retryMax int, waitMin, waitMax time.Duration) *http.Client {
+	retryMax = max(retryMax, 0)
+	waitMin = max(waitMin, 0)
+	waitMax = max(waitMax, waitMin)
 	rc := &retryablehttp.Client{
 		HTTPClient: &http.Client{
 			Transport:     base,

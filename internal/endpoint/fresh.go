@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/pause"
@@ -15,9 +14,9 @@ import (
 // Retries of [DoFresh] with the default client: as many, and with the
 // same waits, as [DefaultClient]'s.
 const (
-	freshRetries = 3
-	freshWaitMin = 250 * time.Millisecond
-	freshWaitMax = 5 * time.Second
+	freshRetries = defaultRetries
+	freshWaitMin = defaultWaitMin
+	freshWaitMax = defaultWaitMax
 )
 
 var singleAttemptClient = sync.OnceValue(func() *http.Client {
@@ -41,21 +40,39 @@ func DoFresh(ctx context.Context, c *http.Client, build func() (Request, error))
 // RevokeFresh is [Revoke] for a request with a single-use credential, as
 // [DoFresh] is Do's.
 func RevokeFresh(ctx context.Context, c *http.Client, build func() (Request, error)) error {
-	_, err := fresh(ctx, c, build, func(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
-		return nil, Revoke(ctx, c, r)
-	})
+	_, err := fresh(ctx, c, build, revokeNoToken)
 	return err
+}
+
+// DoFreshOver is [DoFresh] with a nil client, retries included, but
+// sending each attempt with once, a client built by
+// [SingleAttemptClientOver], in place of the shared one: a client that
+// presents a TLS client certificate, say.
+func DoFreshOver(ctx context.Context, once *http.Client, build func() (Request, error)) (*oauth2.Token, error) {
+	return freshOver(ctx, once, freshRetries, build, Do)
+}
+
+// RevokeFreshOver is [RevokeFresh] as [DoFreshOver] is DoFresh.
+func RevokeFreshOver(ctx context.Context, once *http.Client, build func() (Request, error)) error {
+	_, err := freshOver(ctx, once, freshRetries, build, revokeNoToken)
+	return err
+}
+
+func revokeNoToken(ctx context.Context, c *http.Client, r Request) (*oauth2.Token, error) {
+	return nil, Revoke(ctx, c, r)
 }
 
 // fresh sends a request that build makes anew for each attempt with do:
 // see DoFresh.
 func fresh(ctx context.Context, c *http.Client, build func() (Request, error), do func(context.Context, *http.Client, Request) (*oauth2.Token, error)) (*oauth2.Token, error) {
-	retries := freshRetries
 	if c != nil {
-		retries = 0
-	} else {
-		c = singleAttemptClient()
+		return freshOver(ctx, c, 0, build, do)
 	}
+	return freshOver(ctx, singleAttemptClient(), freshRetries, build, do)
+}
+
+// freshOver is fresh with c, trying again up to retries times.
+func freshOver(ctx context.Context, c *http.Client, retries int, build func() (Request, error), do func(context.Context, *http.Client, Request) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	for attempt := 0; ; attempt++ {
 		r, err := build()
 		if err != nil {
