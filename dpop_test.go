@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -520,6 +522,49 @@ func TestDPoPNonceFromAnOKAnswer(t *testing.T) {
 	f.rs.mu.Unlock()
 	if last != next {
 		t.Errorf("the last proof carried nonce %q, want the 200's %q", last, next)
+	}
+}
+
+// TestDPoPNonceChallengeAfterAnotherRequestLearnedIt: a request whose
+// proof carried an old nonce gets the new one asked for after another
+// request already learned it; it is sent again all the same, since its
+// own proof did not carry it.
+func TestDPoPNonceChallengeAfterAnotherRequestLearnedIt(t *testing.T) {
+	f := newDPoPFixture(t)
+	dpopGet(t, f.tr, f.rs.URL+"/items") // the Transport knows the nonce
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	f.rs.hold = func(r *http.Request) {
+		if r.URL.Path == "/slow" && held.CompareAndSwap(false, true) {
+			close(arrived)
+			<-release
+		}
+	}
+	f.rs.proofs.rotateNonce("rs")
+
+	var wg sync.WaitGroup
+	var slowCode int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		req, _ := http.NewRequest(http.MethodGet, f.rs.URL+"/slow", nil)
+		resp, err := f.tr.RoundTrip(req)
+		if err != nil {
+			t.Errorf("GET /slow: %v", err)
+			return
+		}
+		resp.Body.Close()
+		slowCode = resp.StatusCode
+	}()
+	<-arrived                          // /slow went out with the old nonce
+	dpopGet(t, f.tr, f.rs.URL+"/fast") // challenged, learns the new one
+	close(release)                     // /slow is challenged now, for the nonce already learned
+	wg.Wait()
+	if slowCode != 200 {
+		t.Errorf("GET /slow: %d, want 200 after one retry with the new nonce", slowCode)
+	}
+	if ok, _, challenges := f.rs.counts(); ok != 3 || challenges != 3 {
+		t.Errorf("%d ok, %d nonce challenges; want 3 and 3", ok, challenges)
 	}
 }
 

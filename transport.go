@@ -233,12 +233,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := t.authorize(req, c)
+	r, nonce, err := t.authorize(req, c)
 	if err != nil {
 		return nil, err
 	}
 	reqBodyClosed = true // Base closes it from here on.
-	resp, err := t.send(req, r, c)
+	resp, err := t.send(req, r, nonce, c)
 	if err != nil || resp == nil || !t.rejected(state.key, resp) {
 		return resp, err
 	}
@@ -255,7 +255,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	retry, err := t.authorize(req, c)
+	retry, nonce, err := t.authorize(req, c)
 	if err != nil {
 		if body != nil {
 			body.Close()
@@ -263,7 +263,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	retry.Body = body
-	return t.send(req, retry, c)
+	return t.send(req, retry, nonce, c)
 }
 
 // Close stops the Transport's background work and waits for it to end.
@@ -409,23 +409,25 @@ func (t *Transport) state(key string) *keyState {
 	return s.(*keyState)
 }
 
-// authorize returns a clone of req carrying c's access token. A panic in
-// the Refresher's PrepareRequest is an error.
-func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, error) {
+// authorize returns a clone of req carrying c's access token, with its
+// DPoP proof when c is DPoP-bound, and the nonce the proof carries ("" for
+// none). A panic in the Refresher's PrepareRequest is an error.
+func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, string, error) {
 	if c.unusable != nil {
-		return nil, c.unusable
+		return nil, "", c.unusable
 	}
 	r := shallowClone(req)
 	r.Header["Authorization"] = c.authz[:1:1]
-	if err := t.prove(r, c); err != nil {
-		return nil, err
+	nonce, err := t.prove(r, c)
+	if err != nil {
+		return nil, "", err
 	}
 	if p, ok := t.Refresher.(RequestPreparer); ok {
 		if err := guard("the Refresher's PrepareRequest", func() error { p.PrepareRequest(r); return nil }); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return r, nil
+	return r, nonce, nil
 }
 
 // shallowClone returns a copy of req for Base to send, with a header map
