@@ -583,6 +583,9 @@ type dpopRS struct {
 	// hold, when not nil, is called with each request before it is
 	// checked (the tests use it to order concurrent requests).
 	hold func(r *http.Request)
+	// refuseWith, when not "", is the challenge of a 401 that answers
+	// every request that passed the checks.
+	refuseWith string
 }
 
 func newDPoPRS(t testing.TB, as *dpopAS) *dpopRS {
@@ -662,6 +665,13 @@ func (rs *dpopRS) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.jkt != jkt {
 		rs.refuse(w, `DPoP error="invalid_token", error_description="Invalid DPoP key binding", algs="ES256"`, "")
+		return
+	}
+	rs.mu.Lock()
+	refuse := rs.refuseWith
+	rs.mu.Unlock()
+	if refuse != "" {
+		rs.refuse(w, refuse, "")
 		return
 	}
 	rs.mu.Lock()

@@ -653,6 +653,34 @@ func TestDPoPRejectedTokenRefreshedAndResent(t *testing.T) {
 	}
 }
 
+// TestDPoPNoRefreshForAChallengeThatBlamesNoToken: a DPoP challenge
+// saying insufficient_scope or invalid_request is returned as it is, as
+// its Bearer twin is: a new token would not change the answer.
+func TestDPoPNoRefreshForAChallengeThatBlamesNoToken(t *testing.T) {
+	for _, challenge := range []string{
+		`DPoP error="insufficient_scope", scope="write", algs="ES256"`,
+		`DPoP algs="ES256", error="invalid_request"`,
+	} {
+		t.Run(challenge, func(t *testing.T) {
+			f := newDPoPFixture(t)
+			dpopGet(t, f.tr, f.rs.URL+"/items")
+			f.rs.mu.Lock()
+			f.rs.refuseWith = challenge
+			f.rs.mu.Unlock()
+			req, _ := http.NewRequest(http.MethodGet, f.rs.URL+"/items", nil)
+			if code, _ := dpopSend(t, f.tr, req); code != 401 {
+				t.Errorf("status %d, want the 401", code)
+			}
+			if n := len(f.as.log()); n != 2 {
+				t.Errorf("%d token requests, want the exchange's 2: no refresh", n)
+			}
+			if ok, failed, _ := f.rs.counts(); ok != 1 || failed != 2 {
+				t.Errorf("%d ok, %d failed; want 1 and 2 (the first nonce, the refusal)", ok, failed)
+			}
+		})
+	}
+}
+
 // TestDPoPNonceAtTheTokenEndpointIsNoDeadGrant: use_dpop_nonce is asked
 // for once, and never taken for a dead grant, however often it comes.
 func TestDPoPNonceAtTheTokenEndpointIsNoDeadGrant(t *testing.T) {

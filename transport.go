@@ -457,8 +457,12 @@ func (t *Transport) rejected(key string, resp *http.Response) bool {
 		case "insufficient_scope", "invalid_request":
 			return false
 		}
-		if challengeError(h, dpop.TokenType) == "use_dpop_nonce" {
-			return false // a nonce, not a new token, is what the server asks for
+		// A DPoP challenge uses RFC 6750's codes too (RFC 9449 §7.1), and
+		// use_dpop_nonce asks for a nonce, which send gave it, not a new
+		// token.
+		switch challengeError(h, dpop.TokenType) {
+		case "insufficient_scope", "invalid_request", "use_dpop_nonce":
+			return false
 		}
 		return true
 	}
