@@ -190,7 +190,12 @@ func WithKey(ctx context.Context, key string) context.Context {
 
 // RoundTrip sends req with the Authorization header "Bearer <access
 // token>" of the token stored under the request's key, whatever the
-// token's type.
+// token's type, but for a DPoP-bound token (token_type DPoP, RFC 9449):
+// that one goes as "DPoP <access token>" with a proof in the DPoP header,
+// signed by the key its grant carries (see package dpop), and a request
+// it carries is sent once more, with a new proof, when a 401 asks for a
+// DPoP nonce the proof lacked. A DPoP token whose grant carries no usable
+// key fails the request before anything is sent.
 //
 // The token is refreshed first when it has expired. If the response is a
 // 401 whose WWW-Authenticate header does not say insufficient_scope or
