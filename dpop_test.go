@@ -568,6 +568,48 @@ func TestDPoPNonceChallengeAfterAnotherRequestLearnedIt(t *testing.T) {
 	}
 }
 
+// TestDPoPConcurrentRequestsAcrossANonceRotation: many requests at once
+// on one DPoP token, just after the resource server rotated its nonce,
+// all get through: each with a proof of its own, each challenged at most
+// once, and none refreshes the token.
+func TestDPoPConcurrentRequestsAcrossANonceRotation(t *testing.T) {
+	const n = 50
+	f := newDPoPFixture(t)
+	dpopGet(t, f.tr, f.rs.URL+"/items")
+	f.rs.proofs.rotateNonce("rs")
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/items/%d", f.rs.URL, i), nil)
+			resp, err := f.tr.RoundTrip(req)
+			if err != nil {
+				t.Errorf("GET %d: %v", i, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Errorf("GET %d: status %d, want 200", i, code)
+		}
+	}
+	ok, failed, challenges := f.rs.counts()
+	if ok != n+1 || failed != challenges || challenges > n+1 {
+		t.Errorf("%d ok, %d failed, %d challenges; want %d ok, and no failure but at most one nonce challenge each", ok, failed, challenges, n+1)
+	}
+	if got := f.rs.proofs.seenJTIs(); got != ok+failed {
+		t.Errorf("%d distinct jti for %d requests", got, ok+failed)
+	}
+	if n := len(f.as.log()); n != 2 {
+		t.Errorf("%d token requests, want the exchange's 2", n)
+	}
+}
+
 // TestDPoPTokenWithoutAUsableKeyIsNotSent: a DPoP token is never sent
 // without its proof, and the key's value never shows in the error.
 func TestDPoPTokenWithoutAUsableKeyIsNotSent(t *testing.T) {
