@@ -311,7 +311,8 @@ type tokenRequest struct {
 // use_dpop_nonce with a DPoP-Nonce header otherwise. Refresh tokens
 // rotate: presenting one that was rotated already is invalid_grant, and
 // revokes the grant and its access tokens. A refresh token of a bound
-// grant works only with a proof of the grant's key (§5).
+// grant works only with a proof of the grant's key (§5); a Bearer grant
+// refreshed with a proof is bound to its key from then on.
 type dpopAS struct {
 	*httptest.Server
 	proofs proofVerifier
@@ -474,6 +475,10 @@ func (as *dpopAS) serve(w http.ResponseWriter, r *http.Request) {
 			as.mu.Unlock()
 			as.answerError(w, req, 400, "invalid_grant", "refresh token reused; the grant is revoked", "")
 			return
+		case grant.jkt == "" && jkt != "":
+			// A Bearer grant's refresh token was bound to no key: the
+			// first proof binds the grant's tokens from now on.
+			grant.jkt = jkt
 		case grant.jkt != jkt:
 			// §5: a public client's refresh token is bound to its key,
 			// "at the discretion of the authorization server" as to how;

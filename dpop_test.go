@@ -351,6 +351,49 @@ func TestDPoPOffKeepsBearer(t *testing.T) {
 	}
 }
 
+// TestDPoPTurnedOnForABearerGrant: a Bearer grant saved before DPoP was
+// turned on gets a key at its next refresh, and is DPoP from then on.
+func TestDPoPTurnedOnForABearerGrant(t *testing.T) {
+	as := newDPoPAS(t)
+	rs := newDPoPRS(t, as)
+	tok, err := dpopRefresher(as, nil).Exchange(context.Background(), as.authorize(""), "", "")
+	if err != nil || tok.TokenType != "Bearer" {
+		t.Fatalf("Exchange: %v, %v; want a Bearer token", tok, err)
+	}
+	store := oauthrt.NewMemoryStore()
+	if err := store.Save(context.Background(), "k", tok); err != nil {
+		t.Fatal(err)
+	}
+	clk := wallClock()
+	tr := newDPoPTransport(t, rs, store, dpopRefresher(as, &generic.DPoP{}), clk)
+	dpopGet(t, tr, rs.URL+"/items")
+	as.mu.Lock()
+	as.lifetime = 24 * 3600
+	as.mu.Unlock()
+	clk.Advance(2 * time.Hour)
+	dpopGet(t, tr, rs.URL+"/items")
+	dpopGet(t, tr, rs.URL+"/items")
+
+	next, err := store.Load(context.Background(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jkt := tokenJKT(t, next)
+	if next.TokenType != "DPoP" || jkt == "" {
+		t.Fatalf("after the refresh: type %q, key %q; want DPoP with a key", next.TokenType, jkt)
+	}
+	if last := as.log()[len(as.log())-1]; last.grantType != "refresh_token" || last.jkt != jkt {
+		t.Errorf("the refresh %+v, want one proved by the new key %s", last, jkt)
+	}
+	schemes, _, _, jkts := rs.seen()
+	if diff := cmp.Diff([]string{"Bearer", "DPoP", "DPoP", "DPoP"}, schemes); diff != "" {
+		t.Errorf("Authorization schemes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{jkt, jkt}, jkts); diff != "" {
+		t.Errorf("keys of the accepted proofs (-want +got):\n%s", diff)
+	}
+}
+
 // testAEAD returns an AES-256-GCM AEAD for the file store.
 func testAEAD(t *testing.T) cipher.AEAD {
 	t.Helper()
