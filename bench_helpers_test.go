@@ -13,21 +13,25 @@ import (
 	"time"
 
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/dpop"
 	"github.com/oauthrt/oauthrt/generic"
 	"golang.org/x/oauth2"
 )
 
 // Helpers of the benchmarks in bench_test.go. Every benchmark compares the
-// same work done by up to three RoundTrippers, named by the sub-benchmark
+// same work done by up to four RoundTrippers, named by the sub-benchmark
 // key impl so that `benchstat -col /impl` sets them side by side:
 //
-//	base     the Base RoundTripper alone, with no token at all
-//	oauthrt  an *oauthrt.Transport
-//	xoauth2  an *oauth2.Transport over oauth2.ReuseTokenSource
+//	base          the Base RoundTripper alone, with no token at all
+//	oauthrt       an *oauthrt.Transport
+//	oauthrt-dpop  an *oauthrt.Transport with a DPoP-bound token: a
+//	              proof signed (ES256) for every request
+//	xoauth2       an *oauth2.Transport over oauth2.ReuseTokenSource
 const (
-	implBase    = "base"
-	implOauthrt = "oauthrt"
-	implXoauth2 = "xoauth2"
+	implBase        = "base"
+	implOauthrt     = "oauthrt"
+	implOauthrtDPoP = "oauthrt-dpop"
+	implXoauth2     = "xoauth2"
 )
 
 // benchBound bounds every wait of a benchmark: a run that hangs fails
@@ -50,6 +54,22 @@ func validToken(n int) *oauth2.Token {
 		TokenType:    "Bearer",
 		Expiry:       time.Now().Add(time.Hour),
 	}
+}
+
+// validDPoPToken is validToken(n) bound to a new ES256 key, of type DPoP.
+func validDPoPToken(b *testing.B, n int) *oauth2.Token {
+	b.Helper()
+	key, err := dpop.NewKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := validToken(n)
+	tok.TokenType = dpop.TokenType
+	bound, err := dpop.Bind(tok, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bound
 }
 
 // expiredToken is a token that expired an hour ago, so that the first

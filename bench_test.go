@@ -24,9 +24,11 @@ import (
 
 // newImpl returns the RoundTripper impl over base, holding a valid token
 // that is never refreshed: base itself, an oauthrt Transport whose store
-// holds the token under its Key, or an x/oauth2 Transport. It sends one
-// request to url first, so that the token is loaded (and a connection
-// open) before anything is measured.
+// holds the token under its Key (a DPoP-bound one for oauthrt-dpop, whose
+// proofs base accepts unchecked, so that the client's cost alone is
+// measured), or an x/oauth2 Transport. It sends one request to url
+// first, so that the token is loaded (and a connection open) before
+// anything is measured.
 func newImpl(b *testing.B, impl string, base http.RoundTripper, url string) http.RoundTripper {
 	var rt http.RoundTripper
 	switch impl {
@@ -34,6 +36,9 @@ func newImpl(b *testing.B, impl string, base http.RoundTripper, url string) http
 		rt = base
 	case implOauthrt:
 		store := memoryStore(b, []string{"k"}, []*oauth2.Token{validToken(1)})
+		rt = newOauthrt(base, store, &issuer{clock: newClock()})
+	case implOauthrtDPoP:
+		store := memoryStore(b, []string{"k"}, []*oauth2.Token{validDPoPToken(b, 1)})
 		rt = newOauthrt(base, store, &issuer{clock: newClock()})
 	case implXoauth2:
 		rt = newXoauth2(base, unusedConf, nil, validToken(1))
@@ -56,7 +61,7 @@ func newGet(b *testing.B, ctx context.Context, url string) *http.Request {
 	return req
 }
 
-var allImpls = []string{implBase, implOauthrt, implXoauth2}
+var allImpls = []string{implBase, implOauthrt, implOauthrtDPoP, implXoauth2}
 
 // BenchmarkHotPath is the cost of authorizing one request with a valid
 // token, over a Base that answers at once from memory.

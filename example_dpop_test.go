@@ -26,7 +26,7 @@ func Example_dPoP() {
 	authServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("DPoP-Nonce", "token-nonce")
 		w.Header().Set("Content-Type", "application/json")
-		if proofClaims(r)["nonce"] != "token-nonce" {
+		if exampleProof(r)["nonce"] != "token-nonce" {
 			fmt.Println("token endpoint: asks for a nonce")
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, `{"error":"use_dpop_nonce"}`)
@@ -38,14 +38,14 @@ func Example_dPoP() {
 	defer authServer.Close()
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("DPoP-Nonce", "api-nonce")
-		if proofClaims(r)["nonce"] != "api-nonce" {
+		if exampleProof(r)["nonce"] != "api-nonce" {
 			fmt.Println("API: asks for a nonce")
 			w.Header().Set("WWW-Authenticate", `DPoP error="use_dpop_nonce"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		fmt.Println("API got:", scheme, "token, proof for", proofClaims(r)["htm"], proofClaims(r)["htu"] == "http://"+r.Host+"/me")
+		fmt.Println("API got:", scheme, "token, proof for", exampleProof(r)["htm"], exampleProof(r)["htu"] == "http://"+r.Host+"/me")
 	}))
 	defer api.Close()
 	ctx := context.Background()
@@ -90,9 +90,9 @@ func Example_dPoP() {
 	// status: 200 OK
 }
 
-// proofClaims returns the claims of r's DPoP proof, unverified: enough
+// exampleProof returns the claims of r's DPoP proof, unverified: enough
 // for an example.
-func proofClaims(r *http.Request) map[string]any {
+func exampleProof(r *http.Request) map[string]any {
 	parts := strings.Split(r.Header.Get("DPoP"), ".")
 	if len(parts) != 3 {
 		return nil

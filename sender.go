@@ -42,36 +42,42 @@ func senderConstrain(c *cached) {
 }
 
 // prove adds a DPoP proof for r, a clone of a request about to carry c's
-// token, when c is DPoP-bound.
-func (t *Transport) prove(r *http.Request, c *cached) error {
+// token, when c is DPoP-bound, and returns the nonce the proof carries
+// ("" for none).
+func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) {
 	if c.prover == nil {
-		return nil
+		return "", nil
 	}
 	method := r.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	proof, err := c.prover.Proof(method, r.URL, c.tok.AccessToken, t.nonces.Get(r.URL))
+	nonce = t.nonces.Get(r.URL)
+	proof, err := c.prover.Proof(method, r.URL, c.tok.AccessToken, nonce)
 	if err != nil {
-		return fmt.Errorf("oauthrt: %w", err)
+		return "", fmt.Errorf("oauthrt: %w", err)
 	}
 	r.Header["Dpop"] = []string{proof}
-	return nil
+	return nonce, nil
 }
 
-// send sends r, a clone of req carrying c's token, through Base. When
-// the token is DPoP-bound, the server's nonce in the answer is recorded,
-// and a 401 that asks for it (a DPoP challenge with use_dpop_nonce, RFC
-// 9449 §9) gets req sent once more with a proof that carries it, its body
-// replayed; the answer comes back as it is when the body cannot be
-// replayed, or when the server asks again, or with a nonce it had given
-// already.
-func (t *Transport) send(req, r *http.Request, c *cached) (*http.Response, error) {
+// send sends r, a clone of req carrying c's token whose DPoP proof, if
+// any, carried the nonce sent, through Base. When the token is
+// DPoP-bound, the server's nonce in the answer is recorded, and a 401
+// that asks for one (a DPoP challenge with use_dpop_nonce, RFC 9449 §9)
+// gets req sent once more, its body replayed, with a proof carrying the
+// newest nonce: the answer's, or one another request learned while this
+// one was under way. The answer comes back as it is when the body cannot
+// be replayed, when the server asks again, or when no nonce other than
+// the one sent is known: a server that asks for the nonce it was given is
+// not asked again.
+func (t *Transport) send(req, r *http.Request, sent string, c *cached) (*http.Response, error) {
 	resp, err := t.base().RoundTrip(r)
 	if err != nil || resp == nil || c.prover == nil {
 		return resp, err
 	}
-	if !t.nonces.Update(req.URL, resp.Header) || !nonceChallenge(resp) {
+	t.nonces.Update(req.URL, resp.Header)
+	if !nonceChallenge(resp) || t.nonces.Get(req.URL) == sent {
 		return resp, nil
 	}
 	body, ok := replayBody(req)
@@ -79,7 +85,7 @@ func (t *Transport) send(req, r *http.Request, c *cached) (*http.Response, error
 		return resp, nil
 	}
 	drainAndClose(resp.Body)
-	again, err := t.authorize(req, c)
+	again, _, err := t.authorize(req, c)
 	if err != nil {
 		if body != nil {
 			body.Close()

@@ -208,9 +208,12 @@ func WithKey(ctx context.Context, key string) context.Context {
 
 // RoundTrip sends req with the Authorization header "Bearer <access
 // token>" of the token stored under the request's key, whatever the
-// token's type, but for a DPoP-bound token: that is sent as "DPoP <access
-// token>" with a DPoP proof header, and sent once more, body replayed,
-// when a 401 asks for a DPoP nonce the proof lacked (see package dpop).
+// token's type, but for a DPoP-bound token (token_type DPoP, RFC 9449):
+// that one goes as "DPoP <access token>" with a proof in the DPoP header,
+// signed by the key its grant carries (see package dpop), and a request
+// it carries is sent once more, with a new proof, when a 401 asks for a
+// DPoP nonce the proof lacked. A DPoP token whose grant carries no usable
+// key fails the request before anything is sent.
 //
 // The token is refreshed first when it has expired. If the response is a
 // 401 whose WWW-Authenticate challenge (Bearer or DPoP) has no error
@@ -273,12 +276,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := t.authorize(req, c)
+	r, nonce, err := t.authorize(req, c)
 	if err != nil {
 		return nil, err
 	}
 	reqBodyClosed = true // Base closes it from here on.
-	resp, err := t.send(req, r, c)
+	resp, err := t.send(req, r, nonce, c)
 	if err != nil || resp == nil || !t.mayChallenge(resp) {
 		return resp, err
 	}
@@ -299,7 +302,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	retry, err := t.authorize(req, c)
+	retry, nonce, err := t.authorize(req, c)
 	if err != nil {
 		if body != nil {
 			body.Close()
@@ -307,7 +310,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	retry.Body = body
-	resp, err = t.send(req, retry, c)
+	resp, err = t.send(req, retry, nonce, c)
 	if err != nil || resp == nil {
 		return resp, err
 	}
@@ -463,23 +466,25 @@ func (t *Transport) state(key string) *keyState {
 	return s.(*keyState)
 }
 
-// authorize returns a clone of req carrying c's access token. A panic in
-// the Refresher's PrepareRequest is an error.
-func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, error) {
+// authorize returns a clone of req carrying c's access token, with its
+// DPoP proof when c is DPoP-bound, and the nonce the proof carries ("" for
+// none). A panic in the Refresher's PrepareRequest is an error.
+func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, string, error) {
 	if c.unusable != nil {
-		return nil, c.unusable
+		return nil, "", c.unusable
 	}
 	r := shallowClone(req)
 	r.Header["Authorization"] = c.authz[:1:1]
-	if err := t.prove(r, c); err != nil {
-		return nil, err
+	nonce, err := t.prove(r, c)
+	if err != nil {
+		return nil, "", err
 	}
 	if p, ok := t.Refresher.(RequestPreparer); ok {
 		if err := guard("the Refresher's PrepareRequest", func() error { p.PrepareRequest(r); return nil }); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return r, nil
+	return r, nonce, nil
 }
 
 // shallowClone returns a copy of req for Base to send, with a header map
