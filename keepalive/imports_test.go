@@ -20,7 +20,7 @@ func TestImports(t *testing.T) {
 		first, _, _ := strings.Cut(pkg, "/")
 		switch {
 		case !strings.Contains(first, "."): // the standard library
-		case pkg == "github.com/oauthrt/oauthrt", pkg == "github.com/oauthrt/oauthrt/keepalive",
+		case pkg == "github.com/oauthrt/oauthrt", pkg == "github.com/oauthrt/oauthrt/keepalive", pkg == "github.com/oauthrt/oauthrt/dpop",
 			strings.HasPrefix(pkg, "github.com/oauthrt/oauthrt/internal/"), strings.HasPrefix(pkg, "golang.org/x/oauth2"):
 		default:
 			t.Errorf("importing keepalive pulls in %s", pkg)
