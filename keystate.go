@@ -74,11 +74,18 @@ type keyState struct {
 	lastUse atomic.Int64
 	dropped bool
 
-	// claimed is the token the last claims flight got, and claimedFor
-	// the claims it was for (under mu): a request challenged for the same
-	// claims with an older token uses it rather than refresh again.
-	claimed    *cached
-	claimedFor string
+	// claimed is the token the last claims flight got, and the claims it
+	// was for (under mu): a request challenged for the same claims with an
+	// older token uses it rather than refresh again. nil until a claims
+	// flight succeeded: most keys never see a claims challenge, and pay a
+	// pointer for it.
+	claimed *claimedToken
+}
+
+// claimedToken is a token a claims flight got, and the claims it was for.
+type claimedToken struct {
+	c      *cached
+	claims string
 }
 
 // A flight is one load-or-refresh of a key, shared by every request that
@@ -205,7 +212,7 @@ func (s *keyState) claimsToken(ctx context.Context, t *Transport, rejected *oaut
 		s.mu.Lock()
 		f := s.flight.Load()
 		if f == nil {
-			if c := s.cur.Load(); c != nil && c == s.claimed && s.claimedFor == claims && !isToken(c.tok, rejected) && t.fresh(c) {
+			if c := s.cur.Load(); c != nil && s.claimed != nil && c == s.claimed.c && s.claimed.claims == claims && !isToken(c.tok, rejected) && t.fresh(c) {
 				s.mu.Unlock()
 				return c, nil
 			}
@@ -329,7 +336,7 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 		case f.err == nil:
 			s.cur.Store(f.c)
 			if w.claims != "" {
-				s.claimed, s.claimedFor = f.c, w.claims
+				s.claimed = &claimedToken{c: f.c, claims: w.claims}
 			}
 		case w.stale != nil && !w.keepalive:
 			// Nobody waits for this flight; the token it meant to replace

@@ -16,9 +16,17 @@ import (
 // answer's DPoP-Nonce header, and put in the next proofs; a 401 that asks
 // for a nonce (use_dpop_nonce) is sent once more with it.
 
+// dpopToken is what a DPoP-bound token is sent with.
+type dpopToken struct {
+	// prover signs the proofs; nil when the token cannot be sent, and
+	// unusable says why: a DPoP token without a usable key.
+	prover   *dpop.Prover
+	unusable error
+}
+
 // senderConstrain prepares c, a new cached token, for DPoP when its type
 // says so: its Authorization scheme, and the Prover of its grant's key.
-// A DPoP token whose grant has no usable key cannot be sent: c.unusable
+// A DPoP token whose grant has no usable key cannot be sent: c.dpop.unusable
 // says why, and requests fail with it rather than send a token the
 // server would refuse.
 func senderConstrain(c *cached) {
@@ -27,17 +35,19 @@ func senderConstrain(c *cached) {
 		return
 	}
 	c.authz[0] = dpop.TokenType + " " + tok.AccessToken
+	d := new(dpopToken)
+	c.dpop = d
 	key, err := dpop.KeyOf(tok)
 	switch {
 	case err != nil:
-		c.unusable = fmt.Errorf("oauthrt: the token is DPoP-bound, and its DPoP key is unusable: %w", err)
+		d.unusable = fmt.Errorf("oauthrt: the token is DPoP-bound, and its DPoP key is unusable: %w", err)
 		return
 	case key == nil:
-		c.unusable = errors.New("oauthrt: the token is DPoP-bound (token_type DPoP) but carries no DPoP key: get it with a Refresher whose DPoP is set, or keep the key with it (dpop.Bind)")
+		d.unusable = errors.New("oauthrt: the token is DPoP-bound (token_type DPoP) but carries no DPoP key: get it with a Refresher whose DPoP is set, or keep the key with it (dpop.Bind)")
 		return
 	}
-	if c.prover, err = dpop.NewProver(key); err != nil {
-		c.unusable = fmt.Errorf("oauthrt: the token's DPoP key: %w", err)
+	if d.prover, err = dpop.NewProver(key); err != nil {
+		d.unusable = fmt.Errorf("oauthrt: the token's DPoP key: %w", err)
 	}
 }
 
@@ -45,7 +55,7 @@ func senderConstrain(c *cached) {
 // token, when c is DPoP-bound, and returns the nonce the proof carries
 // ("" for none).
 func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) {
-	if c.prover == nil {
+	if c.dpop == nil || c.dpop.prover == nil {
 		return "", nil
 	}
 	method := r.Method
@@ -53,7 +63,7 @@ func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) 
 		method = http.MethodGet
 	}
 	nonce = t.nonces.Get(r.URL)
-	proof, err := c.prover.Proof(method, r.URL, c.tok.AccessToken, nonce)
+	proof, err := c.dpop.prover.Proof(method, r.URL, c.tok.AccessToken, nonce)
 	if err != nil {
 		return "", fmt.Errorf("oauthrt: %w", err)
 	}
@@ -73,7 +83,7 @@ func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) 
 // not asked again.
 func (t *Transport) send(req, r *http.Request, sent string, c *cached) (*http.Response, error) {
 	resp, err := t.base().RoundTrip(r)
-	if err != nil || resp == nil || c.prover == nil {
+	if err != nil || resp == nil || c.dpop == nil {
 		return resp, err
 	}
 	t.nonces.Update(req.URL, resp.Header)

@@ -470,8 +470,8 @@ func (t *Transport) state(key string) *keyState {
 // DPoP proof when c is DPoP-bound, and the nonce the proof carries ("" for
 // none). A panic in the Refresher's PrepareRequest is an error.
 func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, string, error) {
-	if c.unusable != nil {
-		return nil, "", c.unusable
+	if c.dpop != nil && c.dpop.unusable != nil {
+		return nil, "", c.dpop.unusable
 	}
 	r := shallowClone(req)
 	r.Header["Authorization"] = c.authz[:1:1]
@@ -563,11 +563,9 @@ type cached struct {
 	aheadAt   int64 // start of the refresh-ahead window; 0: none
 	unsaved   bool  // the store failed to take tok; a request saves it again
 
-	// prover signs the DPoP proofs of a DPoP-bound token (sender.go);
-	// nil for a Bearer token. unusable, when not nil, is why the token
-	// cannot be sent: a DPoP token without a usable key.
-	prover   *dpop.Prover
-	unusable error
+	// dpop is what sending a DPoP-bound token takes (sender.go); nil for
+	// a Bearer token, which pays a pointer for it.
+	dpop *dpopToken
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {
