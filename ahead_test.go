@@ -301,6 +301,36 @@ func TestCloseEndsLeaseWaits(t *testing.T) {
 	}
 }
 
+// A refresh ahead of expiry that Close ends, here while it waits for a
+// lease another process holds, did not fail: OnError hears nothing of it.
+func TestCloseEndingARefreshAheadReportsNothing(t *testing.T) {
+	f := newFixture(t)
+	s := newLeasingStore(f)
+	s.sem <- struct{}{} // another process holds the lease, and never lets go
+	waiting := make(chan struct{})
+	s.onLock = func() { close(waiting) }
+	reports := make(chan error, 10)
+	f.tr.OnError = func(_ string, err error) { reports <- err }
+	f.getWithin(t)
+	f.clock.Advance(59 * time.Minute) // in the default 1-minute window
+	if code, auth := f.getWithin(t); code != 200 || auth != "Bearer at-1" {
+		t.Fatalf("%d %q, want 200 with the still-valid at-1", code, auth)
+	}
+	recv(t, waiting) // the refresh ahead waits for the lease
+	if err := f.tr.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// Close waited for the flight, which reports before it ends.
+	select {
+	case err := <-reports:
+		t.Errorf("OnError got %v from the refresh Close ended", err)
+	default:
+	}
+	if n := f.issuer.calls.Load(); n != 0 {
+		t.Errorf("refreshed %d times without the lease", n)
+	}
+}
+
 func TestAfterClose(t *testing.T) {
 	f := newFixture(t)
 	f.getWithin(t)

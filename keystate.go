@@ -340,8 +340,11 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 			}
 		case w.stale != nil && !w.keepalive:
 			// Nobody waits for this flight; the token it meant to replace
-			// is still good until it expires, and stays in use.
-			s.aheadFailed(t, f.err)
+			// is still good until it expires, and stays in use. Close
+			// ending its waits is no failure, and is not reported.
+			if !endedByClose(t, f.err) {
+				s.aheadFailed(t, f.err)
+			}
 		case errors.Is(f.err, ErrReauthRequired):
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
@@ -382,6 +385,12 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 		s.aheadFails = 0
 		s.nextAhead.Store(0)
 	}
+}
+
+// endedByClose reports whether err is a flight's wait that Close cut
+// short: Close has started, and err is the cancellation of a wait.
+func endedByClose(t *Transport, err error) bool {
+	return t.lifecycle().ctx.Err() != nil && errors.Is(err, context.Canceled)
 }
 
 // aheadFailed reports a failed refresh ahead of expiry and puts off the

@@ -152,7 +152,8 @@ type Transport struct {
 	// take a refreshed token (the Transport keeps the token in memory,
 	// uses it, and saves it again on later requests, at most once per
 	// backoff step, until the store takes it), and the error of a refresh
-	// ahead of expiry that failed (see RefreshAhead). It is called on the
+	// ahead of expiry that failed (see RefreshAhead; not one that Close
+	// ended). It is called on the
 	// goroutine doing the refresh, which it must not hold up for long, and
 	// may be called concurrently for different keys. A panic in it is
 	// recovered and dropped. nil: not called.

@@ -30,6 +30,17 @@
 // TestOIDCProviderSmoke proves that configuration with DPoP proofs built
 // in the test, independently of oauthrt.
 //
+// The tests in oidcprovider_oauthrt_test.go then run oauthrt's own DPoP
+// against it: the generic Refresher's bound code exchange (with dpop_jkt)
+// and private_key_jwt, the Transport's proofs and nonces, the grant's key
+// kept with the token in an encrypted file store and found there by
+// another Transport (which a public client's key-bound refresh token
+// needs), a refresh that rotates, and Transport.Revoke.
+// TestOIDCProviderFleetSoak runs three processes of Transports on one
+// encrypted token file against 3-second tokens for 20 seconds
+// (OAUTHRT_OIDC_SOAK overrides it; -short skips it), and appends its
+// figures to OAUTHRT_CONFORMANCE_REPORT too.
+//
 // The module is separate from oauthrt's so that fosite and its
 // dependencies never reach oauthrt's users.
 package conformance

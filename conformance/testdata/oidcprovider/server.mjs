@@ -21,9 +21,8 @@
 // secure by default (docs, "cookies.long" and "cookies.short"), so koa
 // sets them over http. It warns on stderr that Node 20 is not a
 // supported runtime (lib/index.js asks for 22 LTS or later; it declares
-// no engines, and it serves everything these tests use on Node 20.20)
-// and that its in-memory adapter is for development only; both warnings
-// are expected here.
+// no engines, and it serves everything these tests use on Node 20.20);
+// that warning is expected here.
 //
 // Facts about oidc-provider below carry their source: its configuration
 // reference, https://github.com/panva/node-oidc-provider/blob/v9.11.4/docs/README.md
@@ -44,6 +43,7 @@ console.info = console.error;
 console.log = console.error;
 
 const { default: Provider, errors } = await import('oidc-provider');
+const { default: MemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -101,6 +101,57 @@ let stats = freshStats();
 const bump = (counts, key) => { counts[key] = (counts[key] ?? 0) + 1; };
 const errorCode = (err) => err?.error ?? 'server_error';
 
+// ---- storage: oidc-provider's own in-memory adapter, without its bound.
+//
+// The default adapter (lib/adapters/memory_adapter.js) keeps everything
+// in lib/helpers/lru.js: two generations of at most 1000 entries each,
+// the older dropped whole when the newer fills, so an entry not read
+// while 1000 to 2000 others are written is gone. Every DPoP proof the
+// server checks writes one (its jti, for replay detection:
+// lib/helpers/validate_dpop.js checkDpopReplay). Under the soak's
+// thousands of requests a second, a refresh token, read only when it is
+// used, fell out between two refreshes a second apart, and its next
+// refresh was refused as "refresh token not found" (invalid_grant): a
+// lost token, not a reused one. The same adapter class over an unbounded
+// Map (its constructor takes the store, and calls only get, set with
+// maxAge in milliseconds, and delete) keeps every entry until it expires.
+// A run's entries are one per request for five minutes (the replay
+// window, lib/helpers/validate_dpop.js CHALLENGE_OK_WINDOW), a few
+// megabytes for a soak; expired ones are swept once a minute. Source:
+// oidc-provider 9.13.3 under node_modules, read 2026-11-30.
+class UnboundedStore {
+  #entries = new Map(); // key → { value, expiry: ms since the epoch, or undefined }
+
+  get(key) {
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    if (e.expiry !== undefined && e.expiry <= Date.now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+
+  set(key, value, { maxAge } = {}) {
+    const expiry = Number.isFinite(maxAge) ? Date.now() + maxAge : undefined;
+    this.#entries.set(key, { value, expiry });
+    return this;
+  }
+
+  delete(key) {
+    return this.#entries.delete(key);
+  }
+
+  sweep() {
+    const now = Date.now();
+    for (const [key, e] of this.#entries) {
+      if (e.expiry !== undefined && e.expiry <= now) this.#entries.delete(key);
+    }
+  }
+}
+const storage = new UnboundedStore();
+setInterval(() => storage.sweep(), 60_000).unref();
+
 // ---- the provider's configuration.
 
 function configuration() {
@@ -144,6 +195,9 @@ function configuration() {
     ],
 
     jwks: { keys: [signingJWK] },
+
+    // See UnboundedStore above; clockTolerance as below.
+    adapter: (model) => new MemoryAdapter(model, storage, 0),
 
     // Signed cookies for the session and interaction state, with a key
     // of this run's own (docs, "cookies.keys").
