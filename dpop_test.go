@@ -695,6 +695,9 @@ func TestDPoPTokenWithoutAUsableKeyIsNotSent(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "oauthrt: ") {
 				t.Errorf("err = %v, want an oauthrt: error", err)
 			}
+			if !errors.Is(err, oauthrt.ErrReauthRequired) {
+				t.Errorf("err = %v, want ErrReauthRequired: a bound token is no use without its key", err)
+			}
 			if s, ok := tt.member.(string); ok && strings.Contains(err.Error(), s) {
 				t.Errorf("the error shows the key member: %v", err)
 			}

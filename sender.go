@@ -1,7 +1,6 @@
 package oauthrt
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -28,7 +27,9 @@ type dpopToken struct {
 // says so: its Authorization scheme, and the Prover of its grant's key.
 // A DPoP token whose grant has no usable key cannot be sent: c.dpop.unusable
 // says why, and requests fail with it rather than send a token the
-// server would refuse.
+// server would refuse. It wraps ErrReauthRequired: a bound token is no
+// use without its key, and only a new authorization gives the grant
+// another.
 func senderConstrain(c *cached) {
 	tok := c.tok
 	if !strings.EqualFold(tok.TokenType, dpop.TokenType) {
@@ -40,14 +41,14 @@ func senderConstrain(c *cached) {
 	key, err := dpop.KeyOf(tok)
 	switch {
 	case err != nil:
-		d.unusable = fmt.Errorf("oauthrt: the token is DPoP-bound, and its DPoP key is unusable: %w", err)
+		d.unusable = fmt.Errorf("oauthrt: the token is DPoP-bound, and its DPoP key is unusable (%w): %w", err, ErrReauthRequired)
 		return
 	case key == nil:
-		d.unusable = errors.New("oauthrt: the token is DPoP-bound (token_type DPoP) but carries no DPoP key: get it with a Refresher whose DPoP is set, or keep the key with it (dpop.Bind)")
+		d.unusable = fmt.Errorf("oauthrt: the token is DPoP-bound (token_type DPoP) but carries no DPoP key: get it with a Refresher whose DPoP is set, or keep the key with it (dpop.Bind): %w", ErrReauthRequired)
 		return
 	}
 	if d.prover, err = dpop.NewProver(key); err != nil {
-		d.unusable = fmt.Errorf("oauthrt: the token's DPoP key: %w", err)
+		d.unusable = fmt.Errorf("oauthrt: the token's DPoP key (%w): %w", err, ErrReauthRequired)
 	}
 }
 
