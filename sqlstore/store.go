@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oauthrt/oauthrt"
@@ -74,7 +76,7 @@ func (s *Store) setup() (*sql.DB, *Dialect, string, error) {
 		return nil, nil, "", errors.New("oauthrt: sqlstore: Store.DB is nil")
 	}
 	table := s.table()
-	if !tableName.MatchString(table) {
+	if !validTable(table) {
 		return nil, nil, "", fmt.Errorf("oauthrt: sqlstore: Store.Table %q is not a table name: want letters, digits and underscores, optionally schema.table", table)
 	}
 	d := s.Dialect
@@ -85,6 +87,31 @@ func (s *Store) setup() (*sql.DB, *Dialect, string, error) {
 		}
 	}
 	return s.DB, d, table, nil
+}
+
+// validTables holds the table names tableName matched, so that a Store
+// checks its table with a map read rather than a regexp on every call.
+// It holds as many as the process's Stores have tables, at most
+// maxStatements.
+var (
+	validTables     sync.Map // string → struct{}
+	validTableCount atomic.Int64
+)
+
+// validTable reports whether table is a table name (see tableName).
+func validTable(table string) bool {
+	if _, ok := validTables.Load(table); ok {
+		return true
+	}
+	if !tableName.MatchString(table) {
+		return false
+	}
+	if validTableCount.Load() < maxStatements {
+		if _, loaded := validTables.LoadOrStore(table, struct{}{}); !loaded {
+			validTableCount.Add(1)
+		}
+	}
+	return true
 }
 
 func (s *Store) table() string {
