@@ -183,8 +183,29 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 				s.mu.Unlock()
 				return c, nil
 			}
+			w := why{rejected: rejected}
+			if ctx.Done() == nil {
+				// A request whose context never ends could not leave the
+				// flight before it ends anyway: it runs the flight itself,
+				// sparing the handoff to a goroutine of its own and back,
+				// which made a cold start read keys at half the store's
+				// own rate. The flight is the same: it runs under a
+				// context without cancellation, Close waits for it, and
+				// other requests join it.
+				f, err := s.registerLocked(t, w)
+				s.mu.Unlock()
+				if err == errDropped {
+					return t.state(s.key).join(ctx, t, rejected)
+				}
+				if err != nil {
+					return nil, err
+				}
+				f.waiters.Add(1)
+				s.fly(ctx, t, f, w, true)
+				return f.c, f.err
+			}
 			var err error
-			if f, err = s.startLocked(ctx, t, why{rejected: rejected}); err != nil {
+			if f, err = s.startLocked(ctx, t, w); err != nil {
 				s.mu.Unlock()
 				if err == errDropped {
 					return t.state(s.key).join(ctx, t, rejected)
@@ -283,6 +304,18 @@ func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now 
 // startLocked starts a flight on a goroutine of its own; s.mu must be
 // held.
 func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*flight, error) {
+	f, err := s.registerLocked(t, w)
+	if err != nil {
+		return nil, err
+	}
+	go s.fly(ctx, t, f, w, false)
+	return f, nil
+}
+
+// registerLocked makes a new flight for w the key's flight, counted among
+// the Transport's flights for Close, for the caller to run with fly; s.mu
+// must be held.
+func (s *keyState) registerLocked(t *Transport, w why) (*flight, error) {
 	if s.dropped {
 		return nil, errDropped
 	}
@@ -296,11 +329,14 @@ func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*fligh
 	f := &flight{done: make(chan struct{}), claims: w.claims}
 	s.flight.Store(f)
 	lc.flights.add()
-	go func() {
-		defer lc.flights.done()
-		s.run(context.WithoutCancel(ctx), t, f, w)
-	}()
 	return f, nil
+}
+
+// fly runs flight f, which registerLocked made, to its end. ctx carries
+// the values, not the cancellation, of the request that started it.
+func (s *keyState) fly(ctx context.Context, t *Transport, f *flight, w why, inline bool) {
+	defer t.lifecycle().flights.done()
+	s.run(context.WithoutCancel(ctx), t, f, w, inline)
 }
 
 // gaveUp is the error of a request whose context ended before it had a
@@ -311,7 +347,12 @@ func (s *keyState) gaveUp(err error) error {
 
 // run carries out flight f and publishes its outcome. ctx carries the
 // values, not the cancellation, of the request that started it.
-func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
+//
+// inline says that the request that started the flight runs it on its
+// own goroutine: the events the flight reports are then handed to a
+// goroutine of their own, so that the request goes on first, as the
+// requests that joined it do.
+func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why, inline bool) {
 	start := time.Now()
 	var rep report
 	// Waiting (store reads, the lease) is bounded by RefreshTimeout, and
@@ -363,7 +404,10 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 		}
 		s.mu.Unlock()
 		close(f.done)
-		if announce {
+		if !announce {
+			return
+		}
+		report := func() {
 			defer s.reporting.Unlock()
 			for _, ev := range rep.health {
 				t.healthChanged(ev)
@@ -372,6 +416,19 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why) {
 				t.refreshed(RefreshEvent{Key: s.key, Reason: rep.reason, Outcome: outcomeOf(f.err, rep.loaded), Duration: time.Since(start), Err: f.err})
 			}
 		}
+		if !inline {
+			report()
+			return
+		}
+		// The request that ran the flight goes on now, as those that
+		// joined it do; the events follow on a goroutine of their own,
+		// which Close waits for as for a flight.
+		lc := t.lifecycle()
+		lc.flights.add()
+		go func() {
+			defer lc.flights.done()
+			report()
+		}()
 	}()
 	if w.revoke {
 		if f.err = s.revoke(ctx, wait, t, &rep); f.err == nil {
