@@ -96,14 +96,10 @@ func (t *Transport) send(req, r *http.Request, sent string, c *cached) (*http.Re
 		return resp, nil
 	}
 	drainAndClose(resp.Body)
-	again, _, err := t.authorize(req, c)
+	again, _, err := t.authorizeReplay(req, c, body)
 	if err != nil {
-		if body != nil {
-			body.Close()
-		}
 		return nil, err
 	}
-	again.Body = body
 	resp, err = t.base().RoundTrip(again)
 	if err == nil && resp != nil {
 		t.nonces.Update(req.URL, resp.Header)

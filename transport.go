@@ -298,19 +298,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	drainAndClose(resp.Body)
 	c, err = a.token(ctx, t, state, c.tok)
 	if err != nil {
-		if body != nil {
-			body.Close()
-		}
+		closeBody(body)
 		return nil, err
 	}
-	retry, nonce, err := t.authorize(req, c)
+	retry, nonce, err := t.authorizeReplay(req, c, body)
 	if err != nil {
-		if body != nil {
-			body.Close()
-		}
 		return nil, err
 	}
-	retry.Body = body
 	resp, err = t.send(req, retry, nonce, c)
 	if err != nil || resp == nil {
 		return resp, err
@@ -486,6 +480,26 @@ func (t *Transport) authorize(req *http.Request, c *cached) (*http.Request, stri
 		}
 	}
 	return r, nonce, nil
+}
+
+// authorizeReplay is authorize for a second send of req, whose body is a
+// replay of req's (see replayBody): the clone carries it, and it is
+// closed when no clone is made.
+func (t *Transport) authorizeReplay(req *http.Request, c *cached, body io.ReadCloser) (*http.Request, string, error) {
+	r, nonce, err := t.authorize(req, c)
+	if err != nil {
+		closeBody(body)
+		return nil, "", err
+	}
+	r.Body = body
+	return r, nonce, nil
+}
+
+// closeBody closes body, which may be nil.
+func closeBody(body io.ReadCloser) {
+	if body != nil {
+		body.Close()
+	}
 }
 
 // shallowClone returns a copy of req for Base to send, with a header map
