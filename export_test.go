@@ -55,6 +55,14 @@ func ShortSaveRetries(t interface{ Cleanup(func()) }) {
 	t.Cleanup(func() { heldSaveFirst = old })
 }
 
+// FenceEveryLease makes a flight renew even the lease it has just taken
+// before it refreshes, until the test ends: the tests of the fence lose
+// a lease as soon as it is taken, which only a paused process sees.
+func FenceEveryLease(t interface{ Cleanup(func()) }) {
+	fenceEveryLease.Store(true)
+	t.Cleanup(func() { fenceEveryLease.Store(false) })
+}
+
 // ShortCloseWait makes Close wait at most d for the refreshes under way,
 // until the test ends.
 func ShortCloseWait(t interface{ Cleanup(func()) }, d time.Duration) {

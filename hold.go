@@ -17,6 +17,9 @@ type hold struct {
 	ttl    time.Duration // the lease's TTL; 0 for a plain Locker's
 	unlock func()        // releases the lease; guarded
 	lost   atomic.Bool   // the lease lapsed while held
+	// asked is when the store was asked for the lease (the monotonic
+	// clock), which it took no earlier; zero when not known.
+	asked time.Time
 
 	saving   chan struct{} // closed once a refreshed token awaits its save
 	saveOnce sync.Once
@@ -29,6 +32,7 @@ type hold struct {
 func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
 	switch l := t.Store.(type) {
 	case LeaseLocker:
+		asked := time.Now()
 		lease, err := guardValue("the store's TakeLease", func() (Lease, error) { return l.TakeLease(ctx, s.key) })
 		if err != nil {
 			return nil, err
@@ -36,7 +40,7 @@ func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
 		if lease == nil {
 			return nil, errors.New("oauthrt: the store's TakeLease returned a nil Lease")
 		}
-		return s.keepLease(t, lease)
+		return s.keepLease(t, lease, asked)
 	case Locker:
 		unlock, err := guardValue("the store's Lock", func() (func(), error) { return l.Lock(ctx, s.key) })
 		if err != nil {
@@ -53,10 +57,11 @@ func (s *keyState) take(ctx context.Context, t *Transport) (*hold, error) {
 	return nil, nil
 }
 
-// keepLease holds lease, a LeaseLocker's, and starts keeping it; a lease
-// whose TTL is below MinLeaseTTL is released and refused.
-func (s *keyState) keepLease(t *Transport, lease Lease) (*hold, error) {
-	h := &hold{lease: lease, saving: make(chan struct{}), done: make(chan struct{})}
+// keepLease holds lease, a LeaseLocker's, taken by a call that started
+// at asked, and starts keeping it; a lease whose TTL is below
+// MinLeaseTTL is released and refused.
+func (s *keyState) keepLease(t *Transport, lease Lease, asked time.Time) (*hold, error) {
+	h := &hold{lease: lease, asked: asked, saving: make(chan struct{}), done: make(chan struct{})}
 	h.unlock = s.guardedRelease(t, "the Lease's Release", lease.Release)
 	ttl, err := guardValue("the Lease's TTL", func() (time.Duration, error) { return lease.TTL(), nil })
 	if err == nil && ttl < MinLeaseTTL {

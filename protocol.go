@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -131,7 +132,7 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 				continue // the stored token needs refreshing too: ask for the lease over it
 			}
 		}
-		if fenced, err = s.fence(wait, t, h); err != nil {
+		if fenced, err = s.fenceTaken(wait, t, h); err != nil {
 			if wait.Err() != nil {
 				return nil, err
 			}
@@ -380,6 +381,7 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 		var lease Lease
 		var snap Snapshot
 		ctx := t.withExpectedHold(ctx)
+		asked := time.Now()
 		err := guard("the store's TakeLeaseIf", func() (err error) {
 			lease, snap, err = ll.TakeLeaseIf(ctx, s.key, base)
 			return err
@@ -392,7 +394,7 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 			got.changed = true
 			return nil, got, nil
 		}
-		if h, err = s.keepLease(t, lease); err != nil {
+		if h, err = s.keepLease(t, lease, asked); err != nil {
 			return nil, leased{}, fmt.Errorf("oauthrt: key %q: taking the store's refresh lease: %w", s.key, err)
 		}
 		got.fresh = true
@@ -453,6 +455,29 @@ func (s *keyState) fence(ctx context.Context, t *Transport, h *hold) (bool, erro
 	}
 	return false, err
 }
+
+// fenceTaken is fence before the first refresh under h. A lease the
+// store was asked for less than a third of its TTL ago is not renewed:
+// the store took it no later than it answered and no earlier than it
+// was asked, so it has at least two thirds of its TTL left, as much as a
+// lease the keeper renews every third of its TTL ever has, and a
+// renewal would confirm no more than the take did. That saves a round
+// trip per refresh. A pause of the process between the take and here (a
+// stop, a long collection, a slow read of the store) moves the monotonic
+// clock on, and the store is asked. A lease kept from an earlier flight,
+// and the attempts after an answer lost on the way (call), are always
+// fenced.
+func (s *keyState) fenceTaken(ctx context.Context, t *Transport, h *hold) (bool, error) {
+	if h != nil && h.lease != nil && !h.lost.Load() && !h.asked.IsZero() && !fenceEveryLease.Load() &&
+		time.Since(h.asked) < h.ttl/3 {
+		return true, nil
+	}
+	return s.fence(ctx, t, h)
+}
+
+// fenceEveryLease turns fenceTaken's shortcut off, for the tests of what
+// the fence guards against.
+var fenceEveryLease atomic.Bool
 
 // letGo releases h once the flight is done with it, unless the store has
 // yet to take the token refreshed under it.
