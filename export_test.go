@@ -93,6 +93,6 @@ func DropIdle(t *Transport, now time.Time) int { return t.dropIdle(now) }
 // KeyStates returns how many keys t keeps a state for.
 func KeyStates(t *Transport) int {
 	n := 0
-	t.keys.Range(func(any, any) bool { n++; return true })
+	t.keys.Range(func(*keyState) bool { n++; return true })
 	return n
 }

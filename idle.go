@@ -58,20 +58,17 @@ func (t *Transport) dropIdle(now time.Time) int {
 	if timeout <= 0 {
 		return 0
 	}
-	n, dropped := now.UnixNano(), 0
-	t.keys.Range(func(k, v any) bool {
-		s := v.(*keyState)
+	n := now.UnixNano()
+	dropped := t.keys.DropIf(func(s *keyState) bool {
 		if n-s.lastUse.Load() < int64(timeout) {
-			return true // the common case, without the lock
+			return false // the common case, without the lock
 		}
 		s.mu.Lock()
-		if s.droppableLocked(n, timeout) {
-			s.dropped = true
-			if t.keys.CompareAndDelete(k, s) {
-				dropped++
-			}
+		defer s.mu.Unlock()
+		if !s.droppableLocked(n, timeout) {
+			return false
 		}
-		s.mu.Unlock()
+		s.dropped = true
 		return true
 	})
 	return dropped

@@ -39,11 +39,11 @@ func (t *Transport) Status(ctx context.Context, key string) (GrantStatus, error)
 		}
 		return StatusOf(key, st), nil
 	}
-	v, ok := t.keys.Load(key)
-	if !ok {
+	s := t.keys.Load(key)
+	if s == nil {
 		return GrantStatus{Key: key, Health: HealthHealthy}, nil
 	}
-	return v.(*keyState).localStatus(tok), nil
+	return s.localStatus(tok), nil
 }
 
 // localStatus is the status of s's grant as this Transport saw it, for a

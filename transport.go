@@ -184,7 +184,7 @@ type Transport struct {
 	certOnce sync.Once
 	certBase http.RoundTripper // Base with ClientCertificate: see certified
 
-	keys     sync.Map // key string → *keyState
+	keys     keyMap
 	lifeOnce sync.Once
 	life     *lifecycle
 
@@ -357,8 +357,7 @@ func (t *Transport) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeSaveTimeout)
 	defer cancel()
 	var errs []error
-	t.keys.Range(func(_, v any) bool {
-		s := v.(*keyState)
+	t.keys.Range(func(s *keyState) bool {
 		s.mu.Lock() // mu orders this after the key's last flight
 		defer s.mu.Unlock()
 		if s.flight.Load() != nil {
@@ -449,8 +448,8 @@ func (t *Transport) key(ctx context.Context) string {
 }
 
 func (t *Transport) state(key string) *keyState {
-	if s, ok := t.keys.Load(key); ok {
-		return s.(*keyState)
+	if s := t.keys.Load(key); s != nil {
+		return s
 	}
 	ns := &keyState{key: key}
 	ns.lastUse.Store(t.now().UnixNano())
@@ -458,7 +457,7 @@ func (t *Transport) state(key string) *keyState {
 	if !loaded {
 		t.watchIdle()
 	}
-	return s.(*keyState)
+	return s
 }
 
 // authorize returns a clone of req carrying c's access token, with its
