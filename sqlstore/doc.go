@@ -157,8 +157,10 @@
 //
 // # Statements
 //
-// Load is one SELECT. Save is one upsert that writes token and updated_at,
-// sets the grant_ columns to NULL, and leaves the lease columns alone:
+// Load is one SELECT (on MySQL, of lease_epoch and the grant_ columns
+// too, for TakeLeaseIf; see "A refresh in three statements"). Save is
+// one upsert that writes token and updated_at, sets the grant_ columns
+// to NULL, and leaves the lease columns alone:
 // INSERT … ON CONFLICT (token_key) DO UPDATE in PostgreSQL and SQLite,
 // INSERT … ON DUPLICATE KEY UPDATE in MySQL (whose VALUES() MySQL 8.0.20
 // and later accept with a deprecation warning, and MariaDB needs). Being
@@ -241,14 +243,19 @@
 //
 //	                                      PostgreSQL  SQLite  MySQL/MariaDB
 //	LoadSnapshot                                   1       1       1
-//	TakeLeaseIf, the row holds prev                1       1       2
+//	TakeLeaseIf, the row holds prev                1       1       1 or 2
 //	TakeLeaseIf, the row holds another token       2       2       1
 //	TakeLeaseIf, the lease is held (each try)      1       2       1
 //	Renew                                          1       1       1
 //	CommitRelease                                  1       1       1
-//	a refresh: TakeLeaseIf, Renew, CommitRelease   3       3       4
+//	a refresh: TakeLeaseIf, Renew, CommitRelease   3       3       3 or 4
 //
-// LoadSnapshot is one SELECT of token and the grant_ columns.
+// On MySQL and MariaDB, TakeLeaseIf over prev is one statement when the
+// Store remembers the row as it still is, and two otherwise (see below);
+// a first try that finds the remembered row changed costs one more.
+//
+// LoadSnapshot is one SELECT of token and the grant_ columns (and, on
+// MySQL, lease_epoch).
 // TakeLeaseIf compares fingerprints in Go, after decoding the token,
 // since a sealed token is new bytes each time it is written. In
 // PostgreSQL one statement takes the lease where it is free and reads
@@ -276,6 +283,24 @@
 // token and the snapshot is the one the lease was taken with. A key
 // without a row holds no token: for a nil prev one INSERT makes the row
 // (once per key) and the try is made again.
+//
+// To save that SELECT, a Store on MySQL or MariaDB remembers, for up to
+// 4096 keys, the row of each key as it last saw it: Load and
+// LoadSnapshot read the row's lease_epoch and grant_ columns beside its
+// token, a TakeLeaseIf that finds another token keeps what it read, and
+// CommitRelease knows what it wrote (the token's stored bytes, no grant
+// state, its lease's epoch). Its other writes (Save, Commit,
+// SaveGrantState, Delete, TakeLease) forget the key. When the Store
+// remembers the row holding prev, TakeLeaseIf's first try sends the
+// conditioned UPDATE at once, with the remembered values: one statement
+// when nothing has written the row since, and the lease is taken over
+// exactly the row remembered, whose values are the snapshot. Otherwise
+// (another process committed, took the lease or holds it, saved a grant
+// state, or deleted the token) the UPDATE matches nothing, and the try
+// reads the row and goes on as above: the memory costs then one
+// statement, and never decides what is taken. Each remembered row is
+// used once. It holds the token as stored, sealed when the Store has an
+// AEAD.
 //
 // CommitRelease is Commit's conditional UPDATE with the release in its
 // SET:

@@ -102,6 +102,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		epoch = uint64(e)
 		return true, nil
 	})
+	fl.mem.forget(key) // a taking moves lease_epoch
 	if err != nil {
 		if uncertain {
 			l.Release() // so that no one waits for a lease nobody knows it holds
@@ -115,7 +116,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 // newLease returns the lease of a new holder on key for ttl, not yet
 // taken: its Renew and Release run their statements on table.
 func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Duration) *fencedLease {
-	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key}, holder: lease.NewHolder()}
+	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key}, holder: lease.NewHolder(), mem: s.rows(d)}
 	ms, holder := ttl.Milliseconds(), fl.holder
 	renew := func(ctx context.Context) (bool, error) {
 		res, err := db.ExecContext(ctx, d.sql(d.renew, table), ms, key, holder)
@@ -154,6 +155,9 @@ type fencedLease struct {
 	// released is set once a statement of CommitRelease released the
 	// lease: Release then sends nothing.
 	released atomic.Bool
+	// mem is the Store's memory of rows (nil but on MySQL), which
+	// CommitRelease tells the row it wrote.
+	mem *rowMemory
 }
 
 var (

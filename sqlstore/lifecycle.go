@@ -193,7 +193,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: deleting key %q: %w", key, err)
 	}
-	if _, err := db.ExecContext(ctx, d.sql(deleteSQL, table), key); err != nil {
+	_, err = db.ExecContext(ctx, d.sql(deleteSQL, table), key)
+	s.rows(d).forget(key)
+	if err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: deleting key %q: %w", key, err)
 	}
 	return nil

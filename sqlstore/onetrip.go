@@ -23,6 +23,12 @@ var _ oauthrt.SnapshotLoader = (*Store)(nil)
 // state, in scanRow's order.
 const snapshotSQL = `SELECT token, {grant} FROM {table} WHERE token_key = ?`
 
+// loadRowSQL is the SELECT of LoadSnapshot and Load on a dialect whose
+// Store remembers rows (MySQL, see rowMemory): it reads, besides the
+// token and the grant state, the lease_epoch that TakeLeaseIf compares,
+// in the order of storedRow.dest and then the epoch.
+const loadRowSQL = `SELECT token, {grant}, lease_epoch FROM {table} WHERE token_key = ?`
+
 // OneTripStore returns s: its one-trip methods (LoadSnapshot,
 // TakeLeaseIf, its leases' CommitRelease) act on s itself. A type that
 // embeds a *Store gains this method too, and returns the embedded Store,
@@ -32,7 +38,8 @@ func (s *Store) OneTripStore() oauthrt.TokenStore { return s }
 
 // LoadSnapshot returns the token stored under key (nil when there is
 // none: no row, or a row that only carries a lease or a grant state) and
-// the key's grant state, read together by one SELECT on every dialect.
+// the key's grant state, read together by one SELECT on every dialect
+// (which on MySQL also reads the row's lease_epoch, for TakeLeaseIf).
 // A stored token that cannot be decrypted gives an error wrapping
 // [oauthrt.ErrDecrypt], one that is not a token an error wrapping
 // [oauthrt.ErrCorruptToken], as Load does. See [oauthrt.SnapshotLoader].
@@ -47,8 +54,8 @@ func (s *Store) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot,
 	if err := ctx.Err(); err != nil {
 		return oauthrt.Snapshot{}, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
 	}
-	var r storedRow
-	err = db.QueryRowContext(ctx, d.sql(snapshotSQL, table), key).Scan(r.dest()...)
+	mem := s.rows(d)
+	r, err := loadRow(ctx, db, d, table, key, mem != nil)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return oauthrt.Snapshot{}, nil
@@ -59,7 +66,19 @@ func (s *Store) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot,
 	if err != nil {
 		return oauthrt.Snapshot{}, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
 	}
+	mem.remember(key, r)
 	return snap, nil
+}
+
+// loadRow reads key's row with one SELECT: its token and grant state,
+// and, when withEpoch, its lease_epoch (loadRowSQL). The error wraps
+// [sql.ErrNoRows] when key has no row.
+func loadRow(ctx context.Context, db *sql.DB, d *Dialect, table, key string, withEpoch bool) (knownRow, error) {
+	var r knownRow
+	if withEpoch {
+		return r, db.QueryRowContext(ctx, d.sql(loadRowSQL, table), key).Scan(append(r.dest(), &r.epoch)...)
+	}
+	return r, db.QueryRowContext(ctx, d.sql(snapshotSQL, table), key).Scan(r.dest()...)
 }
 
 // storedRow is a row's token and grant state, as they are scanned.
@@ -121,6 +140,14 @@ func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token
 	if wrote {
 		l.released.Store(true)
 	}
+	if wrote && err == nil {
+		// The row holds b, no grant state, and the lease_epoch of this
+		// lease, unless the lease lapsed and was taken again meanwhile
+		// (then TakeLeaseIf finds the row changed, and reads it).
+		l.mem.remember(l.w.key, committed(b, l.epoch))
+	} else {
+		l.mem.forget(l.w.key)
+	}
 	if err == nil || errors.Is(err, oauthrt.ErrCommitConflict) {
 		l.Release() // sends nothing when the UPDATE released it
 	}
@@ -143,7 +170,8 @@ const (
 	// takeCompareAndSwap (MySQL, MariaDB): no UPDATE … RETURNING; a
 	// SELECT reads the row, and, when it holds prev and the lease is
 	// free, an UPDATE takes the lease on the condition that the row still
-	// holds everything the SELECT read.
+	// holds everything the SELECT read. The Store remembers rows (see
+	// rowMemory) to send that UPDATE without the SELECT.
 	takeCompareAndSwap
 )
 
@@ -198,7 +226,15 @@ const (
 //     and the lease is free, the taking UPDATE, conditioned on the row
 //     still holding the lease_epoch, token and grant state the SELECT
 //     read; one (the SELECT) when the lease is held or the row holds
-//     another token, which is never taken.
+//     another token, which is never taken. The Store remembers the row
+//     of each key as it last read it (Load, LoadSnapshot, or a
+//     TakeLeaseIf that found another token) or wrote it (CommitRelease),
+//     for up to 4096 keys. When it remembers the row holding prev, the
+//     first try sends the taking UPDATE at once, conditioned on the
+//     remembered values: one statement when the row has not changed
+//     since. When it has (another process wrote it, took the lease, or
+//     holds it), the UPDATE matches nothing, and the try reads the row
+//     as above, one statement more.
 //
 // A key that has no row holds no token: with a non-nil prev that ends
 // the call; with a nil prev, one INSERT (as TakeLease's) makes the row,
@@ -236,8 +272,9 @@ type taking struct {
 	ms   int64        // the TTL in milliseconds
 	want string       // prev's fingerprint
 	// ensured: the INSERT that makes the row ran; uncertain: a statement
-	// that takes the lease failed, and may have taken it.
-	ensured, uncertain bool
+	// that takes the lease failed, and may have taken it; tried: a try
+	// was made (compareAndSwap uses a remembered row in the first only).
+	ensured, uncertain, tried bool
 	// What the last try found: the snapshot, and whether the lease was
 	// taken with it.
 	snap  oauthrt.Snapshot
@@ -338,42 +375,82 @@ func (t *taking) returning(ctx context.Context) (found, error) {
 	return t.settle(r, false, 0)
 }
 
-// compareAndSwap is a try of takeCompareAndSwap.
+// compareAndSwap is a try of takeCompareAndSwap. The first try of a
+// call whose Store remembers the row of key holding prev swaps over that
+// row at once, one statement when the row has not changed since. Any
+// other try, or a first one that finds the row changed, reads the row,
+// and, when it holds prev and the lease is free, swaps over what it read.
 func (t *taking) compareAndSwap(ctx context.Context) (found, error) {
 	w := t.l.w
-	var r storedRow
-	var epoch int64
+	if !t.tried {
+		t.tried = true
+		if r, ok := t.l.mem.take(w.key); ok {
+			// The row as it was seen: when it still holds it, the lease is
+			// taken over it, and it is the snapshot. A remembered token
+			// that is not prev (or cannot be decoded) is not swapped over:
+			// the row may hold prev by now, and is read.
+			snap, err := r.snapshot(t.s, w.key)
+			if err == nil && oauthrt.Fingerprint(snap.Token) == t.want {
+				swapped, err := t.swap(ctx, r)
+				if err != nil {
+					return 0, err
+				}
+				if swapped {
+					t.snap = snap
+					t.keep(r.storedRow, r.epoch+1)
+					return took, nil
+				}
+			}
+		}
+	}
+	var r knownRow
 	var free bool
-	err := w.db.QueryRowContext(ctx, w.d.sql(takeReadSQL, w.table), w.key).Scan(append(r.dest(), &epoch, &free)...)
+	err := w.db.QueryRowContext(ctx, w.d.sql(takeReadSQL, w.table), w.key).Scan(append(r.dest(), &r.epoch, &free)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return noRow, nil
 	case err != nil:
 		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
 	}
-	f, err := t.settle(r, false, 0)
+	f, err := t.settle(r.storedRow, false, 0)
+	if f == other {
+		// The caller takes this token, and the next call's prev is it.
+		t.l.mem.remember(w.key, r)
+	}
 	if err != nil || f != waiting || !free {
 		return f, err
 	}
+	swapped, err := t.swap(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	if !swapped {
+		return waiting, nil // the row changed since it was read: try again
+	}
+	t.keep(r.storedRow, r.epoch+1)
+	return took, nil
+}
+
+// swap runs takeSwapSQL: it takes the lease if it is free and the row
+// still holds r's lease_epoch, token bytes and grant state, and reports
+// whether it did.
+func (t *taking) swap(ctx context.Context, r knownRow) (bool, error) {
+	w := t.l.w
 	g := r.grant
 	res, err := w.db.ExecContext(ctx, w.d.sql(takeSwapSQL, w.table), t.l.holder, t.ms, w.key,
-		epoch, r.token, g.deadToken, g.deadCode, g.deadAt, g.next, g.failures, g.failingSince)
+		r.epoch, r.token, g.deadToken, g.deadCode, g.deadAt, g.next, g.failures, g.failingSince)
 	if err != nil {
 		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+		return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
 	}
 	// The UPDATE adds one to lease_epoch, so even MySQL's count of
 	// changed rows is the count of matched ones.
 	n, err := res.RowsAffected()
 	if err != nil {
 		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+		return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
 	}
-	if n != 1 {
-		return waiting, nil // the row changed since it was read: try again
-	}
-	t.keep(r, epoch+1)
-	return took, nil
+	return n == 1, nil
 }
 
 // settle decodes the row a try read, taken or not, into t.snap, and
