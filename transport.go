@@ -366,8 +366,8 @@ func (t *Transport) Close() error {
 			errs = append(errs, fmt.Errorf("oauthrt: Close: the refresh of key %q was still running after %v; left to finish on its own", s.key, closeWait))
 			return true
 		}
-		if s.unsaved != nil {
-			if _, se := s.resave(ctx, t); se != nil {
+		if ch := s.chain(); ch != nil {
+			if _, se := s.resave(ctx, t, ch); se != nil {
 				se.Retry = time.Time{} // there is no later
 				errs = append(errs, se)
 			}

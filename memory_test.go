@@ -1,0 +1,69 @@
+package oauthrt_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oauthrt/oauthrt"
+)
+
+// The state a Transport keeps for each key fits the allocator's 80-byte
+// size class. With many keys it is most of what a key costs
+// (BenchmarkManyKeys), and one field more moves every key to the next
+// class, 96 bytes: what few keys need belongs in the state's rare part,
+// which most keys never allocate (TestRareStateOnlyWhileNeeded).
+func TestKeyStateSize(t *testing.T) {
+	const limit = 80
+	if got := oauthrt.KeyStateSize; got > limit {
+		t.Errorf("a key's state takes %d bytes, want at most %d", got, limit)
+	}
+}
+
+// A key whose token is loaded and then refreshed keeps no rare state,
+// also under a store's lease and commit; one whose refreshed token the
+// store refused keeps it until the store takes the token, and then lets
+// it go.
+func TestRareStateOnlyWhileNeeded(t *testing.T) {
+	step := func(t *testing.T, f *fixture, what string, wantRare bool) {
+		t.Helper()
+		if code, _ := f.get(t); code != 200 {
+			t.Fatalf("%s: status %d", what, code)
+		}
+		waitNoFlight(t, f.tr, "k")
+		if got := oauthrt.HasRareState(f.tr, "k"); got != wantRare {
+			t.Errorf("%s: rare state kept: %v, want %v", what, got, wantRare)
+		}
+	}
+	t.Run("store with leases and commits", func(t *testing.T) {
+		f := newFixture(t)
+		store := oauthrt.NewMemoryStore()
+		store.Save(context.Background(), "k", f.store.mustLoad(t, "k"))
+		f.tr.Store = store
+		step(t, f, "first load", false)
+		f.clock.Advance(time.Hour)
+		step(t, f, "refresh", false)
+		if n := f.issuer.calls.Load(); n != 1 {
+			t.Fatalf("%d refreshes, want 1", n)
+		}
+	})
+	t.Run("store that fails", func(t *testing.T) {
+		f := newFixture(t)
+		step(t, f, "first load", false)
+		f.clock.Advance(time.Hour)
+		step(t, f, "refresh", false)
+
+		f.store.failSaves(errBoom)
+		f.clock.Advance(time.Hour)
+		step(t, f, "refresh whose token the store refused", true)
+		if n := f.issuer.calls.Load(); n != 2 {
+			t.Fatalf("%d refreshes, want 2", n)
+		}
+		f.store.saveErr.Store(nil)
+		f.clock.Advance(2 * time.Second) // past the first save's backoff
+		step(t, f, "the token saved again", false)
+		if got := f.store.mustLoad(t, "k").AccessToken; got != "at-3" {
+			t.Errorf("store holds %s, want at-3", got)
+		}
+	})
+}
