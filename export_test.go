@@ -110,3 +110,6 @@ func HasRareState(t *Transport, key string) bool {
 
 // KeyStateSize is the size of the state a Transport keeps per key.
 const KeyStateSize = unsafe.Sizeof(keyState{})
+
+// CachedSize is the size of a cached token, which every key in use holds.
+const CachedSize = unsafe.Sizeof(cached{})

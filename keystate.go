@@ -255,7 +255,7 @@ func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Tok
 		now := t.now().UnixNano()
 		s.used(now)
 		if c.fresh(now) {
-			if c.unsaved || c.ahead(now) {
+			if c.unsaved() || c.ahead(now) {
 				s.background(ctx, t, c, now)
 			}
 			return c, nil
@@ -402,7 +402,7 @@ func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now 
 	switch {
 	case c.ahead(now) && now >= nextAhead:
 		w.stale = c.tok // the flight also saves an unsaved token first
-	case c.unsaved && now >= nextSave:
+	case c.unsaved() && now >= nextSave:
 		w.resave = true
 	default:
 		return

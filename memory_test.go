@@ -20,6 +20,17 @@ func TestKeyStateSize(t *testing.T) {
 	}
 }
 
+// A key's cached token fits the allocator's 48-byte size class: every
+// key in use holds one, and one field more would move it to the 64-byte
+// class. What few tokens need (DPoP, a token the store has yet to take)
+// sits behind its extras pointer.
+func TestCachedTokenSize(t *testing.T) {
+	const limit = 48
+	if got := oauthrt.CachedSize; got > limit {
+		t.Errorf("a cached token takes %d bytes, want at most %d", got, limit)
+	}
+}
+
 // A key whose token is loaded and then refreshed keeps no rare state,
 // also under a store's lease and commit; one whose refreshed token the
 // store refused keeps it until the store takes the token, and then lets

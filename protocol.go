@@ -679,7 +679,9 @@ const saveTimeout = 10 * time.Second
 // not hold it yet.
 func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 	c := t.newCached(tok)
-	c.unsaved = tok == s.unsaved()
+	if tok == s.unsaved() {
+		c.more().unsaved = true
+	}
 	return c
 }
 
