@@ -2,6 +2,9 @@ package oauthrt_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -77,4 +80,65 @@ func TestRareStateOnlyWhileNeeded(t *testing.T) {
 			t.Errorf("store holds %s, want at-3", got)
 		}
 	})
+}
+
+// maxKeyBytes bounds the heap one key in use takes in a Transport, its
+// token aside (the MemoryStore holds it): BenchmarkManyKeys measured 199
+// bytes (the key's state, its cached token and Authorization value, and
+// its entry in the Transport's map), and 15% more leaves room for the
+// maps to stand at another point of their growth.
+const maxKeyBytes = 230
+
+// A Transport holding 20,000 keys in use takes at most maxKeyBytes of heap
+// per key.
+func TestHeapPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses 20,000 keys")
+	}
+	keys := tenantKeys(20_000)
+	_, before, used := manyKeysInUse(t, keys, time.Now())
+	perKey := float64(used-before) / float64(len(keys))
+	t.Logf("heap: %.0f B per key", perKey)
+	if perKey > maxKeyBytes {
+		t.Errorf("%.0f B of heap per key in use, want at most %d", perKey, maxKeyBytes)
+	}
+	runtime.KeepAlive(keys) // the strings are the store's too: not the Transport's to count
+}
+
+// tenantKeys returns n keys.
+func tenantKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("tenant-%06d", i)
+	}
+	return keys
+}
+
+// manyKeysInUse saves a valid token under each of keys in a new
+// MemoryStore, makes a Transport over it whose clock stays at now, and
+// sends one request for each key through it. It returns the Transport,
+// closed when the test ends, and the live heap before the Transport was
+// made and after the requests.
+func manyKeysInUse(t *testing.T, keys []string, now time.Time) (tr *oauthrt.Transport, before, used int64) {
+	t.Helper()
+	store := oauthrt.NewMemoryStore()
+	for i, k := range keys {
+		if err := store.Save(context.Background(), k, validToken(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(http.MethodGet, "https://api.example/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = heapInUse()
+	tr = &oauthrt.Transport{Base: newCanned(), Store: store, Refresher: oauthrt.RefresherFunc(nil), RefreshAhead: -1,
+		IdleKeyTimeout: time.Minute, Now: func() time.Time { return now }}
+	t.Cleanup(func() { tr.Close() })
+	for _, k := range keys {
+		if _, err := tr.RoundTrip(req.WithContext(oauthrt.WithKey(context.Background(), k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tr, before, heapInUse()
 }
