@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -246,6 +247,28 @@ func awaitErr(b *testing.B, ch <-chan error, what string) {
 	case <-timer.C:
 		b.Fatalf("gave up after %v waiting for %s", benchBound, what)
 	}
+}
+
+// copyToken returns a copy of tok with strings of its own, as a token
+// read from a database is.
+func copyToken(tok *oauth2.Token) *oauth2.Token {
+	cp := *tok
+	cp.AccessToken = strings.Clone(tok.AccessToken)
+	cp.TokenType = strings.Clone(tok.TokenType)
+	cp.RefreshToken = strings.Clone(tok.RefreshToken)
+	return &cp
+}
+
+// copyingStore is a store whose Load returns a new copy of the token at
+// each call, as a store that decodes what it read does.
+type copyingStore struct{ oauthrt.TokenStore }
+
+func (s copyingStore) Load(ctx context.Context, key string) (*oauth2.Token, error) {
+	tok, err := s.TokenStore.Load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return copyToken(tok), nil
 }
 
 // heapInUse returns the bytes of live heap objects after a full

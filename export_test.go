@@ -1,6 +1,9 @@
 package oauthrt
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // Hooks into unexported state for the tests of package oauthrt_test.
 
@@ -96,3 +99,17 @@ func KeyStates(t *Transport) int {
 	t.keys.Range(func(*keyState) bool { n++; return true })
 	return n
 }
+
+// HasRareState reports whether t keeps, for key, what few keys need
+// remembered (keyRare): a dead grant, a backoff, a token the store did not
+// take, the token of a claims challenge, a failed refresh ahead of expiry.
+func HasRareState(t *Transport, key string) bool {
+	s := t.keys.Load(key)
+	return s != nil && s.rare.Load() != nil
+}
+
+// KeyStateSize is the size of the state a Transport keeps per key.
+const KeyStateSize = unsafe.Sizeof(keyState{})
+
+// CachedSize is the size of a cached token, which every key in use holds.
+const CachedSize = unsafe.Sizeof(cached{})

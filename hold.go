@@ -233,7 +233,7 @@ func (s *keyState) startSave(t *Transport, h *hold) {
 	defer s.mu.Unlock()
 	// With no flight under way, mu orders this read after the last
 	// flight's writes.
-	if s.flight.Load() == nil && s.held == h {
+	if s.flight.Load() == nil && s.held() == h {
 		s.startLocked(context.Background(), t, why{resave: true}) // fails only once closed
 	}
 }

@@ -46,8 +46,8 @@ func (s *keyState) used(now int64) {
 // flight.
 func (s *keyState) droppableLocked(now int64, timeout time.Duration) bool {
 	return now-s.lastUse.Load() >= int64(timeout) &&
-		s.flight.Load() == nil && s.unsaved == nil && s.held == nil && s.dead == nil &&
-		s.backoff == nil &&
+		s.flight.Load() == nil && s.unsaved() == nil && s.held() == nil && s.dead() == nil &&
+		s.backoff() == nil &&
 		s.invalidated.Load() == s.honoured
 }
 

@@ -120,26 +120,9 @@ func TestIdleKeysReleaseTheirMemory(t *testing.T) {
 		t.Skip("uses 20,000 keys")
 	}
 	const n = 20_000
-	keys, toks := make([]string, n), make([]*oauth2.Token, n)
-	for i := range n {
-		keys[i], toks[i] = fmt.Sprintf("tenant-%06d", i), validToken(i)
-	}
-	store := oauthrt.NewMemoryStore()
-	for i := range n {
-		store.Save(context.Background(), keys[i], toks[i])
-	}
+	keys := tenantKeys(n)
 	now := time.Now()
-	tr := &oauthrt.Transport{Base: newCanned(), Store: store, Refresher: oauthrt.RefresherFunc(nil), RefreshAhead: -1,
-		IdleKeyTimeout: time.Minute, Now: func() time.Time { return now }}
-	defer tr.Close()
-	req, _ := http.NewRequest(http.MethodGet, "https://api.example/", nil)
-	before := heapInUse()
-	for _, k := range keys {
-		if _, err := tr.RoundTrip(req.WithContext(oauthrt.WithKey(context.Background(), k))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	used := heapInUse()
+	tr, before, used := manyKeysInUse(t, keys, now)
 	if got := oauthrt.DropIdle(tr, now.Add(time.Minute)); got != n {
 		t.Fatalf("dropped %d keys, want %d", got, n)
 	}
@@ -150,6 +133,7 @@ func TestIdleKeysReleaseTheirMemory(t *testing.T) {
 	if left > 16 {
 		t.Errorf("%.0f B per key still held after every key went idle, want under 16", left)
 	}
+	runtime.KeepAlive(keys) // the strings are the store's too: not the Transport's to count
 }
 
 // A Transport dropped without Close is collected, its timer of idle keys

@@ -14,6 +14,12 @@ import (
 // keyState is what a Transport knows about one key. Requests read cur
 // with an atomic load; everything else belongs to the one refresh (a
 // flight) that may be running for the key.
+//
+// A Transport keeps one for every key in use, so its size is the bulk of
+// what a key costs (BenchmarkManyKeys): what most keys never need (a dead
+// grant, a backoff, a token the store did not take) sits in rare, which
+// most keys never allocate, and the rest fits a small size class (see
+// TestKeyStateSize).
 type keyState struct {
 	key string
 	cur atomic.Pointer[cached] // nil until loaded, and after the grant died
@@ -23,21 +29,70 @@ type keyState struct {
 
 	reporting sync.Mutex // held while a flight reports its RefreshEvent
 
-	// Only the running flight touches these; flights of one key never
-	// overlap, and mu orders one after the other.
-	dead       *deadGrant    // the token whose grant the endpoint rejected
-	unsaved    *oauth2.Token // a refreshed token the store failed to save
-	saveFails  int           // failed saves of unsaved, in a row
-	aheadFails int           // failed refreshes ahead of expiry, in a row
+	// lastUse is when a request last used the key (Unix nanoseconds by
+	// Transport.Now, to within useGranularity).
+	lastUse atomic.Int64
 
-	// held is the store's lease, kept after a refresh whose token the
-	// store did not take, until it does: the store still holds the
-	// rotated refresh token, which no other process may present.
-	held *hold
+	// rare is what the protocol remembers of the key beyond its token
+	// (nil: nothing). Only a flight (flights of one key never overlap,
+	// and mu orders one after the other), or code holding mu while no
+	// flight runs, reads its plain fields, and sets or replaces it;
+	// requests load it only to read its atomic fields. A flight lets it
+	// go once it holds nothing again.
+	rare atomic.Pointer[keyRare]
 
-	// The refresh tokens of the unsaved chain: the stored one it started
-	// from and each one refreshed since. A stored token with another one
-	// was saved by someone else, such as a new authorization.
+	// invalidated counts the calls to Transport.Invalidate, made under mu;
+	// honoured is the count the last successful refresh answered (flights
+	// only). While they differ, the token must be refreshed, whatever its
+	// expiry. 32 bits are plenty: only equality is asked of them.
+	invalidated atomic.Uint32
+	honoured    uint32
+
+	// dropped is set, under mu, once the state is dropped from the
+	// Transport as idle (idle.go): no flight starts on it then, and
+	// callers take the key's new state.
+	dropped bool
+}
+
+// keyRare is what few keys need remembered, allocated by the first flight
+// that must remember one of them: a normal load or refresh allocates none.
+type keyRare struct {
+	dead    *deadGrant    // the token whose grant the endpoint rejected
+	backoff *backoffState // this Transport's memory of the key's endpoint backoff, which the store's GrantState shares with the fleet
+	unsaved *unsavedChain // refreshed tokens the store has yet to take
+
+	// claimed is the token the last claims flight got, and the claims it
+	// was for (under mu): a request challenged for the same claims with an
+	// older token uses it rather than refresh again. nil once another
+	// flight replaced the token.
+	claimed *claimedToken
+
+	aheadFails int // failed refreshes ahead of expiry, in a row
+
+	// When a request may next start a background flight: to save the
+	// unsaved token again, or to refresh ahead of expiry after one failed
+	// (Unix nanoseconds by Transport.Now). Requests read them.
+	nextSave  atomic.Int64
+	nextAhead atomic.Int64
+}
+
+// empty reports whether r remembers nothing, and may be let go.
+func (r *keyRare) empty() bool {
+	return r.dead == nil && r.backoff == nil && r.unsaved == nil && r.claimed == nil &&
+		r.aheadFails == 0 && r.nextSave.Load() == 0 && r.nextAhead.Load() == 0
+}
+
+// unsavedChain is the chain of tokens this Transport refreshed that the
+// store has yet to take. A flight builds one for each refresh, for the
+// commit, and keeps it (in keyRare) only when the store did not take the
+// token.
+type unsavedChain struct {
+	tok   *oauth2.Token // the newest link: a refreshed token the store failed to save (nil while it is first committed)
+	fails int           // failed saves of tok, in a row
+
+	// The refresh tokens of the chain: the stored one it started from and
+	// each one refreshed since. A stored token with another one was saved
+	// by someone else, such as a new authorization.
 	ours map[string]bool
 	// links holds the Fingerprints of the chain's refreshed tokens: a
 	// Committer holding one of them took it from an earlier commit of
@@ -46,40 +101,90 @@ type keyState struct {
 	// rotate keeps one refresh token for every link and for other
 	// processes' tokens too.
 	links map[string]bool
-	// root is the stored token the unsaved chain started from (nil: the
-	// store held none), which a Committer must still hold for the chain's
+	// root is the stored token the chain started from (nil: the store
+	// held none), which a Committer must still hold for the chain's
 	// newest token to be committed over it.
 	root *oauth2.Token
 
-	// backoff is this Transport's memory of the key's endpoint backoff,
-	// which the store's GrantState shares with the fleet.
-	backoff *backoffState // nil: none
+	// held is the store's lease, kept after a refresh whose token the
+	// store did not take, until it does: the store still holds the
+	// rotated refresh token, which no other process may present.
+	held *hold
+}
 
-	// When a request may next start a background flight: to save unsaved
-	// again, or to refresh ahead of expiry after one failed (Unix
-	// nanoseconds by Transport.Now).
-	nextSave  atomic.Int64
-	nextAhead atomic.Int64
+// rareFor returns s's rare state for a flight to write to, allocating it
+// when set is true; with set false (the value written is a zero one) it
+// returns nil when there is none, and nothing needs writing.
+func (s *keyState) rareFor(set bool) *keyRare {
+	if r := s.rare.Load(); r != nil || !set {
+		return r
+	}
+	r := new(keyRare)
+	s.rare.Store(r)
+	return r
+}
 
-	// invalidated counts the calls to Transport.Invalidate; honoured is
-	// the count the last successful refresh answered (flights only).
-	// While they differ, the token must be refreshed, whatever its expiry.
-	invalidated atomic.Uint64
-	honoured    uint64
+// letRareGo drops s's rare state once it remembers nothing; a flight
+// calls it under mu as it ends.
+func (s *keyState) letRareGo() {
+	if r := s.rare.Load(); r != nil && r.empty() {
+		s.rare.Store(nil)
+	}
+}
 
-	// lastUse is when a request last used the key (Unix nanoseconds by
-	// Transport.Now, to within useGranularity); dropped is set, under mu,
-	// once the state is dropped from the Transport as idle (idle.go): no
-	// flight starts on it then, and callers take the key's new state.
-	lastUse atomic.Int64
-	dropped bool
+// chain returns the chain of tokens the store has yet to take, or nil.
+func (s *keyState) chain() *unsavedChain {
+	if r := s.rare.Load(); r != nil {
+		return r.unsaved
+	}
+	return nil
+}
 
-	// claimed is the token the last claims flight got, and the claims it
-	// was for (under mu): a request challenged for the same claims with an
-	// older token uses it rather than refresh again. nil until a claims
-	// flight succeeded: most keys never see a claims challenge, and pay a
-	// pointer for it.
-	claimed *claimedToken
+// unsaved returns the refreshed token the store has yet to take, or nil.
+func (s *keyState) unsaved() *oauth2.Token {
+	if ch := s.chain(); ch != nil {
+		return ch.tok
+	}
+	return nil
+}
+
+// held returns the lease kept for a token the store has yet to take, or
+// nil.
+func (s *keyState) held() *hold {
+	if ch := s.chain(); ch != nil {
+		return ch.held
+	}
+	return nil
+}
+
+// dead returns the token whose grant the endpoint rejected, or nil.
+func (s *keyState) dead() *deadGrant {
+	if r := s.rare.Load(); r != nil {
+		return r.dead
+	}
+	return nil
+}
+
+// backoff returns the key's endpoint backoff, or nil.
+func (s *keyState) backoff() *backoffState {
+	if r := s.rare.Load(); r != nil {
+		return r.backoff
+	}
+	return nil
+}
+
+// setDead records d, or forgets the dead grant for a nil d.
+func (s *keyState) setDead(d *deadGrant) {
+	if r := s.rareFor(d != nil); r != nil {
+		r.dead = d
+	}
+}
+
+// setBackoff records b, or forgets the backoff for a nil b.
+func (s *keyState) setBackoff(b *backoffState) {
+	if r := s.rareFor(b != nil); r != nil {
+		r.backoff = b
+	}
 }
 
 // claimedToken is a token a claims flight got, and the claims it was for.
@@ -150,7 +255,7 @@ func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Tok
 		now := t.now().UnixNano()
 		s.used(now)
 		if c.fresh(now) {
-			if c.unsaved || c.ahead(now) {
+			if c.unsaved() || c.ahead(now) {
 				s.background(ctx, t, c, now)
 			}
 			return c, nil
@@ -233,7 +338,7 @@ func (s *keyState) claimsToken(ctx context.Context, t *Transport, rejected *oaut
 		s.mu.Lock()
 		f := s.flight.Load()
 		if f == nil {
-			if c := s.cur.Load(); c != nil && s.claimed != nil && c == s.claimed.c && s.claimed.claims == claims && !isToken(c.tok, rejected) && t.fresh(c) {
+			if c := s.cur.Load(); c != nil && s.claimed(c, claims) && !isToken(c.tok, rejected) && t.fresh(c) {
 				s.mu.Unlock()
 				return c, nil
 			}
@@ -261,6 +366,13 @@ func (s *keyState) claimsToken(ctx context.Context, t *Transport, rejected *oaut
 	}
 }
 
+// claimed reports whether c is the token the last claims flight got for
+// claims. s.mu must be held, with no flight under way.
+func (s *keyState) claimed(c *cached, claims string) bool {
+	r := s.rare.Load()
+	return r != nil && r.claimed != nil && r.claimed.c == c && r.claimed.claims == claims
+}
+
 // wait waits for flight f, or for ctx to end, and returns f's token.
 func (s *keyState) wait(ctx context.Context, f *flight) (*cached, error) {
 	f.waiters.Add(1)
@@ -282,11 +394,15 @@ func (s *keyState) wait(ctx context.Context, f *flight) (*cached, error) {
 // expiry. Each is tried at most once per backoff step after a failure.
 // The request that called it goes on with c.
 func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now int64) {
+	var nextAhead, nextSave int64
+	if r := s.rare.Load(); r != nil {
+		nextAhead, nextSave = r.nextAhead.Load(), r.nextSave.Load()
+	}
 	var w why
 	switch {
-	case c.ahead(now) && now >= s.nextAhead.Load():
+	case c.ahead(now) && now >= nextAhead:
 		w.stale = c.tok // the flight also saves an unsaved token first
-	case c.unsaved && now >= s.nextSave.Load():
+	case c.unsaved() && now >= nextSave:
 		w.resave = true
 	default:
 		return
@@ -376,8 +492,13 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why, inli
 			s.cur.Store(nil) // invalidated meanwhile: the next request refreshes
 		case f.err == nil:
 			s.cur.Store(f.c)
-			if w.claims != "" {
-				s.claimed = &claimedToken{c: f.c, claims: w.claims}
+			// The token a claims flight got is remembered until another
+			// flight replaces it.
+			if r := s.rareFor(w.claims != ""); r != nil {
+				r.claimed = nil
+				if w.claims != "" {
+					r.claimed = &claimedToken{c: f.c, claims: w.claims}
+				}
 			}
 		case w.stale != nil && !w.keepalive:
 			// Nobody waits for this flight; the token it meant to replace
@@ -389,6 +510,7 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why, inli
 		case errors.Is(f.err, ErrReauthRequired):
 			s.cur.Store(nil) // every request must now see the dead grant
 		}
+		s.letRareGo()
 		s.flight.Store(nil)
 		f.outcome = OutcomeLoaded
 		if rep.reason != "" {
@@ -438,9 +560,9 @@ func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why, inli
 		return
 	}
 	f.c, f.err = s.obtain(ctx, wait, t, w, &rep)
-	if f.err == nil && w.stale != nil {
-		s.aheadFails = 0
-		s.nextAhead.Store(0)
+	if r := s.rareFor(false); r != nil && f.err == nil && w.stale != nil {
+		r.aheadFails = 0
+		r.nextAhead.Store(0)
 	}
 }
 
@@ -453,12 +575,13 @@ func endedByClose(t *Transport, err error) bool {
 // aheadFailed reports a failed refresh ahead of expiry and puts off the
 // next one, doubling from one second to a minute.
 func (s *keyState) aheadFailed(t *Transport, err error) {
-	s.aheadFails++
-	next := t.now().Add(backoff(s.aheadFails))
+	r := s.rareFor(true)
+	r.aheadFails++
+	next := t.now().Add(backoff(r.aheadFails))
 	if be := (*BackoffError)(nil); errors.As(err, &be) && be.Next.After(next) {
 		next = be.Next // the endpoint is backed off for the fleet
 	}
-	s.nextAhead.Store(next.UnixNano())
+	r.nextAhead.Store(next.UnixNano())
 	t.reportError(s.key, "oauthrt: refreshing ahead of expiry failed; the current token is still used", err)
 }
 

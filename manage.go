@@ -53,10 +53,10 @@ func (s *keyState) localStatus(tok *oauth2.Token) GrantStatus {
 	s.mu.Lock() // orders this read after the flight that last ended
 	defer s.mu.Unlock()
 	if s.flight.Load() == nil {
-		if d := s.dead; d != nil && d.tok.RefreshToken == tok.RefreshToken {
+		if d := s.dead(); d != nil && d.tok.RefreshToken == tok.RefreshToken {
 			return GrantStatus{Key: s.key, Health: HealthDead, Code: errorCode(d.err), Since: d.at}
 		}
-		if b := s.backoff; b != nil && b.failures > 0 {
+		if b := s.backoff(); b != nil && b.failures > 0 {
 			return GrantStatus{Key: s.key, Health: HealthDegraded, Since: b.since, Attempts: b.failures, NextAttempt: b.next}
 		}
 	}
@@ -189,7 +189,7 @@ func (s *keyState) revoke(ctx, wait context.Context, t *Transport, rep *report) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, RefreshTimeout)
 	defer cancel()
-	tok := s.unsaved
+	tok := s.unsaved()
 	if tok == nil {
 		if tok, err = s.load(ctx, t); err == nil && tok == nil {
 			err = errors.New("the store returned a nil token")
@@ -204,15 +204,16 @@ func (s *keyState) revoke(ctx, wait context.Context, t *Transport, rep *report) 
 	}
 	from := HealthHealthy
 	switch {
-	case s.dead != nil:
+	case s.dead() != nil:
 		from = HealthDead
-	case s.backoff.failing():
+	case s.backoff().failing():
 		from = HealthDegraded
 	}
 	s.cur.Store(nil)
-	s.dead, s.backoff = nil, nil
-	if s.unsaved != nil {
-		s.saved() // its grant is revoked: nothing left to save
+	s.setDead(nil)
+	s.setBackoff(nil)
+	if ch := s.chain(); ch != nil {
+		s.saved(ch) // its grant is revoked: nothing left to save
 	}
 	del := t.Store.(Deleter)
 	if err := guard("the Store's Delete", func() error { return del.Delete(ctx, s.key) }); err != nil {

@@ -70,7 +70,7 @@ func (s *keyState) obtain(ctx, wait context.Context, t *Transport, w why, rep *r
 		if c, err, done := s.settle(t, base, w, rep); done {
 			return c, err
 		}
-		if leaseLoader(t.Store) && s.unsaved == nil {
+		if leaseLoader(t.Store) && s.unsaved() == nil {
 			// The lease step reads the grant state: only this process's
 			// memory is asked now.
 			st = &GrantState{}
@@ -202,11 +202,11 @@ func reasonFor(base *oauth2.Token, w why) RefreshReason {
 // less: most reads find a good token, and when it needs refreshing the
 // lease step reads the grant state.
 func (s *keyState) newest(ctx context.Context, t *Transport, w why) (*oauth2.Token, *GrantState, error) {
-	if s.unsaved != nil {
-		if ctx.Err() != nil || !w.resave && t.now().UnixNano() < s.nextSave.Load() {
-			return s.unsaved, nil, nil
+	if ch := s.chain(); ch != nil {
+		if ctx.Err() != nil || !w.resave && t.now().UnixNano() < s.rare.Load().nextSave.Load() {
+			return ch.tok, nil, nil
 		}
-		tok, _ := s.resave(ctx, t)
+		tok, _ := s.resave(ctx, t, ch)
 		return tok, nil, nil
 	}
 	if sl, ok := t.Store.(SnapshotLoader); ok && oneTrip(t.Store) && !leaseLoader(t.Store) {
@@ -259,7 +259,7 @@ func (s *keyState) fromSnapshot(t *Transport, tok *oauth2.Token) (*oauth2.Token,
 // one, no dead grant and no backoff, each of which the store must be read
 // for first.
 func (s *keyState) remembered(t *Transport, w why) (*oauth2.Token, bool) {
-	if !leaseLoader(t.Store) || s.unsaved != nil || s.held != nil || s.dead != nil || s.backoff != nil {
+	if !leaseLoader(t.Store) || s.unsaved() != nil || s.held() != nil || s.dead() != nil || s.backoff() != nil {
 		return nil, false
 	}
 	c := s.cur.Load()
@@ -284,13 +284,13 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why, rep *report) 
 		return nil, nil, false // nothing stored: an Issuer gets a first token
 	}
 	needRefresh := t.needsRefresh(base, w)
-	if d := s.dead; d != nil {
+	if d := s.dead(); d != nil {
 		if base.RefreshToken == d.tok.RefreshToken {
 			if needRefresh || base.AccessToken == d.tok.AccessToken {
 				return nil, d.err, true // never present that refresh token again
 			}
 		} else {
-			s.dead = nil // a new grant was saved
+			s.setDead(nil) // a new grant was saved
 			rep.changed(HealthEvent{Key: s.key, From: HealthDead, To: HealthHealthy, Status: GrantStatus{Key: s.key, Health: HealthHealthy}})
 		}
 	}
@@ -307,7 +307,7 @@ func (s *keyState) settle(t *Transport, base *oauth2.Token, w why, rep *report) 
 // admit reads it.
 func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token, known *GrantState) error {
 	now := t.now()
-	if b := s.backoff; b != nil && now.Before(b.next) {
+	if b := s.backoff(); b != nil && now.Before(b.next) {
 		return &BackoffError{Key: s.key, Next: b.next, Err: b.err}
 	}
 	var st GrantState
@@ -327,23 +327,23 @@ func (s *keyState) admit(ctx context.Context, t *Transport, base *oauth2.Token, 
 			return nil
 		}
 	}
-	if base != nil && st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved == nil {
+	if base != nil && st.DeadToken != "" && st.DeadToken == Fingerprint(base) && s.unsaved() == nil {
 		err := fmt.Errorf("oauthrt: key %q: the token endpoint refused the grant for good at %s (%s), as another process of the fleet found: %w",
 			s.key, st.DeadAt.UTC().Format(time.RFC3339), codeOrNone(st.DeadCode), ErrReauthRequired)
-		s.dead = &deadGrant{tok: base, err: err, at: st.DeadAt}
+		s.setDead(&deadGrant{tok: base, err: err, at: st.DeadAt})
 		return err
 	}
 	if now.Before(st.NextAttempt) {
-		s.backoff = &backoffState{next: st.NextAttempt, failures: st.Failures, since: st.FailingSince}
+		s.setBackoff(&backoffState{next: st.NextAttempt, failures: st.Failures, since: st.FailingSince})
 		return &BackoffError{Key: s.key, Next: st.NextAttempt}
 	}
-	switch {
+	switch b := s.backoff(); {
 	case st.Failures == 0:
-		s.backoff = nil
-	case s.backoff == nil:
-		s.backoff = &backoffState{failures: st.Failures, since: st.FailingSince}
+		s.setBackoff(nil)
+	case b == nil:
+		s.setBackoff(&backoffState{failures: st.Failures, since: st.FailingSince})
 	default:
-		s.backoff.failures, s.backoff.since = st.Failures, st.FailingSince
+		b.failures, b.since = st.Failures, st.FailingSince
 	}
 	return nil
 }
@@ -377,7 +377,7 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 	if h := s.kept(); h != nil {
 		return h, got, nil
 	}
-	if ll, ok := t.Store.(LeaseLoader); ok && s.unsaved == nil && oneTrip(t.Store) {
+	if ll, ok := t.Store.(LeaseLoader); ok && s.unsaved() == nil && oneTrip(t.Store) {
 		var lease Lease
 		var snap Snapshot
 		ctx := t.withExpectedHold(ctx)
@@ -411,9 +411,13 @@ func (s *keyState) lease(ctx context.Context, t *Transport, base *oauth2.Token) 
 // kept returns the lease this Transport keeps for a refreshed token the
 // store has yet to take, or nil; one that lapsed is let go.
 func (s *keyState) kept() *hold {
-	h := s.held
+	ch := s.chain()
+	if ch == nil {
+		return nil
+	}
+	h := ch.held
 	if h != nil && h.lost.Load() {
-		s.held = nil
+		ch.held = nil
 		h.release()
 		return nil
 	}
@@ -442,18 +446,22 @@ func (s *keyState) fence(ctx context.Context, t *Transport, h *hold) (bool, erro
 		return true, nil
 	case errors.Is(err, ErrLeaseLost):
 		h.lost.Store(true)
-		if s.held == h {
-			s.held = nil
-		}
+		s.forget(h)
 		if ctx.Err() != nil {
 			return false, fmt.Errorf("oauthrt: key %q: the refresh lease was lost before the refresh: %w", s.key, ctx.Err())
 		}
 		return false, nil
 	}
-	if s.held == h {
-		s.held = nil
-	}
+	s.forget(h)
 	return false, err
+}
+
+// forget forgets h, when it is the lease kept for the unsaved token: it
+// was lost, or could not be confirmed.
+func (s *keyState) forget(h *hold) {
+	if ch := s.chain(); ch != nil && ch.held == h {
+		ch.held = nil
+	}
 }
 
 // fenceTaken is fence before the first refresh under h. A lease the
@@ -482,7 +490,7 @@ var fenceEveryLease atomic.Bool
 // letGo releases h once the flight is done with it, unless the store has
 // yet to take the token refreshed under it.
 func (s *keyState) letGo(h *hold) {
-	if s.held != h {
+	if s.held() != h {
 		h.release()
 	}
 }
@@ -499,10 +507,10 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	if tok == nil || tok.AccessToken == "" {
 		return nil, fmt.Errorf("oauthrt: refreshing the token of key %q: the Refresher returned no access token", s.key)
 	}
-	if s.backoff.failing() {
+	if s.backoff().failing() {
 		rep.changed(HealthEvent{Key: s.key, From: HealthDegraded, To: HealthHealthy, Status: GrantStatus{Key: s.key, Health: HealthHealthy}})
 	}
-	s.backoff = nil
+	s.setBackoff(nil)
 	nt := *tok
 	if nt.RefreshToken == "" && base != nil {
 		nt.RefreshToken = base.RefreshToken // RFC 6749 §6: not rotated
@@ -511,30 +519,32 @@ func (s *keyState) refresh(ctx context.Context, t *Transport, base *oauth2.Token
 	// unsaved tokens, and the lease stays held until the store takes it:
 	// the other processes read the store once the lease is free, and
 	// would present the refresh token just rotated away. Both are set
-	// down before the save, so that nothing the save reports can undo
-	// them; a save that succeeds clears them (see saved).
-	if s.unsaved == nil {
-		s.root = base // the store's token, which the commit expects
-		s.ours, s.links = make(map[string]bool), make(map[string]bool)
+	// down in the chain before the save, so that nothing the save reports
+	// can undo them; a save that succeeds clears them (see saved), and
+	// one that fails keeps the chain (see saveResult).
+	ch := s.chain()
+	if ch == nil {
+		// root is the store's token, which the commit expects.
+		ch = &unsavedChain{root: base, ours: make(map[string]bool), links: make(map[string]bool)}
 		if base != nil {
-			s.ours[base.RefreshToken] = true
+			ch.ours[base.RefreshToken] = true
 		}
 	}
-	s.ours[nt.RefreshToken] = true
-	s.links[Fingerprint(&nt)] = true
+	ch.ours[nt.RefreshToken] = true
+	ch.links[Fingerprint(&nt)] = true
 	if h != nil && !h.lost.Load() {
-		s.held = h
+		ch.held = h
 	}
 	// The save has time of its own: a Refresher that took most of the
 	// refresh's time must not leave its token none to be saved in.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
-	stored, err := s.commit(ctx, t, &nt)
+	stored, err := s.commit(ctx, t, ch, &nt)
 	switch {
 	case stored != nil:
 		rep.loaded = true
 		return s.newCached(t, stored), nil // another process won: nt is dropped
-	case err != nil && h != nil && s.held == h:
+	case err != nil && h != nil && s.held() == h:
 		h.saveAgain()
 	}
 	return s.newCached(t, &nt), nil
@@ -599,10 +609,10 @@ func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token,
 	switch {
 	case errors.As(err, &te):
 		now := t.now()
-		b := s.backoff
+		b := s.backoff()
 		if b == nil {
 			b = &backoffState{}
-			s.backoff = b
+			s.setBackoff(b)
 		}
 		if b.failures == 0 || b.since.IsZero() {
 			b.since = now
@@ -622,19 +632,19 @@ func (s *keyState) failed(ctx context.Context, t *Transport, base *oauth2.Token,
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		defer cancel()
 		if stored, lerr := s.load(ctx, t); lerr == nil && stored != nil &&
-			stored.RefreshToken != base.RefreshToken && !s.ours[stored.RefreshToken] {
+			stored.RefreshToken != base.RefreshToken && !s.ours(stored) {
 			rep.loaded = true
 			return s.newCached(t, stored), nil
 		}
-		s.dead = &deadGrant{tok: base, err: err, at: t.now()}
+		s.setDead(&deadGrant{tok: base, err: err, at: t.now()})
 		st = GrantState{DeadToken: Fingerprint(base), DeadCode: errorCode(err), DeadAt: t.now()}
 		from := HealthHealthy
-		if s.backoff.failing() {
+		if s.backoff().failing() {
 			from = HealthDegraded
 		}
-		s.backoff = nil
+		s.setBackoff(nil)
 		rep.changed(HealthEvent{Key: s.key, From: from, To: HealthDead, Status: StatusOf(s.key, st), Err: err})
-		if s.unsaved != nil {
+		if s.unsaved() != nil {
 			return nil, err // the store does not hold base: nothing to record
 		}
 	default:
@@ -669,7 +679,9 @@ const saveTimeout = 10 * time.Second
 // not hold it yet.
 func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 	c := t.newCached(tok)
-	c.unsaved = tok == s.unsaved
+	if tok == s.unsaved() {
+		c.more().unsaved = true
+	}
 	return c
 }
 
@@ -678,26 +690,26 @@ func (s *keyState) newCached(t *Transport, tok *oauth2.Token) *cached {
 // Transport did not refresh (another process's, or a new authorization
 // saved by the application while the store was failing here), which is
 // newer and replaces the unsaved token rather than being written over.
-func (s *keyState) resave(ctx context.Context, t *Transport) (*oauth2.Token, *SaveError) {
-	tok := s.unsaved
+func (s *keyState) resave(ctx context.Context, t *Transport, ch *unsavedChain) (*oauth2.Token, *SaveError) {
+	tok := ch.tok
 	if _, ok := t.Store.(Committer); !ok {
 		stored, err := s.load(ctx, t)
-		if err == nil && stored != nil && !s.ours[stored.RefreshToken] && stored.AccessToken != tok.AccessToken {
-			s.saved()
+		if err == nil && stored != nil && !ch.ours[stored.RefreshToken] && stored.AccessToken != tok.AccessToken {
+			s.saved(ch)
 			return stored, nil
 		}
 	}
-	stored, err := s.commit(ctx, t, tok)
+	stored, err := s.commit(ctx, t, ch, tok)
 	if stored != nil {
 		return stored, nil
 	}
 	return tok, err
 }
 
-// commit saves tok, the newest link of this Transport's chain of
+// commit saves tok, the newest link of ch, this Transport's chain of
 // refreshed tokens, and returns nil, nil if the store took it. With a
 // Committer it commits only over the stored token the chain started from
-// (s.root), or over a later link of the chain that an earlier commit
+// (ch.root), or over a later link of the chain that an earlier commit
 // stored without saying so (a timeout after the write); when the store
 // holds anything else, tok is dropped and the stored token is returned,
 // to be used instead.
@@ -707,40 +719,40 @@ func (s *keyState) resave(ctx context.Context, t *Transport) (*oauth2.Token, *Sa
 // flight, no sooner than a backoff that doubles from one second to a
 // minute (or sooner while the lease is held for it, see hold). Every
 // failure goes to the Transport's OnError and Logger as a *SaveError.
-func (s *keyState) commit(ctx context.Context, t *Transport, tok *oauth2.Token) (*oauth2.Token, *SaveError) {
+func (s *keyState) commit(ctx context.Context, t *Transport, ch *unsavedChain, tok *oauth2.Token) (*oauth2.Token, *SaveError) {
 	c, ok := t.Store.(Committer)
 	if !ok {
-		return nil, s.saveResult(t, tok, guard("the Store's Save", func() error { return t.Store.Save(ctx, s.key, tok) }))
+		return nil, s.saveResult(t, ch, tok, guard("the Store's Save", func() error { return t.Store.Save(ctx, s.key, tok) }))
 	}
-	prev := s.root
+	prev := ch.root
 	for range 3 {
-		err := s.commitOnce(ctx, t, c, prev, tok)
+		err := s.commitOnce(ctx, t, c, ch, prev, tok)
 		if !errors.Is(err, ErrCommitConflict) {
-			return nil, s.saveResult(t, tok, err)
+			return nil, s.saveResult(t, ch, tok, err)
 		}
 		stored, lerr := s.load(ctx, t)
 		switch {
 		case lerr != nil && !errors.Is(lerr, ErrNoToken):
-			return nil, s.saveResult(t, tok, fmt.Errorf("%w; then reading the stored token: %w", err, lerr))
+			return nil, s.saveResult(t, ch, tok, fmt.Errorf("%w; then reading the stored token: %w", err, lerr))
 		case lerr != nil || stored == nil:
 			prev = nil // deleted meanwhile: nothing to lose
-		case s.links[Fingerprint(stored)] && Fingerprint(stored) != Fingerprint(tok):
+		case ch.links[Fingerprint(stored)] && Fingerprint(stored) != Fingerprint(tok):
 			prev = stored // an earlier link of this chain, stored after all
 		case Fingerprint(stored) == Fingerprint(tok):
-			s.saved()
+			s.saved(ch)
 			return nil, nil
 		default:
-			s.saved() // another process's token, or a new authorization
+			s.saved(ch) // another process's token, or a new authorization
 			return stored, nil
 		}
 	}
-	return nil, s.saveResult(t, tok, errors.New("oauthrt: the stored token kept changing under the commit"))
+	return nil, s.saveResult(t, ch, tok, errors.New("oauthrt: the stored token kept changing under the commit"))
 }
 
 // commitOnce commits tok over prev, and lets go of the lease kept for it
 // in the same step when the lease is a CommitReleaser.
-func (s *keyState) commitOnce(ctx context.Context, t *Transport, c Committer, prev, tok *oauth2.Token) error {
-	h := s.held
+func (s *keyState) commitOnce(ctx context.Context, t *Transport, c Committer, ch *unsavedChain, prev, tok *oauth2.Token) error {
+	h := ch.held
 	var cr CommitReleaser
 	if h != nil && !h.lost.Load() && oneTrip(t.Store) {
 		cr, _ = h.lease.(CommitReleaser)
@@ -750,39 +762,52 @@ func (s *keyState) commitOnce(ctx context.Context, t *Transport, c Committer, pr
 	}
 	err := guard("the Lease's CommitRelease", func() error { return cr.CommitRelease(ctx, prev, tok) })
 	if err == nil || errors.Is(err, ErrCommitConflict) {
-		s.held = nil
+		ch.held = nil
 		h.released()
 	}
 	return err
 }
 
-// saveResult records the outcome of saving tok: nil for a store that
-// took it, else a *SaveError reported and tok kept as unsaved.
-func (s *keyState) saveResult(t *Transport, tok *oauth2.Token, err error) *SaveError {
+// saveResult records the outcome of saving tok, the newest link of ch:
+// nil for a store that took it, else a *SaveError reported and tok kept
+// as unsaved, with ch.
+func (s *keyState) saveResult(t *Transport, ch *unsavedChain, tok *oauth2.Token, err error) *SaveError {
 	if err == nil {
-		s.saved()
+		s.saved(ch)
 		return nil
 	}
-	if s.unsaved != tok {
-		s.unsaved, s.saveFails = tok, 0
+	if ch.tok != tok {
+		ch.tok, ch.fails = tok, 0
 	}
-	s.saveFails++
-	retry := t.now().Add(backoff(s.saveFails))
-	s.nextSave.Store(retry.UnixNano())
-	se := &SaveError{Key: s.key, Err: err, Attempt: s.saveFails, Retry: retry}
+	ch.fails++
+	r := s.rareFor(true)
+	r.unsaved = ch
+	retry := t.now().Add(backoff(ch.fails))
+	r.nextSave.Store(retry.UnixNano())
+	se := &SaveError{Key: s.key, Err: err, Attempt: ch.fails, Retry: retry}
 	t.reportError(s.key, "oauthrt: saving the refreshed token failed; keeping it in memory", se)
 	return se
 }
 
-// saved forgets the unsaved token, which the store now holds or a newer
-// token replaced, and lets go of the lease kept for it.
-func (s *keyState) saved() {
-	s.unsaved, s.saveFails, s.ours, s.links, s.root = nil, 0, nil, nil, nil
-	s.nextSave.Store(0)
-	if h := s.held; h != nil {
-		s.held = nil
+// saved forgets ch, the chain of unsaved tokens, whose newest the store
+// now holds or a newer token replaced, and lets go of the lease kept for
+// it.
+func (s *keyState) saved(ch *unsavedChain) {
+	if r := s.rare.Load(); r != nil {
+		r.unsaved = nil
+		r.nextSave.Store(0)
+	}
+	if h := ch.held; h != nil {
+		ch.held = nil
 		h.release()
 	}
+}
+
+// ours reports whether stored carries a refresh token of the chain of
+// unsaved tokens.
+func (s *keyState) ours(stored *oauth2.Token) bool {
+	ch := s.chain()
+	return ch != nil && ch.ours[stored.RefreshToken]
 }
 
 // load reads the key's token from the store.

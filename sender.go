@@ -25,8 +25,8 @@ type dpopToken struct {
 
 // senderConstrain prepares c, a new cached token, for DPoP when its type
 // says so: its Authorization scheme, and the Prover of its grant's key.
-// A DPoP token whose grant has no usable key cannot be sent: c.dpop.unusable
-// says why, and requests fail with it rather than send a token the
+// A DPoP token whose grant has no usable key cannot be sent: its
+// dpopToken's unusable says why, and requests fail with it rather than send a token the
 // server would refuse. It wraps ErrReauthRequired: a bound token is no
 // use without its key, and only a new authorization gives the grant
 // another.
@@ -37,7 +37,7 @@ func senderConstrain(c *cached) {
 	}
 	c.authz[0] = dpop.TokenType + " " + tok.AccessToken
 	d := new(dpopToken)
-	c.dpop = d
+	c.more().dpop = d
 	key, err := dpop.KeyOf(tok)
 	switch {
 	case err != nil:
@@ -56,7 +56,8 @@ func senderConstrain(c *cached) {
 // token, when c is DPoP-bound, and returns the nonce the proof carries
 // ("" for none).
 func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) {
-	if c.dpop == nil || c.dpop.prover == nil {
+	d := c.dpop()
+	if d == nil || d.prover == nil {
 		return "", nil
 	}
 	method := r.Method
@@ -64,7 +65,7 @@ func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) 
 		method = http.MethodGet
 	}
 	nonce = t.nonces.Get(r.URL)
-	proof, err := c.dpop.prover.Proof(method, r.URL, c.tok.AccessToken, nonce)
+	proof, err := d.prover.Proof(method, r.URL, c.tok.AccessToken, nonce)
 	if err != nil {
 		return "", fmt.Errorf("oauthrt: %w", err)
 	}
@@ -84,7 +85,7 @@ func (t *Transport) prove(r *http.Request, c *cached) (nonce string, err error) 
 // not asked again.
 func (t *Transport) send(req, r *http.Request, sent string, c *cached) (*http.Response, error) {
 	resp, err := t.base().RoundTrip(r)
-	if err != nil || resp == nil || c.dpop == nil {
+	if err != nil || resp == nil || c.dpop() == nil {
 		return resp, err
 	}
 	t.nonces.Update(req.URL, resp.Header)
