@@ -301,14 +301,13 @@ func (s *Store) dirLease(key string, check bool) (*fileLease, error) {
 			return nil, err
 		}
 	}
-	lock := s.recordLock(key)
 	return &fileLease{
 		path:     filepath.Join(s.leasesDir(), keyFileName(key)),
-		lock:     lock,
+		lock:     s.recordLock(key),
 		lockWhat: "key's record",
 		keep:     true,
-		raise:    func() (uint64, error) { return raiseLockEpoch(lock, key) },
-		latest:   func() (uint64, error) { return readLockEpoch(lock, key) },
+		raise:    func(lf *os.File) (uint64, error) { return raiseLockEpoch(lf, key) },
+		latest:   func(lf *os.File) (uint64, error) { return readEpochSlots(lf, key) },
 	}, nil
 }
 
