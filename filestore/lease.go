@@ -328,7 +328,8 @@ type fileLease struct {
 	// for the next lease of the key, rather than removing it: the layout
 	// of Dir keeps one per key, as it keeps one lock file per key,
 	// which spares each lease the creation and the removal of a file in
-	// a directory that every key's leases share.
+	// a directory that every key's leases share. (The key's first
+	// record creates it: see placeLeaseFile.)
 	keep  bool
 	epoch uint64
 	ttl   time.Duration
