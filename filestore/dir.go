@@ -262,12 +262,14 @@ func (s *Store) updateRecord(ctx context.Context, key string, change func(*keyRe
 // file, or, when nothing is left in it, by removing it. Its caller holds
 // the key's lock. An error from change is returned as it is, and nothing
 // is written; so is a record this package cannot read, which is left as
-// it is.
+// it is. The key's first record brings its lease file along (see
+// placeLeaseFile).
 func (s *Store) modifyRecord(key string, change func(*keyRecord) (bool, error)) error {
 	r, err := s.readRecord(key)
 	if err != nil {
 		return err
 	}
+	first := r.empty() // no record yet: an empty one is never left in place
 	if write, err := change(r); !write || err != nil {
 		return err
 	}
@@ -283,7 +285,24 @@ func (s *Store) modifyRecord(key string, change func(*keyRecord) (bool, error)) 
 	if err != nil {
 		return fmt.Errorf("oauthrt: filestore: encoding the record of key %q: %w", key, err)
 	}
+	if first {
+		s.placeLeaseFile(key)
+	}
 	return writeAtomic(path, b, "record file")
+}
+
+// placeLeaseFile creates key's lease file, empty and unlocked, unless it
+// exists, so that the key's first lease finds its file in place as every
+// later one does (a released lease's file stays), rather than creating
+// it in the directory every key's leases share while a refresh waits.
+// An empty unlocked file is what that lease would have created, and it
+// locks it as it is. The file is not synced: nothing in it needs to
+// outlive a crash, which ends every lease, and a lease that finds it
+// missing creates it, as it does when this fails.
+func (s *Store) placeLeaseFile(key string) {
+	if f, err := openOrCreate(filepath.Join(s.leasesDir(), keyFileName(key)), false); err == nil {
+		f.Close()
+	}
 }
 
 // dirLease returns the lease of key in the layout of Dir, not yet taken:
@@ -301,14 +320,13 @@ func (s *Store) dirLease(key string, check bool) (*fileLease, error) {
 			return nil, err
 		}
 	}
-	lock := s.recordLock(key)
 	return &fileLease{
 		path:     filepath.Join(s.leasesDir(), keyFileName(key)),
-		lock:     lock,
+		lock:     s.recordLock(key),
 		lockWhat: "key's record",
 		keep:     true,
-		raise:    func() (uint64, error) { return raiseLockEpoch(lock, key) },
-		latest:   func() (uint64, error) { return readLockEpoch(lock, key) },
+		raise:    func(lf *os.File) (uint64, error) { return raiseLockEpoch(lf, key) },
+		latest:   func(lf *os.File) (uint64, error) { return readEpochSlots(lf, key) },
 	}, nil
 }
 

@@ -472,3 +472,48 @@ func TestDirEpochsAcrossProcesses(t *testing.T) {
 	}
 	lockSoonIn(t, s, "after the child's", theirs)
 }
+
+// TestDirFirstRecordPlacesLeaseFile: a key's first record (by Save, or
+// by SaveGrantState) brings its lease file along, empty, unlocked and of
+// mode 0600, so that the key's first lease takes that very file rather
+// than creating one while a refresh waits.
+func TestDirFirstRecordPlacesLeaseFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tokens")
+	s := &filestore.Store{Dir: dir}
+	tok := &oauth2.Token{AccessToken: "at", RefreshToken: "rt"}
+	write := map[string]func(key string) error{
+		"Save":           func(k string) error { return s.Save(ctx(), k, tok) },
+		"SaveGrantState": func(k string) error { return s.SaveGrantState(ctx(), k, oauthrt.GrantState{Failures: 1}) },
+	}
+	for name, first := range write {
+		t.Run(name, func(t *testing.T) {
+			key := "first by " + name
+			if err := first(key); err != nil {
+				t.Fatal(err)
+			}
+			leaseFile := filepath.Join(dir, "leases", filepath.Base(recordFile(dir, key)))
+			placed, err := os.Stat(leaseFile)
+			if err != nil {
+				t.Fatalf("the lease file after the key's first record: %v, want it in place", err)
+			}
+			if placed.Size() != 0 || placed.Mode().Perm() != 0o600 && runtime.GOOS != "windows" {
+				t.Errorf("the placed lease file has size %d and mode %v, want empty and 0600", placed.Size(), placed.Mode().Perm())
+			}
+			l, err := s.TakeLease(ctx(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release()
+			if e := epochOf(t, l); e != 1 {
+				t.Errorf("the key's first lease has epoch %d, want 1", e)
+			}
+			held, err := os.Stat(leaseFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !os.SameFile(placed, held) || held.Size() == 0 {
+				t.Errorf("the first lease did not take the placed file (same file %t, size %d)", os.SameFile(placed, held), held.Size())
+			}
+		})
+	}
+}

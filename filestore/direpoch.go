@@ -109,30 +109,12 @@ func readEpochSlots(f *os.File, key string) (uint64, error) {
 	return 0, fmt.Errorf("oauthrt: filestore: key %q: %w: its lock file holds no whole epoch; it was left as it is", key, oauthrt.ErrCorruptToken)
 }
 
-// readLockEpoch returns the epoch that key's lock file at path holds; a
-// missing file holds 0.
-func readLockEpoch(path, key string) (uint64, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("oauthrt: filestore: reading the lock file of key %q: %w", key, err)
-	}
-	defer f.Close()
-	return readEpochSlots(f, key)
-}
-
-// raiseLockEpoch raises the epoch in key's lock file at path, and
-// returns it. Its caller holds the file's lock, and has just locked the
-// key's lease file, so the epochs of one key are handed out in the order
-// its leases are taken. The new epoch is synced before it is returned.
-func raiseLockEpoch(path, key string) (uint64, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return 0, fmt.Errorf("oauthrt: filestore: opening the lock file of key %q: %w", key, err)
-	}
-	defer f.Close()
+// raiseLockEpoch raises the epoch in f, key's lock file, and returns it.
+// Its caller holds the lock of f through f itself, and has just locked
+// the key's lease file, so the epochs of one key are handed out in the
+// order its leases are taken. The new epoch is synced before it is
+// returned.
+func raiseLockEpoch(f *os.File, key string) (uint64, error) {
 	n, err := readEpochSlots(f, key)
 	if err != nil {
 		return 0, err

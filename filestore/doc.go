@@ -272,11 +272,12 @@
 // Leases work as with Path, each on the key's file in leases, with two
 // differences. A released lease's file stays in place, as on Windows,
 // for the key's next lease, rather than being created and removed for
-// each one in the directory that every key's leases share. And the
-// epoch of the key's last lease is in its lock file, which is never
-// removed (it is created once per key, and its directory synced), in
-// two slots of one line each, at offsets 0 and 512, each written in
-// place and synced:
+// each one in the directory that every key's leases share; the key's
+// first record creates it, empty, so that not even the key's first
+// refresh waits for its creation. And the epoch of the key's last
+// lease is in its lock file, which is never removed (it is created once
+// per key, and its directory synced), in two slots of one line each, at
+// offsets 0 and 512, each written in place and synced:
 //
 //	epoch 00000000000000000042 1dc3476b
 //

@@ -117,8 +117,8 @@ func (s *Store) pathLease(key string, check bool) (*fileLease, error) {
 		path:     filepath.Join(dir, name),
 		lock:     s.Path + ".lock",
 		lockWhat: "token file",
-		raise:    func() (uint64, error) { return raiseEpoch(epochs, name) },
-		latest: func() (uint64, error) {
+		raise:    func(*os.File) (uint64, error) { return raiseEpoch(epochs, name) },
+		latest: func(*os.File) (uint64, error) {
 			e, err := readEpochs(epochs)
 			if err != nil {
 				return 0, err
@@ -147,7 +147,7 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 		f.Close()
 		return false, err
 	}
-	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
+	lf, unlock, err := lockOpen(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		unlockFile(f)
 		f.Close()
@@ -164,7 +164,7 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 		h.unlockHeld()
 		return false, err
 	}
-	return h.claim(f)
+	return h.claim(f, lf)
 }
 
 // admits reports whether h.admit lets the lease be taken; h.lock is
@@ -191,7 +191,7 @@ func (h *fileLease) takeOver(ctx context.Context) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
+	lf, unlock, err := lockOpen(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		return false, err
 	}
@@ -220,15 +220,15 @@ func (h *fileLease) takeOver(ctx context.Context) (bool, error) {
 		}
 		return false, nil
 	}
-	return h.claim(f)
+	return h.claim(f, lf)
 }
 
 // claim makes f, the locked lease file at h.path, h's, with the key's
-// next epoch; h.lock is held.
-func (h *fileLease) claim(f *os.File) (bool, error) {
+// next epoch; h.lock is held, by lf.
+func (h *fileLease) claim(f, lf *os.File) (bool, error) {
 	h.f = f
 	var err error
-	if h.epoch, err = h.raise(); err != nil {
+	if h.epoch, err = h.raise(lf); err != nil {
 		h.unlockHeld()
 		return false, err
 	}
@@ -316,8 +316,9 @@ type fileLease struct {
 	// lockWhat names it in errors.
 	lock, lockWhat string
 	// raise raises the key's epoch and returns it; latest returns it as
-	// it is. Both are called with lock held.
-	raise, latest func() (uint64, error)
+	// it is. Both are called with lock held, and given the open file
+	// that holds it.
+	raise, latest func(lf *os.File) (uint64, error)
 	// admit, when set, is asked with lock held, once the lease is free
 	// to take and before it is taken, whether to take it: TakeLeaseIf's
 	// check of the stored token. false, or an error, leaves the lease
@@ -327,7 +328,8 @@ type fileLease struct {
 	// for the next lease of the key, rather than removing it: the layout
 	// of Dir keeps one per key, as it keeps one lock file per key,
 	// which spares each lease the creation and the removal of a file in
-	// a directory that every key's leases share.
+	// a directory that every key's leases share. (The key's first
+	// record creates it: see placeLeaseFile.)
 	keep  bool
 	epoch uint64
 	ttl   time.Duration
@@ -366,7 +368,7 @@ func (h *fileLease) renew(ctx context.Context) (bool, error) {
 	if h.f == nil {
 		return false, nil
 	}
-	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
+	lf, unlock, err := lockOpen(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		return false, err
 	}
@@ -379,7 +381,7 @@ func (h *fileLease) renew(ctx context.Context) (bool, error) {
 		h.unlockHeld()
 		return false, nil
 	}
-	latest, err := h.latest()
+	latest, err := h.latest(lf)
 	if err != nil {
 		return false, err
 	}

@@ -22,31 +22,41 @@ import (
 // goroutine that holds it and calls lockFile on path again waits for
 // itself until ctx ends.
 func lockFile(ctx context.Context, path, what string) (unlock func(), err error) {
+	_, unlock, err = lockOpen(ctx, path, what)
+	return unlock, err
+}
+
+// lockOpen is lockFile, and returns the locked file too, open for
+// reading and writing, for a caller that reads or writes what the lock
+// file holds (in the layout of Dir, the key's epoch) while it holds the
+// lock: through the handle that holds it, which spares an open, and
+// which Windows requires for the locked range.
+func lockOpen(ctx context.Context, path, what string) (lf *os.File, unlock func(), err error) {
 	f, err := openOrCreate(path, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
+			return nil, nil, fmt.Errorf("oauthrt: filestore: creating the token directory: %w", err)
 		}
 		f, err = openOrCreate(path, true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
+		return nil, nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
 	}
 	err = lease.Poll(ctx, time.Millisecond, 50*time.Millisecond, func(context.Context) (bool, error) {
 		return tryLock(f)
 	})
 	switch {
 	case err == nil:
-		return func() {
+		return f, func() {
 			unlockFile(f)
 			f.Close()
 		}, nil
 	case ctx.Err() != nil:
 		f.Close()
-		return nil, fmt.Errorf("oauthrt: filestore: waiting for the %s's lock: %w", what, ctx.Err())
+		return nil, nil, fmt.Errorf("oauthrt: filestore: waiting for the %s's lock: %w", what, ctx.Err())
 	}
 	f.Close()
-	return nil, fmt.Errorf("oauthrt: filestore: locking the %s: %w", what, err)
+	return nil, nil, fmt.Errorf("oauthrt: filestore: locking the %s: %w", what, err)
 }
 
 // openOrCreate opens the file at path for reading and writing, creating
