@@ -248,7 +248,11 @@
 //	TakeLeaseIf, the lease is held (each try)      1       2       1
 //	Renew                                          1       1       1
 //	CommitRelease                                  1       1       1
-//	a refresh: TakeLeaseIf, Renew, CommitRelease   3       3       3 or 4
+//	a refresh: TakeLeaseIf, CommitRelease          2       2       2 or 3
+//
+// The Transport renews a lease it has only just taken no sooner than a
+// third of its TTL later, so a refresh that follows its TakeLeaseIf at
+// once costs no Renew; a slower one costs one more statement.
 //
 // On MySQL and MariaDB, TakeLeaseIf over prev is one statement when the
 // Store remembers the row as it still is, and two otherwise (see below);

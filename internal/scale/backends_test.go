@@ -31,19 +31,23 @@ type backend struct {
 	// counted instead (tripcount.Wrap).
 	callLevel bool
 	// warm bounds the round trips of a refresh of a warm key by one
-	// process; 0 reports them only.
+	// process, on average; 0 reports them only. A refresh costs two
+	// (TakeLeaseIf and CommitRelease; the lease just taken is not renewed
+	// before the refresh), and a bound of 2.5 fails the day it costs
+	// three again, with room for the odd retry. Redis Cluster with the
+	// default key names spends two commands where the others spend one.
 	warm float64
 }
 
 var backends = []backend{
-	{name: "postgres", env: "OAUTHRT_TEST_POSTGRES", warm: 3},
-	{name: "mysql", env: "OAUTHRT_TEST_MYSQL", warm: 4},
-	{name: "sqlite", warm: 3},
-	{name: "redis", env: "OAUTHRT_TEST_REDIS", warm: 3},
-	{name: "cluster", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 5},
-	{name: "file", callLevel: true, warm: 3},
-	{name: "filedir", callLevel: true, warm: 3}, // filestore's Dir layout
-	{name: "memory", callLevel: true, warm: 3},
+	{name: "postgres", env: "OAUTHRT_TEST_POSTGRES", warm: 2.5},
+	{name: "mysql", env: "OAUTHRT_TEST_MYSQL", warm: 2.5},
+	{name: "sqlite", warm: 2.5},
+	{name: "redis", env: "OAUTHRT_TEST_REDIS", warm: 2.5},
+	{name: "cluster", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 4.5},
+	{name: "file", callLevel: true, warm: 2.5},
+	{name: "filedir", callLevel: true, warm: 2.5}, // filestore's Dir layout
+	{name: "memory", callLevel: true, warm: 2.5},
 }
 
 // skip skips tb when the backend's server is not configured.
