@@ -368,7 +368,7 @@ func (h *fileLease) renew(ctx context.Context) (bool, error) {
 	if h.f == nil {
 		return false, nil
 	}
-	lf, unlock, err := lockOpen(ctx, h.lock, h.lockWhat)
+	lf, unlock, err := lockOpenAsHolder(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		return false, err
 	}

@@ -26,12 +26,34 @@ func lockFile(ctx context.Context, path, what string) (unlock func(), err error)
 	return unlock, err
 }
 
+// lockFileAsHolder is lockFile for the holder of a lease that must
+// renew it, or commit and release it, before it lapses: it tries again
+// every millisecond rather than back off to 50 ms as the others do, so
+// that when many processes contend for one lock (every key's, in the
+// layout of Path) the holder, which the rest of the fleet waits for,
+// gets it first. A holder kept from its lock for a whole TTL would lose
+// its lease while its refresh token is already spent.
+func lockFileAsHolder(ctx context.Context, path, what string) (unlock func(), err error) {
+	_, unlock, err = lockOpenPaced(ctx, path, what, time.Millisecond)
+	return unlock, err
+}
+
 // lockOpen is lockFile, and returns the locked file too, open for
 // reading and writing, for a caller that reads or writes what the lock
 // file holds (in the layout of Dir, the key's epoch) while it holds the
 // lock: through the handle that holds it, which spares an open, and
 // which Windows requires for the locked range.
 func lockOpen(ctx context.Context, path, what string) (lf *os.File, unlock func(), err error) {
+	return lockOpenPaced(ctx, path, what, 50*time.Millisecond)
+}
+
+// lockOpenAsHolder is lockOpen at lockFileAsHolder's pace.
+func lockOpenAsHolder(ctx context.Context, path, what string) (lf *os.File, unlock func(), err error) {
+	return lockOpenPaced(ctx, path, what, time.Millisecond)
+}
+
+// lockOpenPaced is lockOpen, whose tries are at most most apart.
+func lockOpenPaced(ctx context.Context, path, what string, most time.Duration) (lf *os.File, unlock func(), err error) {
 	f, err := openOrCreate(path, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -42,7 +64,7 @@ func lockOpen(ctx context.Context, path, what string) (lf *os.File, unlock func(
 	if err != nil {
 		return nil, nil, fmt.Errorf("oauthrt: filestore: opening the lock file: %w", err)
 	}
-	err = lease.Poll(ctx, time.Millisecond, 50*time.Millisecond, func(context.Context) (bool, error) {
+	err = lease.Poll(ctx, time.Millisecond, most, func(context.Context) (bool, error) {
 		return tryLock(f)
 	})
 	switch {

@@ -199,7 +199,7 @@ func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token
 // otherwise than with a conflict, lets go of the lease file's lock
 // while h.lock is still held, as unlockHeld does; h.mu is held.
 func (h *fileLease) commitRelease(ctx context.Context, commit func() error) error {
-	unlock, err := lockFile(ctx, h.lock, h.lockWhat)
+	unlock, err := lockFileAsHolder(ctx, h.lock, h.lockWhat)
 	if err != nil {
 		return err
 	}
