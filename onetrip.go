@@ -33,11 +33,12 @@ func sameStore(a, b TokenStore) (same bool) {
 // trips to its backend. They are optional, and each one only merges
 // steps that the [Transport] otherwise takes one by one through the
 // store's other methods: with all three, a refresh by one process of a
-// token that expired in its memory costs three round trips (take the
-// lease and read the key, confirm the lease right before the refresh
-// token is presented, commit the new token and release the lease), where
-// it costs eight without them; a key not in memory yet costs one Load
-// more.
+// token that expired in its memory costs two round trips (take the
+// lease and read the key, then commit the new token and release the
+// lease; the lease, taken a moment before the refresh token is
+// presented, is confirmed only when the process was held up in between),
+// where it costs eight without them; a key not in memory yet costs one
+// Load more.
 
 // A Snapshot is what a store holds for one key, read in one step: its
 // token and its grant state.
