@@ -68,7 +68,7 @@ func (t *Transport) dropIdle(now time.Time) int {
 		if !s.droppableLocked(n, timeout) {
 			return false
 		}
-		s.dropped = true
+		s.dropped.Store(true)
 		return true
 	})
 	return dropped

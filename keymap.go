@@ -101,6 +101,14 @@ func (m *keyMap) LoadOrStore(key string, ns *keyState) (s *keyState, loaded bool
 	if s := m.Load(key); s != nil {
 		return s, true
 	}
+	return m.LoadOrStoreLocked(key, ns)
+}
+
+// LoadOrStoreLocked is LoadOrStore without its lookup that takes no
+// lock: it looks the key up under its shard's lock, which DropIf holds
+// from the moment it decides to drop a state until the state is gone
+// from the shard, so it never returns a state DropIf dropped.
+func (m *keyMap) LoadOrStoreLocked(key string, ns *keyState) (s *keyState, loaded bool) {
 	shards := m.shards.Load()
 	if shards == nil {
 		shards = &keyShards{seed: maphash.MakeSeed()}

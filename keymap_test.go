@@ -153,3 +153,34 @@ func BenchmarkKeyMapLoad(b *testing.B) {
 		})
 	}
 }
+
+// A state DropIf is dropping is never what LoadOrStoreLocked returns,
+// even when it is asked while DropIf is still at work on the shard (the
+// read-only map still holds the state then): it waits for the shard's
+// lock, and finds the key gone. Transport.state relies on it for a state
+// it found dropped.
+func TestKeyMapLockedLookupWaitsForDropIf(t *testing.T) {
+	var m keyMap
+	old, _ := m.LoadOrStore("k", &keyState{key: "k"})
+	if m.Load("k") != old {
+		t.Fatal("the key is not in the map")
+	}
+	got := make(chan *keyState, 1)
+	m.DropIf(func(s *keyState) bool {
+		if s != old {
+			return false
+		}
+		s.dropped.Store(true)
+		if m.Load("k") != old {
+			t.Error("the read-only map lost the key before DropIf rebuilt it")
+		}
+		go func() {
+			s, _ := m.LoadOrStoreLocked("k", &keyState{key: "k"})
+			got <- s
+		}()
+		return true
+	})
+	if s := <-got; s == old || s.dropped.Load() {
+		t.Error("LoadOrStoreLocked returned the state DropIf dropped")
+	}
+}

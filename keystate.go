@@ -50,8 +50,10 @@ type keyState struct {
 
 	// dropped is set, under mu, once the state is dropped from the
 	// Transport as idle (idle.go): no flight starts on it then, and
-	// callers take the key's new state.
-	dropped bool
+	// callers take the key's new state. Atomic, so that a lookup that
+	// finds the state before its shard of the key map is rebuilt can
+	// pass it over without taking mu (Transport.state).
+	dropped atomic.Bool
 }
 
 // keyRare is what few keys need remembered, allocated by the first flight
@@ -432,7 +434,7 @@ func (s *keyState) startLocked(ctx context.Context, t *Transport, w why) (*fligh
 // the Transport's flights for Close, for the caller to run with fly; s.mu
 // must be held.
 func (s *keyState) registerLocked(t *Transport, w why) (*flight, error) {
-	if s.dropped {
+	if s.dropped.Load() {
 		return nil, errDropped
 	}
 	s.used(t.now().UnixNano())

@@ -126,7 +126,7 @@ func (t *Transport) Invalidate(key string) {
 	for {
 		s := t.state(key)
 		s.mu.Lock()
-		if !s.dropped {
+		if !s.dropped.Load() {
 			s.invalidated.Add(1)
 			s.cur.Store(nil)
 			s.mu.Unlock()

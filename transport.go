@@ -447,13 +447,18 @@ func (t *Transport) key(ctx context.Context) string {
 	return t.Key
 }
 
+// state returns key's state, adding one if it has none. A state the idle
+// sweep has dropped is never returned: the sweep marks it dropped and
+// removes it from the key map under the lock of its shard, which
+// LoadOrStoreLocked takes, so a lookup that finds it dropped, while the
+// sweep is still at work on its shard, asks under that lock.
 func (t *Transport) state(key string) *keyState {
-	if s := t.keys.Load(key); s != nil {
+	if s := t.keys.Load(key); s != nil && !s.dropped.Load() {
 		return s
 	}
 	ns := &keyState{key: key}
 	ns.lastUse.Store(t.now().UnixNano())
-	s, loaded := t.keys.LoadOrStore(key, ns)
+	s, loaded := t.keys.LoadOrStoreLocked(key, ns)
 	if !loaded {
 		t.watchIdle()
 	}
