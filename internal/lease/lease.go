@@ -70,13 +70,20 @@ func TTL(pkg string, ttl time.Duration) (time.Duration, error) {
 // then asks about twice per refresh it waits for, where the doubling from
 // 5 ms asks four or five times during a refresh of 50 ms.
 func Wait(ctx context.Context, key string, try func(context.Context) (bool, error)) error {
-	var err error
+	return waitError(ctx, key, poll(ctx, waitSchedule(ctx), try))
+}
+
+// waitSchedule is the schedule of Wait's pauses under ctx.
+func waitSchedule(ctx context.Context) schedule {
 	if d, ok := oauthrt.ExpectedHold(ctx); ok {
 		d = min(d, maxHint)
-		err = pollAfter(ctx, d, max(minWait, min(d/4, maxWait)), maxWait, try)
-	} else {
-		err = Poll(ctx, minWait, maxWait, try)
+		return schedule{after: d, wait: max(minWait, min(d/4, maxWait)), most: maxWait}
 	}
+	return schedule{wait: minWait, most: maxWait}
+}
+
+// waitError is the error of a wait for key's lease that ended with err.
+func waitError(ctx context.Context, key string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -110,14 +117,35 @@ const maxHint = time.Second
 // (then Poll returns ctx.Err()), sleeping between tries for a jittered
 // time that doubles from first up to most.
 func Poll(ctx context.Context, first, most time.Duration, try func(context.Context) (bool, error)) error {
-	return pollAfter(ctx, 0, first, most, try)
+	return poll(ctx, schedule{wait: first, most: most}, try)
 }
 
-// pollAfter is Poll whose first pause, after the first try, is after
-// (with up to an eighth more, to spread the waiters out) when positive.
-func pollAfter(ctx context.Context, after, first, most time.Duration, try func(context.Context) (bool, error)) error {
-	wait := first
+// A schedule is the pauses between the tries of a poll: after, when
+// positive (with up to an eighth more, to spread the waiters out), then a
+// jittered time that doubles from wait up to most.
+type schedule struct{ after, wait, most time.Duration }
+
+// next returns the next pause.
+func (s *schedule) next() time.Duration {
+	if s.after > 0 {
+		d := s.after + mrand.N(s.after/8+1)
+		s.after = 0
+		return d
+	}
+	d := s.wait/2 + mrand.N(s.wait/2+1) // spread the waiters out
+	s.wait = min(2*s.wait, s.most)
+	return d
+}
+
+// poll calls try until it reports done, returns an error, or ctx ends
+// (then poll returns ctx.Err()), pausing between tries as s says.
+func poll(ctx context.Context, s schedule, try func(context.Context) (bool, error)) error {
 	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -126,17 +154,10 @@ func pollAfter(ctx context.Context, after, first, most time.Duration, try func(c
 		if err != nil || done {
 			return err
 		}
-		d := wait/2 + mrand.N(wait/2+1) // spread the waiters out
-		if after > 0 {
-			d, after = after+mrand.N(after/8+1), 0
-		} else {
-			wait = min(2*wait, most)
-		}
 		if timer == nil {
-			timer = time.NewTimer(d)
-			defer timer.Stop()
+			timer = time.NewTimer(s.next())
 		} else {
-			timer.Reset(d)
+			timer.Reset(s.next())
 		}
 		select {
 		case <-timer.C:

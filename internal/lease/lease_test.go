@@ -90,13 +90,13 @@ func TestWaitReportsADriverTimeoutAsTheDeadline(t *testing.T) {
 	}
 }
 
-// After a first try that found the lease held, pollAfter pauses for at
+// After a first try that found the lease held, poll pauses for at
 // least the time given (a timer never fires early), and then polls again
 // from first: the expected hold of the Transport sets the first pause.
 func TestPollAfterPausesForTheExpectedHold(t *testing.T) {
 	const after = 60 * time.Millisecond
 	var tries []time.Time
-	err := pollAfter(context.Background(), after, time.Millisecond, time.Millisecond, func(context.Context) (bool, error) {
+	err := poll(context.Background(), schedule{after: after, wait: time.Millisecond, most: time.Millisecond}, func(context.Context) (bool, error) {
 		tries = append(tries, time.Now())
 		return len(tries) == 3, nil
 	})
