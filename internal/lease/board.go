@@ -52,6 +52,8 @@ type Board struct {
 	idle        *time.Timer        // stops Listen once no one has waited for linger
 	failed      time.Time          // when Listen last failed
 	unsupported bool               // Listen can never work
+
+	pause time.Duration // tests: every pause of a waiter, when positive
 }
 
 // linger is how long a Board keeps listening once no one waits: long
@@ -250,9 +252,12 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 			return err
 		}
 		var d time.Duration
-		if b.listening() {
+		switch {
+		case b.pause > 0:
+			d = b.pause
+		case b.listening():
 			d, fallback = fallback, min(2*fallback, maxFallback)
-		} else {
+		default:
 			d = poll.next()
 		}
 		if timer == nil {
