@@ -1010,6 +1010,51 @@ func TestFaultStoreLoadHangs(t *testing.T) {
 	wantStored(t, f, "at-1", "rt-1")
 }
 
+// The context of a store read carries the values of the request that
+// started the flight, ends no sooner than RefreshTimeout after the flight
+// started (and less than waitGrain later), is not the request's (whose
+// deadline is short), and ends with Close, as do contexts derived from it.
+func TestStoreReadContext(t *testing.T) {
+	noLeaks(t)
+	f := newFixture(t)
+	s := newStallingStore(t, f)
+	s.stallLoad.Store(true)
+	type traceKey struct{}
+	reqCtx, cancel := context.WithTimeout(context.WithValue(context.Background(), traceKey{}, "span-7"), faultDeadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, f.api.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	go func() {
+		if resp, err := f.client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	ctx := recv(t, s.entered)
+	if got := ctx.Value(traceKey{}); got != "span-7" {
+		t.Errorf("the store read's context has value %v, want the request's", got)
+	}
+	dl, ok := ctx.Deadline()
+	if !ok || dl.Before(start.Add(oauthrt.RefreshTimeout)) || dl.After(time.Now().Add(oauthrt.RefreshTimeout+2*time.Second)) {
+		t.Errorf("the store read's deadline is %v after the request started (%t), want RefreshTimeout (%v) to within a second or two", dl.Sub(start), ok, oauthrt.RefreshTimeout)
+	}
+	derived, stop := context.WithCancel(ctx)
+	defer stop()
+	recv(t, reqCtx.Done()) // the request gives up; the read goes on
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("the store read ended (%v) with the request that started it", err)
+	}
+	if err := f.tr.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := recv(t, s.ended); !errors.Is(err, context.Canceled) {
+		t.Errorf("the hanging Load ended with %v, want Close's cancellation", err)
+	}
+	recv(t, derived.Done())
+}
+
 // A Save that hangs after a refresh holds the request up to its deadline
 // only. Close waits for it rather than cut it off, since the refresh token
 // it saves has been rotated: here until the test lets it go, well within

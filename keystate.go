@@ -473,12 +473,11 @@ func (s *keyState) gaveUp(err error) error {
 func (s *keyState) run(ctx context.Context, t *Transport, f *flight, w why, inline bool) {
 	start := time.Now()
 	var rep report
-	// Waiting (store reads, the lease) is bounded by RefreshTimeout, and
-	// ends when the Transport is closed. The refresh itself gets a
-	// RefreshTimeout of its own once the lease is held (see obtain).
-	wait, stopWait := context.WithTimeout(ctx, RefreshTimeout)
-	defer stopWait()
-	defer context.AfterFunc(t.lifecycle().ctx, stopWait)()
+	// Waiting (store reads, the lease) is bounded by RefreshTimeout (to
+	// within waitGrain), and ends when the Transport is closed. The
+	// refresh itself gets a RefreshTimeout of its own once the lease is
+	// held (see obtain).
+	wait := t.lifecycle().waitFor(ctx)
 
 	defer func() {
 		if v := recover(); v != nil {

@@ -3,6 +3,7 @@ package oauthrt
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,70 @@ type lifecycle struct {
 	idleOnce sync.Once
 	flights  goroutines // the flights
 	keepers  goroutines // the keepers of the flights' leases (hold.go)
+
+	bound atomic.Pointer[waitBound] // the newest; see waitFor
+}
+
+// A waitBound is a deadline that the flights starting within one
+// waitGrain share: it ends their waits (store reads, the lease) no sooner
+// than RefreshTimeout after they started and no later than waitGrain
+// after that, or when Close starts. A context.WithTimeout of its own for
+// each flight costs a timer and a registration with Close's context,
+// under a lock every flight shares: on a cold start, where every first
+// request for a key runs a flight, that was a tenth of the time a key
+// took (BenchmarkColdStart in internal/scale).
+type waitBound struct {
+	ctx    context.Context
+	cancel context.CancelFunc // ends ctx early; Close ends it anyway
+	until  int64              // the monotonic time (see sinceStart) up to which flights may start under it
+}
+
+// waitGrain is how far apart the deadlines of two waitBounds are; at most
+// RefreshTimeout/waitGrain + 1 of them are alive at once.
+const waitGrain = time.Second
+
+// waitFor returns the context of a flight's waits: the values of ctx, the
+// flight's context, with the deadline and cancellation of the current
+// waitBound.
+func (lc *lifecycle) waitFor(ctx context.Context) context.Context {
+	now := sinceStart()
+	b := lc.bound.Load()
+	if b == nil || now >= b.until {
+		nb := &waitBound{until: now + int64(waitGrain)}
+		nb.ctx, nb.cancel = context.WithTimeout(lc.ctx, RefreshTimeout+waitGrain)
+		if lc.bound.CompareAndSwap(b, nb) {
+			b = nb
+		} else {
+			nb.cancel() // another flight made one first: use it
+			b = lc.bound.Load()
+		}
+	}
+	return &boundCtx{Context: b.ctx, values: ctx}
+}
+
+// processStart anchors sinceStart, a monotonic clock: waitBounds are on
+// the real clock, which Transport.Now may not be.
+var processStart = time.Now()
+
+// sinceStart returns the monotonic time since the process started, in
+// nanoseconds.
+func sinceStart() int64 { return int64(time.Since(processStart)) }
+
+// A boundCtx is a flight's wait: the values of the flight's context, and
+// the deadline and cancellation of a waitBound. Its values come first;
+// the flight's context has no cancellation of its own (it is a
+// context.WithoutCancel), so contexts derived from a boundCtx find the
+// waitBound's, and are cancelled with it without a goroutine each.
+type boundCtx struct {
+	context.Context // the waitBound's
+	values          context.Context
+}
+
+func (c *boundCtx) Value(key any) any {
+	if v := c.values.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
 }
 
 func (t *Transport) lifecycle() *lifecycle {
