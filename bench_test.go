@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,6 +170,22 @@ func manyTokens() ([]string, []*oauth2.Token) {
 	return keys, toks
 }
 
+// jwtSize is the length of the access tokens of the B/key+jwt figure: a
+// JWT access token, such as Microsoft Entra's, runs to one or two
+// kilobytes.
+const jwtSize = 1500
+
+// jwtTokens returns toks with access tokens jwtSize bytes long.
+func jwtTokens(toks []*oauth2.Token) []*oauth2.Token {
+	out := make([]*oauth2.Token, len(toks))
+	for i, tok := range toks {
+		cp := *tok
+		cp.AccessToken = tok.AccessToken + strings.Repeat("x", jwtSize-len(tok.AccessToken))
+		out[i] = &cp
+	}
+	return out
+}
+
 // BenchmarkManyKeys sends requests cycling over 10,000 keys, each with a
 // valid token already in use, and reports the memory each key takes:
 // oauthrt keeps them all in one Transport (the key rides in the request's
@@ -186,9 +204,11 @@ func manyTokens() ([]string, []*oauth2.Token) {
 //   - B/key+token adds one copy of each token, made while measured, as
 //     when tokens come from a database: oauthrt's store hands out a new
 //     copy at each Load, as sqlstore and redisstore do when they decode
-//     one, and the cached token keeps it; the application using x/oauth2
-//     loads a copy, with strings of its own, and hands it to the
-//     TokenSource, which keeps it.
+//     one, and the cached token keeps its own copy of it, whose access
+//     token shares the bytes of the Authorization value; the application
+//     using x/oauth2 loads a copy, with strings of its own, and hands it
+//     to the TokenSource, which keeps it.
+//   - B/key+jwt is B/key+token with access tokens of jwtSize bytes.
 func BenchmarkManyKeys(b *testing.B) {
 	b.Run("impl="+implOauthrt, func(b *testing.B) {
 		keys, toks := manyTokens()
@@ -201,6 +221,8 @@ func BenchmarkManyKeys(b *testing.B) {
 
 		copies, perKeyToken := oauthrtKeys(b, base, copyingStore{store}, reqs)
 		copies.Close()
+		jwts, perKeyJWT := oauthrtKeys(b, base, copyingStore{memoryStore(b, keys, jwtTokens(toks))}, reqs)
+		jwts.Close()
 		tr, perKey := oauthrtKeys(b, base, store, reqs)
 
 		b.ReportAllocs()
@@ -216,6 +238,7 @@ func BenchmarkManyKeys(b *testing.B) {
 		// After b.Loop, which resets metrics.
 		b.ReportMetric(perKey, "B/key")
 		b.ReportMetric(perKeyToken, "B/key+token")
+		b.ReportMetric(perKeyJWT, "B/key+jwt")
 	})
 	b.Run("impl="+implXoauth2, func(b *testing.B) {
 		keys, toks := manyTokens()
@@ -223,6 +246,9 @@ func BenchmarkManyKeys(b *testing.B) {
 		base := newCanned()
 
 		_, perKeyToken := xoauth2Keys(b, base, req, keys, toks, true)
+		jwt := jwtTokens(toks)
+		_, perKeyJWT := xoauth2Keys(b, base, req, keys, jwt, true)
+		runtime.KeepAlive(jwt) // the tokens as stored: not the Transports' to count
 		trs, perKey := xoauth2Keys(b, base, req, keys, toks, false)
 
 		b.ReportAllocs()
@@ -237,6 +263,7 @@ func BenchmarkManyKeys(b *testing.B) {
 		}
 		b.ReportMetric(perKey, "B/key")
 		b.ReportMetric(perKeyToken, "B/key+token")
+		b.ReportMetric(perKeyJWT, "B/key+jwt")
 	})
 }
 

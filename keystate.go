@@ -253,7 +253,7 @@ type deadGrant struct {
 // not rejected, or else the result of a flight, joining the one under way
 // if there is one. rejected is the token the server just refused, or nil.
 func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Token) (*cached, error) {
-	if c := s.cur.Load(); c != nil && !isToken(c.tok, rejected) {
+	if c := s.cur.Load(); c != nil && !isToken(&c.tok, rejected) {
 		now := t.now().UnixNano()
 		s.used(now)
 		if c.fresh(now) {
@@ -268,7 +268,7 @@ func (s *keyState) token(ctx context.Context, t *Transport, rejected *oauth2.Tok
 	// with the rejection known, refreshes it.
 	for range 2 {
 		c, err := s.join(ctx, t, rejected)
-		if err != nil || !isToken(c.tok, rejected) {
+		if err != nil || !isToken(&c.tok, rejected) {
 			return c, err
 		}
 	}
@@ -286,7 +286,7 @@ func (s *keyState) join(ctx context.Context, t *Transport, rejected *oauth2.Toke
 		s.mu.Lock()
 		if f = s.flight.Load(); f == nil {
 			// The flight that just ended may have left what we need.
-			if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(c.tok, rejected) {
+			if c := s.cur.Load(); c != nil && t.fresh(c) && !isToken(&c.tok, rejected) {
 				s.mu.Unlock()
 				return c, nil
 			}
@@ -340,7 +340,7 @@ func (s *keyState) claimsToken(ctx context.Context, t *Transport, rejected *oaut
 		s.mu.Lock()
 		f := s.flight.Load()
 		if f == nil {
-			if c := s.cur.Load(); c != nil && s.claimed(c, claims) && !isToken(c.tok, rejected) && t.fresh(c) {
+			if c := s.cur.Load(); c != nil && s.claimed(c, claims) && !isToken(&c.tok, rejected) && t.fresh(c) {
 				s.mu.Unlock()
 				return c, nil
 			}
@@ -403,7 +403,7 @@ func (s *keyState) background(ctx context.Context, t *Transport, c *cached, now 
 	var w why
 	switch {
 	case c.ahead(now) && now >= nextAhead:
-		w.stale = c.tok // the flight also saves an unsaved token first
+		w.stale = &c.tok // the flight also saves an unsaved token first
 	case c.unsaved() && now >= nextSave:
 		w.resave = true
 	default:

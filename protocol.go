@@ -263,10 +263,10 @@ func (s *keyState) remembered(t *Transport, w why) (*oauth2.Token, bool) {
 		return nil, false
 	}
 	c := s.cur.Load()
-	if c == nil || !t.needsRefresh(c.tok, w) {
+	if c == nil || !t.needsRefresh(&c.tok, w) {
 		return nil, false
 	}
-	return c.tok, true
+	return &c.tok, true
 }
 
 // needsRefresh reports whether base must be refreshed for the flight w.

@@ -31,7 +31,7 @@ type dpopToken struct {
 // use without its key, and only a new authorization gives the grant
 // another.
 func senderConstrain(c *cached) {
-	tok := c.tok
+	tok := &c.tok
 	if !strings.EqualFold(tok.TokenType, dpop.TokenType) {
 		return
 	}

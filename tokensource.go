@@ -45,6 +45,6 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok := *c.tok // the cached token is shared and never modified
+	tok := c.tok // the cached token is shared and never modified
 	return &tok, nil
 }

@@ -296,7 +296,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	drainAndClose(resp.Body)
-	c, err = a.token(ctx, t, state, c.tok)
+	c, err = a.token(ctx, t, state, &c.tok)
 	if err != nil {
 		closeBody(body)
 		return nil, err
@@ -568,9 +568,16 @@ func drainAndClose(body io.ReadCloser) {
 // cached is a token with what the hot path needs precomputed. It is never
 // modified once published.
 type cached struct {
-	tok *oauth2.Token
-	// authz holds the Authorization header's value, "Bearer " +
-	// tok.AccessToken, which every request sent with tok shares as
+	// tok is the Transport's own copy of the token, made with the cached
+	// token in one allocation, whose AccessToken is the tail of authz:
+	// the access token's bytes are kept once, not twice. An access token
+	// is the bulk of a token (a JWT runs to one or two kilobytes), and
+	// the token a store decodes is dropped once it is copied here, so a
+	// key costs its access token once. Code that hands the token on
+	// hands on &tok, which nobody may modify.
+	tok oauth2.Token
+	// authz holds the Authorization header's value, "Bearer " (or "DPoP
+	// ") + tok.AccessToken, which every request sent with tok shares as
 	// authz[:1:1]: its capacity is its length, so that a Header.Add
 	// downstream copies it rather than write into it, and the
 	// RoundTripper contract forbids writing into a request's header
@@ -615,8 +622,9 @@ func (c *cached) dpop() *dpopToken {
 }
 
 func (t *Transport) newCached(tok *oauth2.Token) *cached {
-	c := &cached{tok: tok, authz: [1]string{"Bearer " + tok.AccessToken}}
+	c := &cached{tok: *tok, authz: [1]string{"Bearer " + tok.AccessToken}}
 	senderConstrain(c)
+	c.tok.AccessToken = c.authz[0][len(c.authz[0])-len(tok.AccessToken):]
 	at := t.refreshAt(tok)
 	if at.IsZero() {
 		return c
