@@ -21,17 +21,20 @@ import (
 // most keys never allocate, and the rest fits a small size class (see
 // TestKeyStateSize).
 type keyState struct {
-	key string
+	// cur and lastUse, which every request reads, come first, where they
+	// share a cache line.
 	cur atomic.Pointer[cached] // nil until loaded, and after the grant died
+
+	// lastUse is when a request last used the key (Unix nanoseconds by
+	// Transport.Now, to within useGranularity).
+	lastUse atomic.Int64
+
+	key string
 
 	mu     sync.Mutex
 	flight atomic.Pointer[flight] // the refresh under way, if any; set and cleared under mu
 
 	reporting sync.Mutex // held while a flight reports its RefreshEvent
-
-	// lastUse is when a request last used the key (Unix nanoseconds by
-	// Transport.Now, to within useGranularity).
-	lastUse atomic.Int64
 
 	// rare is what the protocol remembers of the key beyond its token
 	// (nil: nothing). Only a flight (flights of one key never overlap,

@@ -568,6 +568,26 @@ func drainAndClose(body io.ReadCloser) {
 // cached is a token with what the hot path needs precomputed. It is never
 // modified once published.
 type cached struct {
+	// The fields a request reads come first, where they share the
+	// struct's first cache line: with many keys, a request finds none of
+	// its key's data in the CPU's caches.
+
+	// authz holds the Authorization header's value, "Bearer " (or "DPoP
+	// ") + tok.AccessToken, which every request sent with tok shares as
+	// authz[:1:1]: its capacity is its length, so that a Header.Add
+	// downstream copies it rather than write into it, and the
+	// RoundTripper contract forbids writing into a request's header
+	// values. Kept in the struct, it costs no allocation of its own.
+	authz [1]string
+	// Unix nanoseconds, which keep the hot path's comparisons cheap.
+	refreshAt int64 // Expiry - leeway; 0: never
+	aheadAt   int64 // start of the refresh-ahead window; 0: none
+
+	// extras is what few tokens need; nil for a Bearer token the store
+	// holds, which pays a pointer for it. It keeps the struct in the
+	// 144-byte size class, below the 160 a bool more would take.
+	extras *cachedExtras
+
 	// tok is the Transport's own copy of the token, made with the cached
 	// token in one allocation, whose AccessToken is the tail of authz:
 	// the access token's bytes are kept once, not twice. An access token
@@ -576,22 +596,6 @@ type cached struct {
 	// key costs its access token once. Code that hands the token on
 	// hands on &tok, which nobody may modify.
 	tok oauth2.Token
-	// authz holds the Authorization header's value, "Bearer " (or "DPoP
-	// ") + tok.AccessToken, which every request sent with tok shares as
-	// authz[:1:1]: its capacity is its length, so that a Header.Add
-	// downstream copies it rather than write into it, and the
-	// RoundTripper contract forbids writing into a request's header
-	// values. Kept in the struct, it costs no allocation of its own.
-	authz [1]string
-	// Unix nanoseconds, which keep the struct small and the hot path's
-	// comparisons cheap.
-	refreshAt int64 // Expiry - leeway; 0: never
-	aheadAt   int64 // start of the refresh-ahead window; 0: none
-
-	// extras is what few tokens need; nil for a Bearer token the store
-	// holds, which pays a pointer for it. It keeps the struct at 48
-	// bytes, a size class below the 64 a bool more would take.
-	extras *cachedExtras
 }
 
 // cachedExtras is what a cached token needs beyond a Bearer token's.
