@@ -129,12 +129,12 @@
 // then takes the lease as TakeLease does (epoch included): a waiter whose
 // token has been refreshed learns so at once, even while the lease is
 // held, and takes nothing; while the token is still prev and the lease
-// held, it tries again with the pause of TakeLease. CommitRelease is one
-// script that commits as Commit does and deletes the lease if it still
-// holds this holder's id, conflict or not; a lease that lapsed and was
-// taken by another holder is left alone. A token without a valid
-// fingerprint record costs TakeLeaseIf and CommitRelease one round trip
-// more, as it does Commit.
+// held, it waits for the lease's release to be announced (see Announced
+// releases, below). CommitRelease is one script that commits as Commit
+// does and deletes the lease if it still holds this holder's id, conflict
+// or not; a lease that lapsed and was taken by another holder is left
+// alone. A token without a valid fingerprint record costs TakeLeaseIf and
+// CommitRelease one round trip more, as it does Commit.
 //
 // Those scripts touch a key's token group and its lease at once, which a
 // single node allows, and Redis Cluster only when they share a slot: with
@@ -159,18 +159,64 @@
 // the token, its fingerprint record and its grant state; the lease and
 // the epoch counter stay, so that epochs go on growing.
 //
-// Lock and TakeLease run, with a jittered, growing pause (5 ms to
-// 200 ms) until it succeeds or their context ends, a script that takes
-// the lease only while <p>lease:<k> does not exist: it INCRs the epoch
-// counter and SETs the lease to the holder id and that epoch, with a PX
-// of the LeaseTTL. Release deletes the lease only while it still holds
-// this holder's id (a holder id is drawn at random for each taking), so
-// a holder whose lease lapsed cannot release its successor's; a failed
-// release is ignored, and the lease then lapses after its TTL. Renew sets
-// the lease's PEXPIRE again only while it still holds this holder's id
-// and epoch. A lapsed lease is gone from Redis, and a later one holds
-// another value, so Renew then fails with [oauthrt.ErrLeaseLost] and
-// never takes it again.
+// Lock and TakeLease run, with a jittered, growing pause (5 ms to 200 ms)
+// until it succeeds or their context ends, a script that takes the lease
+// only while <p>lease:<k> does not exist: it INCRs the epoch counter and
+// SETs the lease to the holder id and that epoch, with a PX of the
+// LeaseTTL. Release deletes the lease only while it still holds this
+// holder's id (a holder id is drawn at random for each taking), so a
+// holder whose lease lapsed cannot release its successor's, and announces
+// the release when it deleted it; a failed release is ignored, and the
+// lease then lapses after its TTL. Renew sets the lease's PEXPIRE again
+// only while it still holds this holder's id and epoch. A lapsed lease is
+// gone from Redis, and a later one holds another value, so Renew then
+// fails with [oauthrt.ErrLeaseLost] and never takes it again.
+//
+// # Announced releases
+//
+// A TakeLeaseIf that finds the lease held learns of its release from
+// Redis pub/sub rather than by asking again and again. The scripts that
+// release a lease (CommitRelease's, Release's) PUBLISH, in the same
+// script, so after the commit they report, on the channel <p>released:
+//
+//	<n>:<k><v>
+//
+// where n is the length of the store key k in bytes, in decimal, and v is
+// the token value CommitRelease wrote, exactly as <p>token:<k> holds it
+// (sealed, with an AEAD), or nothing when the script released the lease
+// without writing a token, or the value exceeds 64 KiB. A CommitRelease
+// that writes a token after its lease lapsed announces it all the same.
+// On Redis Cluster with the key names of the previous release, where
+// CommitRelease commits and then releases, the release alone is
+// announced, without the token.
+//
+// Each Store subscribes to its channel with one connection of its client
+// while some of its TakeLeaseIf calls wait (starting when the first finds
+// a lease held, ending 100 ms after the last returns), and hands every
+// announcement to the calls waiting for that key: a call asks Redis
+// nothing more when the announced value is a token other than the one it
+// waited to refresh, and returns it with the zero grant state (a commit
+// clears it), as if it had read it; it asks once more otherwise. So a
+// refresh that four processes need costs about six round trips, where
+// asking again on a timer cost ten or more: the holder's two, and one for
+// each other process. Payloads that do not parse are ignored. A waiter
+// that hears nothing, as when the lease lapsed or a process of the
+// previous release held it, asks again after a pause that grows from
+// 200 ms to 2 s, or at once when the Store had to subscribe again; a Store
+// that cannot subscribe polls as TakeLease does. Classic pub/sub reaches
+// every node of a cluster, and a Sentinel failover client follows the
+// master; a [redis.Ring], or any client other than a *redis.Client or a
+// *redis.ClusterClient, is not subscribed, and its waiters poll.
+//
+// With Redis ACLs, the Store's user needs PUBLISH, SUBSCRIBE and PING,
+// and the channel (for example "&<p>released", its glob characters
+// escaped). A PUBLISH that Redis refuses is ignored (the script uses
+// redis.pcall): commits and releases never fail for it, but waiters then
+// ask only after the pause above, so allow the channel for every process
+// of the fleet or for none. A client that may PUBLISH on the channel can
+// hand the waiters of a Store without an AEAD a token of its choosing:
+// grant it no more widely than writes to the Store's keys. With an AEAD,
+// an announced value opens only under its key, as a stored one does.
 //
 // # Upgrading from the previous release
 //

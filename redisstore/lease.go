@@ -53,7 +53,8 @@ return epoch
 // while it is still the caller's: while its value starts with holder, the
 // holder id and ':'. A holder id is drawn at random for each taking, so it
 // names one lease, epoch included, and the lease can be released by a
-// holder that does not know its epoch (a take whose answer was lost).
+// holder that does not know its epoch (a take whose answer was lost). It
+// returns 1 when it deleted the lease, else 0.
 const releaseLua = `
 local function release(lease, holder)
 	local v = redis.call("GET", lease)
@@ -64,9 +65,23 @@ local function release(lease, holder)
 end
 `
 
-// release runs release. KEYS: the lease. ARGV: the holder id followed by
-// ':'.
-var release = redis.NewScript(releaseLua + `return release(KEYS[1], ARGV[1])`)
+// release runs release, and announces the release, without a token, when
+// it deleted the lease (see announce.go). KEYS: the lease. ARGV: the
+// holder id followed by ':', the Store's channel, the store key. It
+// returns release's answer.
+var release = redis.NewScript(releaseLua + announceLua + `
+local n = release(KEYS[1], ARGV[1])
+if n == 1 then
+	announce(ARGV[2], ARGV[3], "")
+end
+return n
+`)
+
+// releaseLease releases key's lease with the release script if it is still
+// held by holder (the holder id followed by ':'), and announces it.
+func (s *Store) releaseLease(ctx context.Context, c redis.UniversalClient, key, holder string) error {
+	return release.Run(ctx, c, s.leaseKeys(key)[:1], holder, s.channel(), key).Err()
+}
 
 // renew gives a lease a new TTL only while it still holds the caller's
 // value, holder id and epoch: a lease that lapsed is gone from Redis, or
@@ -93,9 +108,11 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 // lease key's TTL again only while the key still holds that value; once
 // the lease lapsed, or a later one was taken, Renew fails with an error
 // wrapping [oauthrt.ErrLeaseLost]. Its Release deletes the lease if it is
-// still this holder's. It may be called more than once and after the
-// lease lapsed, and waits at most a few seconds. It reports no error: a
-// lease it could not release lapses by itself after its TTL, and
+// still this holder's, and then announces the release on the channel
+// <p>released, so that waiting TakeLeaseIf calls ask again at once (see
+// the package documentation). It may be called more than once and after
+// the lease lapsed, and waits at most a few seconds. It reports no error:
+// a lease it could not release lapses by itself after its TTL, and
 // meanwhile other holders wait.
 func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error) {
 	c, err := s.client()
@@ -126,7 +143,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		if uncertain {
 			// So that no one waits a whole TTL for a lease nobody knows it
 			// holds; the release deletes only this holder's.
-			lease.Release(func(ctx context.Context) { _ = release.Run(ctx, c, keys[:1], holder).Err() })()
+			lease.Release(func(ctx context.Context) { _ = s.releaseLease(ctx, c, key, holder) })()
 		}
 		return nil, err
 	}
@@ -151,7 +168,7 @@ func (s *Store) newLease(c redis.UniversalClient, key, holder string, epoch int6
 			if l.settled.Load() {
 				return // a script released it already
 			}
-			_ = release.Run(ctx, c, leaseKey, holder).Err() // on failure, the lease lapses
+			_ = s.releaseLease(ctx, c, key, holder) // on failure, the lease lapses
 		})
 	return l
 }

@@ -178,6 +178,17 @@ const (
 // token has changed. A token without a valid fingerprint record (saved
 // by the previous release) costs one more round trip, to compare its
 // exact bytes once the Store has opened them.
+//
+// While the key holds prev and another holder has the lease, TakeLeaseIf
+// waits for the lease's release to be announced on the channel
+// <p>released (see the package documentation): when the holder's
+// CommitRelease announces the token it committed, and that token is not
+// prev, TakeLeaseIf returns it with a nil Lease and the zero grant state
+// (the commit cleared it) without asking Redis again; any other
+// announcement about the key makes it ask again. It also asks again when
+// nothing is announced for a while (200 ms, doubling up to 2 s), and
+// polls as TakeLease does while the Store is not subscribed (a client
+// that cannot be, an ACL that refuses the channel).
 func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token) (oauthrt.Lease, oauthrt.Snapshot, error) {
 	c, err := s.client()
 	if err != nil {
@@ -201,10 +212,20 @@ func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token)
 		epoch int64
 		snap  *oauthrt.Snapshot
 	)
-	err = lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
+	err = lease.WaitOn(ctx, s.board(c), key, func(ctx context.Context) (bool, error) {
 		var err error
 		epoch, snap, err = try(ctx)
 		return snap != nil, err
+	}, func(value []byte) bool {
+		// The holder committed value as it released the lease: it is
+		// what a try would read now, unless it is prev (then the try
+		// takes the lease) or does not open (then the try reports why).
+		tok, err := tokencodec.Decode(value, s.AEAD, key)
+		if err != nil || oauthrt.Fingerprint(tok) == t.prev {
+			return false
+		}
+		epoch, snap = 0, &oauthrt.Snapshot{Token: tok} // a commit clears the grant state
+		return true
 	})
 	if err != nil {
 		if t.tried {
@@ -354,14 +375,18 @@ func (t *conditionalTake) odd(res []any) error {
 // release releases the lease this call may have taken, if it is still
 // its own.
 func (t *conditionalTake) release() {
-	lease.Release(func(ctx context.Context) { _ = release.Run(ctx, t.c, t.leaseKeys[:1], t.holder).Err() })()
+	lease.Release(func(ctx context.Context) { _ = t.s.releaseLease(ctx, t.c, t.key, t.holder) })()
 }
 
 // commitRelease commits as commit does, and releases the lease as release
 // does, unless is_prev cannot tell: then it does neither, and answers
-// {value}. KEYS: the token group, then the lease. ARGV: commit's, then
-// release's holder.
-var commitRelease = redis.NewScript(isPrevLua + writeLua + releaseLua + `
+// {value}. It announces the value it wrote, and, when it wrote none, the
+// release without a value if it released the lease (see announce.go). A
+// value written after the lease lapsed is announced too: it is the
+// key's token all the same, and the waiters of whoever holds the lease
+// now may take it. KEYS: the token group, then the lease. ARGV: commit's,
+// then release's holder, the Store's channel and the store key.
+var commitRelease = redis.NewScript(isPrevLua + writeLua + releaseLua + announceLua + `
 local v = redis.call("GET", KEYS[1])
 local ok = is_prev(v, KEYS[2], ARGV[3], ARGV[4], ARGV[5])
 if ok == nil then
@@ -370,9 +395,13 @@ end
 if ok then
 	write(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
 end
-release(KEYS[4], ARGV[6])
+local released = release(KEYS[4], ARGV[6])
 if ok then
+	announce(ARGV[7], ARGV[8], ARGV[1])
 	return 1
+end
+if released == 1 then
+	announce(ARGV[7], ARGV[8], "")
 end
 return 0
 `)
@@ -385,6 +414,14 @@ return 0
 // trips, in that order, so that whoever takes the lease next finds the
 // new token. A conflict over a token without a valid fingerprint record
 // (saved by the previous release) costs a round trip more, to release.
+//
+// The script announces the commit on the channel <p>released, with the
+// token as it stores it (sealed, with an AEAD), or, after a conflict, the
+// release alone, so that the TakeLeaseIf calls waiting for the lease in
+// every process learn of it at once (see the package documentation); on
+// Redis Cluster where the two are separate, the release announces itself,
+// without the token. A PUBLISH that Redis refuses (an ACL without the
+// channel) is ignored, and fails nothing.
 func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
 	s, c, key := l.store, l.client, l.key
 	if tok == nil {
@@ -399,7 +436,7 @@ func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token
 		return v.err(key)
 	}
 	keys := append(s.tokenKeys(key), s.leaseKeys(key)[0])
-	v, err := s.runCommit(ctx, c, commitRelease, key, keys, prev, tok, l.holder)
+	v, err := s.runCommit(ctx, c, commitRelease, key, keys, prev, tok, l.holder, s.channel(), key)
 	if err != nil {
 		return err
 	}

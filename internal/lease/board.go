@@ -22,8 +22,9 @@ import (
 // still asks again after a fallback pause (a holder that died lets its
 // lease lapse without a word, and an announcement made while the Board
 // was reconnecting is lost). The Board listens only while someone waits:
-// the first waiter starts Listen, and it is stopped once no one has
-// waited for linger.
+// the first waiter that finds the lease held starts Listen (one whose
+// first ask settles its wait, as most do, never needs to hear anything),
+// and it is stopped once no one has waited for linger.
 //
 // A store keeps one Board per backend it listens to; the zero Board with
 // Listen set is ready to use. A nil *Board never wakes anyone: WaitOn
@@ -71,8 +72,8 @@ type watch struct {
 	c   chan []byte // capacity 1: the newest announcement not yet taken; nil means "ask again"
 }
 
-// watch registers a waiter for announcements about key, and starts
-// listening if no Listen runs.
+// watch registers a waiter for announcements about key. It keeps a
+// lingering Listen running, but starts none: see listen.
 func (b *Board) watch(key string) *watch {
 	w := &watch{key: key, c: make(chan []byte, 1)}
 	b.mu.Lock()
@@ -91,8 +92,16 @@ func (b *Board) watch(key string) *watch {
 		b.idle.Stop()
 		b.idle = nil
 	}
-	b.start()
 	return w
+}
+
+// listen starts listening if no Listen runs, for a waiter that found the
+// lease held. Its first ask, made before, is covered all the same: the
+// Board's becoming ready makes it ask again.
+func (b *Board) listen() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.start()
 }
 
 // start starts a Listen if none runs and one may; under mu.
@@ -250,6 +259,9 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 		done, err := try(ctx)
 		if err != nil || done {
 			return err
+		}
+		if timer == nil {
+			b.listen()
 		}
 		var d time.Duration
 		switch {
