@@ -180,7 +180,9 @@ func (w *wakeSite) newWakeStore(t *testing.T) *redisstore.Store {
 	c.AddHook(tripcount.Hook(&all))
 	c.AddHook(answerHook{})
 	warm(t, c)
-	return &redisstore.Store{Client: c, Prefix: w.prefix, LeaseTTL: 10 * time.Second}
+	s := &redisstore.Store{Client: c, Prefix: w.prefix, LeaseTTL: 10 * time.Second}
+	redisstore.SetWakeFallback(s, waitFor) // only an announcement wakes a waiter while the Board listens
+	return s
 }
 
 // warm fills c's pool of connections (each node's, on a cluster) with more
@@ -571,6 +573,7 @@ func TestAnnounceForbidden(t *testing.T) {
 			}
 			deaf := &redisstore.Store{Client: restricted(), Prefix: site.prefix, LeaseTTL: 10 * time.Second}
 			listener := site.newWakeStore(t)
+			redisstore.SetWakeFallback(listener, 0) // nothing is announced: its fallback pause must end its wait
 			listening(t, listener)
 
 			prev, next := wakeTokens("k")

@@ -54,8 +54,15 @@ type Board struct {
 	failed      time.Time          // when Listen last failed
 	unsupported bool               // Listen can never work
 
-	pause time.Duration // tests: every pause of a waiter, when positive
+	pause    time.Duration // tests: every pause of a waiter, when positive
+	fallback time.Duration // tests: the first fallback pause, when positive; see SetFallback
 }
+
+// SetFallback sets the first fallback pause of b's waiters while b
+// listens, for tests that count a waiter's asks on a loaded machine,
+// where an announcement may take longer than the usual fallback to
+// arrive. Call it before b's first use.
+func (b *Board) SetFallback(d time.Duration) { b.fallback = d }
 
 // linger is how long a Board keeps listening once no one waits: long
 // enough for the next waiter of a busy fleet to find it listening, short
@@ -246,6 +253,9 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 	hold, _ := oauthrt.ExpectedHold(ctx)
 	poll := waitSchedule(ctx)
 	fallback := min(maxFallback, max(minFallback, 4*hold))
+	if b.fallback > 0 {
+		fallback = b.fallback
+	}
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -268,7 +278,7 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 		case b.pause > 0:
 			d = b.pause
 		case b.listening():
-			d, fallback = fallback, min(2*fallback, maxFallback)
+			d, fallback = fallback, max(fallback, min(2*fallback, maxFallback))
 		default:
 			d = poll.next()
 		}

@@ -170,15 +170,15 @@ func TestBoardUnsupportedStaysOff(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	w = startWaiter(ctx, b, "k", nil)
-	w.try(t, false) // the Board would have started Listen before this try
-	select {
-	case <-be.started:
-		t.Error("Listen ran again after it reported errors.ErrUnsupported")
-	default:
-	}
+	w.try(t, false)
 	cancel()
 	if err := <-w.done; !errors.Is(err, context.Canceled) {
 		t.Errorf("WaitOn: %v, want context.Canceled", err)
+	}
+	select { // the waiter would have started Listen before its pause
+	case <-be.started:
+		t.Error("Listen ran again after it reported errors.ErrUnsupported")
+	default:
 	}
 }
 
