@@ -225,10 +225,13 @@ func (b *Board) listening() bool {
 // expected hold (at least minFallback) up to maxFallback. Releases are
 // announced: it only bounds the wait for a lease whose holder died and
 // let it lapse, or whose release was announced while the Board was not
-// listening.
+// listening. That is how late a waiter may find a lapsed lease, so it is
+// kept to a quarter of the shortest lease TTL: at 2 s, a fleet whose
+// holder was stopped recovered 3.1 s after the fault with a 2 s lease
+// (the chaos suite, Redis), past the TTL + 1 s it is held to.
 const (
 	minFallback = 200 * time.Millisecond
-	maxFallback = 2 * time.Second
+	maxFallback = oauthrt.MinLeaseTTL / 4
 )
 
 // WaitOn is Wait for a store whose backend announces the releases of its
