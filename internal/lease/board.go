@@ -259,12 +259,8 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 	if b.fallback > 0 {
 		fallback = b.fallback
 	}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var p pause
+	defer p.stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -273,7 +269,7 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 		if err != nil || done {
 			return err
 		}
-		if timer == nil {
+		if p.timer == nil { // the first try found the lease held
 			b.listen()
 		}
 		var d time.Duration
@@ -285,18 +281,13 @@ func waitOn(ctx context.Context, b *Board, w *watch, try func(context.Context) (
 		default:
 			d = poll.next()
 		}
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
 		select {
 		case record := <-w.c:
 			if record != nil && woken != nil && woken(record) {
 				return nil
 			}
 			// Released: ask again.
-		case <-timer.C:
+		case <-p.start(d):
 		case <-ctx.Done():
 			return ctx.Err()
 		}

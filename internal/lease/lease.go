@@ -140,12 +140,8 @@ func (s *schedule) next() time.Duration {
 // poll calls try until it reports done, returns an error, or ctx ends
 // (then poll returns ctx.Err()), pausing between tries as s says.
 func poll(ctx context.Context, s schedule, try func(context.Context) (bool, error)) error {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var p pause
+	defer p.stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -154,15 +150,31 @@ func poll(ctx context.Context, s schedule, try func(context.Context) (bool, erro
 		if err != nil || done {
 			return err
 		}
-		if timer == nil {
-			timer = time.NewTimer(s.next())
-		} else {
-			timer.Reset(s.next())
-		}
 		select {
-		case <-timer.C:
+		case <-p.start(s.next()):
 		case <-ctx.Done():
 		}
+	}
+}
+
+// A pause is a waiter's one timer, made at its first pause and reset for
+// each one after it.
+type pause struct{ timer *time.Timer }
+
+// start starts a pause of d, and returns the channel that ends it.
+func (p *pause) start(d time.Duration) <-chan time.Time {
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	return p.timer.C
+}
+
+// stop stops the pause under way, if any.
+func (p *pause) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
 	}
 }
 
