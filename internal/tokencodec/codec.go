@@ -167,3 +167,14 @@ func jsonTime(t time.Time) time.Time {
 func additionalData(key string) []byte {
 	return append([]byte("oauthrt token v1\x00"), key...)
 }
+
+// DecodeKey is Decode that also names the key of a keyring that opened
+// b: "" when b is not sealed, or aead is not a keyring (see the keyring
+// package).
+func DecodeKey(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, string, error) {
+	tok, err := Decode(b, aead, key)
+	return tok, "", err
+}
+
+// IsSealed reports whether b is the sealed form.
+func IsSealed(b []byte) bool { return len(b) > 0 && b[0] == sealed }
