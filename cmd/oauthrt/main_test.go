@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// binary is the oauthrt command, built once by TestMain: the tests run
+// it as an operator would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "oauthrt-cmd")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "oauthrt")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building oauthrt: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is what a run of the command printed and returned.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cli runs the built command with args and env (added to the test's
+// environment, with OAUTHRT_STORE and OAUTHRT_KEYS_FILE cleared first).
+func cli(t testing.TB, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(append(os.Environ(), "OAUTHRT_STORE=", "OAUTHRT_KEYS_FILE="), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errOut.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("running oauthrt %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// mustRun runs the command and fails the test unless it exits 0.
+func mustRun(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	r := cli(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("oauthrt %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// backend is a store a test can use, empty and its own.
+type backend struct {
+	name string
+	url  string
+}
+
+// backends returns a fresh store URL on each backend this machine has:
+// the file layouts and SQLite always, PostgreSQL, MySQL, Redis and Redis
+// Cluster when their OAUTHRT_TEST_* variables are set. Each has a table,
+// prefix or directory of its own.
+func backends(t testing.TB) []backend {
+	t.Helper()
+	dir := t.TempDir()
+	id := randomID(t)
+	bs := []backend{
+		{"file", "file://" + filepath.Join(dir, "tokens.json")},
+		{"filedir", "file://" + filepath.Join(dir, "records") + "/"},
+		{"sqlite", "sqlite://" + filepath.Join(dir, "tokens.db")},
+	}
+	if pg := os.Getenv("OAUTHRT_TEST_POSTGRES"); pg != "" {
+		bs = append(bs, backend{"postgres", withParam(t, pg, "table", "cmd_"+id)})
+	}
+	if my := os.Getenv("OAUTHRT_TEST_MYSQL"); my != "" {
+		c, err := mysql.ParseDSN(my)
+		if err != nil {
+			t.Fatalf("OAUTHRT_TEST_MYSQL: %v", err)
+		}
+		u := url.URL{Scheme: "mysql", Host: c.Addr, Path: "/" + c.DBName}
+		if c.User != "" {
+			u.User = url.UserPassword(c.User, c.Passwd)
+			if c.Passwd == "" {
+				u.User = url.User(c.User)
+			}
+		}
+		bs = append(bs, backend{"mysql", withParam(t, u.String(), "table", "cmd_"+id)})
+	}
+	if r := os.Getenv("OAUTHRT_TEST_REDIS"); r != "" {
+		bs = append(bs, backend{"redis", "redis://" + r + "/0?prefix=cmd:" + id + ":"})
+	}
+	if rc := os.Getenv("OAUTHRT_TEST_REDIS_CLUSTER"); rc != "" {
+		addrs := strings.Split(rc, ",")
+		u := "redis://" + addrs[0] + "?cluster=true&prefix=cmd:" + id + ":"
+		for _, a := range addrs[1:] {
+			u += "&addr=" + a
+		}
+		bs = append(bs, backend{"cluster", u})
+	}
+	return bs
+}
+
+// randomID returns a short random name for a table or prefix.
+func randomID(t testing.TB) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// withParam returns raw with the query parameter k=v added.
+func withParam(t testing.TB, raw, k, v string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// opened opens b's store in the test's process, to seed it and to check
+// what a command did; it is closed when the test ends.
+func opened(t testing.TB, b backend) *store {
+	t.Helper()
+	s, err := openStore(context.Background(), b.url, nil)
+	if err != nil {
+		t.Fatalf("opening %s: %v", b.name, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestNoStore(t *testing.T) {
+	r := cli(t, nil, "status")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "no store") {
+		t.Fatalf("status without a store: exit %d, stderr %q; want exit %d and a message naming the missing store", r.code, r.stderr, exitUsage)
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes: 0 when the command did what it was asked, 1 when it failed,
+// 2 when it was asked wrongly (an unknown flag, a missing argument, a
+// store URL it cannot read).
+const (
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// usageError marks an error in what the command was asked, for exit code
+// 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// app holds the global flags and what every command shares.
+type app struct {
+	storeURL string // --store
+	keysFile string // --keys-file
+	keysEnv  string // --keys-env
+	jsonOut  bool   // --json
+
+	stdout, stderr io.Writer
+}
+
+// run runs the command line args, writing to stdout and stderr, and
+// returns the process's exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "oauthrt:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "oauthrt",
+		Short: "See, repair, move and re-key oauthrt token stores",
+		Long: `oauthrt reads and repairs the token stores of services that use
+github.com/oauthrt/oauthrt: which grants are dead and since when, who holds
+a key's lease, moving every grant to another store, rotating the key that
+encrypts them.
+
+` + storeHelp + keysHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	f := root.PersistentFlags()
+	f.StringVar(&a.storeURL, "store", os.Getenv("OAUTHRT_STORE"), "the store's URL (default $OAUTHRT_STORE)")
+	f.StringVar(&a.keysFile, "keys-file", os.Getenv("OAUTHRT_KEYS_FILE"), "a keyring file for an encrypted store (default $OAUTHRT_KEYS_FILE)")
+	f.StringVar(&a.keysEnv, "keys-env", "", "the name of an environment variable holding the keyring")
+	f.BoolVar(&a.jsonOut, "json", false, "write JSON instead of text")
+	for _, c := range a.commands() {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// commands returns the subcommands, each built in a file of its own.
+func (a *app) commands() []*cobra.Command {
+	return []*cobra.Command{}
+}
