@@ -118,8 +118,8 @@ func Load(path string) (*Ring, error) {
 }
 
 // FromEnv returns the ring of the key source in the environment variable
-// name (see Parse), whose lines may be separated by newlines only. It is
-// an error when the variable is unset or empty.
+// name (see Parse), its keys on lines of their own as in a file. It is an
+// error when the variable is unset, empty or blank.
 func FromEnv(name string) (*Ring, error) {
 	text, ok := os.LookupEnv(name)
 	switch {
