@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/cipher"
+
+	"github.com/oauthrt/oauthrt/keyring"
 )
 
 const keysHelp = `
@@ -14,10 +16,25 @@ newest first: tokens are read with any of them and written with the first.
 
 // keys returns the keyring the flags name, or nil when they name none.
 func (a *app) keys() (cipher.AEAD, error) {
-	if a.keysFile == "" && a.keysEnv == "" {
-		return nil, nil
+	switch {
+	case a.keysFile != "" && a.keysEnv != "":
+		return nil, usagef("give --keys-file or --keys-env, not both")
+	case a.keysFile != "":
+		return loadRing(keyring.Load(a.keysFile))
+	case a.keysEnv != "":
+		return loadRing(keyring.FromEnv(a.keysEnv))
 	}
-	return nil, usagef("keyrings are not supported yet")
+	return nil, nil
+}
+
+// loadRing returns r, or err as a usageError: a keyring that does not
+// load is a mistake in what the command was given. A nil *Ring becomes a
+// nil AEAD, not an interface holding nil.
+func loadRing(r *keyring.Ring, err error) (cipher.AEAD, error) {
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return r, nil
 }
 
 // open opens the store of --store with the keyring of the flags.
