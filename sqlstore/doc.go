@@ -356,6 +356,12 @@
 // read many rows to find its own. No prefix is ever a pattern: '%' and
 // '_' are themselves.
 //
+// A Store is also an [oauthrt.Inspector]. A page of Inspect is the same
+// SELECT as ListKeys', of the token, lease and grant_ columns too, with
+// lease_until compared with the database's clock in the statement: a
+// lapsed lease is reported as none held. Each page is sorted in byte
+// order of the keys once read.
+//
 // Delete is one UPDATE that sets token, updated_at and the grant_
 // columns to NULL. The row stays, with its lease: lease_epoch goes on
 // growing, and a lease held on the key stays held.
