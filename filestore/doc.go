@@ -62,6 +62,8 @@
 // page reads the whole file, which suits the number of grants a file
 // holds. Delete removes a key's token and grant state in one write under
 // the lock, and leaves the epochs of its leases, which go on growing.
+// Store is an [oauthrt.Inspector] too: a page of Inspect reads the token
+// file and the epochs file once, and the lease file of each of its keys.
 //
 // Store also implements [oauthrt.LeaseLocker]. The refresh lease of a key
 // is an exclusive OS file lock (flock(2) on Unix, LockFileEx on Windows)
