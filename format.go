@@ -91,3 +91,31 @@ func (s Snapshot) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // MarshalJSON writes String as a JSON string: a snapshot is passed from
 // a store to the Transport, and is not a way to export tokens.
 func (s Snapshot) MarshalJSON() ([]byte, error) { return describe.JSON(s.String()) }
+
+// String gives the record's key, whether its token was read (never the
+// token), its grant state's health, whether the token is sealed and by
+// which key, and its lease.
+func (r Record) String() string {
+	tok := "present"
+	switch {
+	case r.Err != nil:
+		tok = fmt.Sprintf("unreadable (%v)", r.Err)
+	case r.Token == nil:
+		tok = "none"
+	}
+	return fmt.Sprintf("oauthrt.Record{Key: %q, Token: %s, Health: %s, Sealed: %t, KeyID: %q, Lease: %+v}",
+		r.Key, tok, r.State.Health(), r.Sealed, r.KeyID, r.Lease)
+}
+
+// GoString is String, so that %#v does not print the token either.
+func (r Record) GoString() string { return r.String() }
+
+// Format writes String for every verb.
+func (r Record) Format(f fmt.State, verb rune) { describe.Format(f, verb, r.String()) }
+
+// LogValue is String, for slog.
+func (r Record) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
+// MarshalJSON writes String as a JSON string: a tool that exports tokens
+// reads Record.Token, and chooses how to write it.
+func (r Record) MarshalJSON() ([]byte, error) { return describe.JSON(r.String()) }

@@ -33,8 +33,10 @@ type Inspector interface {
 }
 
 // A Record is what a store holds for one key, as [Inspector.Inspect]
-// reports it. Printing it with fmt shows its Token as a
-// [oauth2.Token] prints: use [Fingerprint] to show a token to people.
+// reports it. Printed (with fmt, slog or encoding/json), it shows its
+// key, whether its token was read, its grant state's health, its sealing
+// and its lease, never the token: read Token to export it, and use
+// [Fingerprint] to show a token to people.
 type Record struct {
 	// Key is the store key.
 	Key string

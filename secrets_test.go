@@ -302,6 +302,7 @@ func secretHolders(t *testing.T) (holders []any, secrets []string) {
 		&oauthrt.Transport{Store: mem, Refresher: gen},
 		&oauthrt.TokenSourceRefresher{Source: oauth2.StaticTokenSource(tok)},
 		&oauthrt.Snapshot{Token: tok, State: oauthrt.GrantState{Failures: 1}},
+		&oauthrt.Record{Key: "k", Token: tok, State: oauthrt.GrantState{Failures: 1}, Lease: oauthrt.LeaseInfo{Holder: "h/1/0", Epoch: 1}},
 		&storetest.Options{AEAD: aead},
 		prover(t),
 		&providers.Config{ClientID: "app", ClientSecret: clientSecret, PrivateKeyJWT: jwt, TokenURL: "https://user:holder-url-password-77@idp.example/token"},
@@ -322,6 +323,7 @@ var secretFree = map[string]bool{
 	"oauthrt.GrantState":             true, // a fingerprint, a code, times, a count
 	"oauthrt.TransientError":         true, // an error already redacted, a wait
 	"oauthrt.KeyGrantState":          true, // a key and a GrantState
+	"oauthrt.LeaseInfo":              true, // a holder id, a time, an epoch
 	"oauthrt.GrantStatus":            true, // a key, a health, times, a count, a code
 	"oauthrt.HealthEvent":            true, // a key, healths, a GrantStatus, an error already redacted
 	"generic.Dialect":                true, // error codes and member names
