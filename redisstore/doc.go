@@ -42,8 +42,10 @@
 //	                  "next_attempt":…,"failures":…,"failing_since":…},
 //	                  zero fields left out, times in RFC 3339 UTC to
 //	                  the nanosecond
-//	<p>lease:<k>      the refresh lease: a random holder id, ':' and the
-//	                  lease's epoch in decimal, with a TTL
+//	<p>lease:<k>      the refresh lease: the holder id (the host and PID
+//	                  of its process and a random part, separated by
+//	                  '/'), ':' and the lease's epoch in decimal, with a
+//	                  TTL
 //	<p>{<u>}epoch:<k> the epoch counter of the key's leases, an integer
 //
 // Only the lease has a TTL. The token key never expires, as the refresh

@@ -11,7 +11,9 @@
 // oauth2.Token.Extra reads), extra_form those of a form-encoded one. The
 // sealed form is the byte 0x01, the AEAD nonce, then the plain form sealed
 // with the store key as additional data, so that a value copied to another
-// key does not open.
+// key does not open. With a [keyring.Ring] as the AEAD, what the ring
+// seals starts with its prefix naming the ring's key; DecodeKey reports
+// that key.
 package tokencodec
 
 import (
@@ -27,6 +29,7 @@ import (
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/tokenraw"
+	"github.com/oauthrt/oauthrt/keyring"
 	"golang.org/x/oauth2"
 )
 
@@ -91,28 +94,62 @@ func Encode(tok *oauth2.Token, aead cipher.AEAD, key string) ([]byte, error) {
 // error wrapping oauthrt.ErrDecrypt; one that is not a token wraps
 // oauthrt.ErrCorruptToken. Neither error holds any of b.
 func Decode(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, error) {
+	tok, _, err := DecodeKey(b, aead, key)
+	return tok, err
+}
+
+// DecodeKey is Decode that also names the key of a keyring that opened
+// b: "" when b is not sealed, or aead is not a [*keyring.Ring].
+func DecodeKey(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, string, error) {
 	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: empty value", oauthrt.ErrCorruptToken)
+		return nil, "", fmt.Errorf("%w: empty value", oauthrt.ErrCorruptToken)
 	}
+	var keyID string
 	switch {
 	case b[0] == sealed && aead == nil:
-		return nil, fmt.Errorf("%w: the token is encrypted and the store has no AEAD", oauthrt.ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: the token is encrypted and the store has no AEAD", oauthrt.ErrDecrypt)
 	case b[0] == sealed:
 		n := aead.NonceSize()
-		if len(b) < 1+n+aead.Overhead() {
-			return nil, fmt.Errorf("%w: value too short", oauthrt.ErrDecrypt)
+		if len(b) < 1+n+minOverhead(aead) {
+			return nil, "", fmt.Errorf("%w: value too short", oauthrt.ErrDecrypt)
 		}
-		plain, err := aead.Open(nil, b[1:1+n], b[1+n:], additionalData(key))
+		var plain []byte
+		var err error
+		if ring, ok := aead.(*keyring.Ring); ok {
+			plain, keyID, err = ring.OpenKey(nil, b[1:1+n], b[1+n:], additionalData(key))
+		} else {
+			plain, err = aead.Open(nil, b[1:1+n], b[1+n:], additionalData(key))
+		}
 		if err != nil {
-			return nil, oauthrt.ErrDecrypt
+			return nil, "", oauthrt.ErrDecrypt
 		}
 		b = plain
 	case aead != nil:
 		// Whatever else it is, it is not sealed: a store with an AEAD
 		// never takes a token in the clear, which anyone able to write to
 		// the store could have put there.
-		return nil, fmt.Errorf("%w: the token is stored unencrypted and the store has an AEAD", oauthrt.ErrDecrypt)
+		return nil, "", fmt.Errorf("%w: the token is stored unencrypted and the store has an AEAD", oauthrt.ErrDecrypt)
 	}
+	tok, err := decodeRecord(b)
+	if err != nil {
+		return nil, "", err
+	}
+	return tok, keyID, nil
+}
+
+// minOverhead is the least a sealed value holds after the nonce. A
+// ring's Overhead is that of what it seals, which a value sealed before
+// the ring, by one of its keys alone, undercuts; the ring checks the
+// length against each key it tries instead.
+func minOverhead(aead cipher.AEAD) int {
+	if _, ok := aead.(*keyring.Ring); ok {
+		return 0
+	}
+	return aead.Overhead()
+}
+
+// decodeRecord returns the token of the plain form b.
+func decodeRecord(b []byte) (*oauth2.Token, error) {
 	var r record
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&r); err != nil {
@@ -166,14 +203,6 @@ func jsonTime(t time.Time) time.Time {
 
 func additionalData(key string) []byte {
 	return append([]byte("oauthrt token v1\x00"), key...)
-}
-
-// DecodeKey is Decode that also names the key of a keyring that opened
-// b: "" when b is not sealed, or aead is not a keyring (see the keyring
-// package).
-func DecodeKey(b []byte, aead cipher.AEAD, key string) (*oauth2.Token, string, error) {
-	tok, err := Decode(b, aead, key)
-	return tok, "", err
 }
 
 // IsSealed reports whether b is the sealed form.
