@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/cipher"
+
+	"github.com/oauthrt/oauthrt/keyring"
 )
 
 const keysHelp = `
@@ -14,10 +16,24 @@ newest first: tokens are read with any of them and written with the first.
 
 // keys returns the keyring the flags name, or nil when they name none.
 func (a *app) keys() (cipher.AEAD, error) {
-	if a.keysFile == "" && a.keysEnv == "" {
+	var (
+		r   *keyring.Ring
+		err error
+	)
+	switch {
+	case a.keysFile != "" && a.keysEnv != "":
+		return nil, usagef("give --keys-file or --keys-env, not both")
+	case a.keysFile != "":
+		r, err = keyring.Load(a.keysFile)
+	case a.keysEnv != "":
+		r, err = keyring.FromEnv(a.keysEnv)
+	default:
 		return nil, nil
 	}
-	return nil, usagef("keyrings are not supported yet")
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // open opens the store of --store with the keyring of the flags.
