@@ -161,6 +161,12 @@
 // the token, its fingerprint record and its grant state; the lease and
 // the epoch counter stay, so that epochs go on growing.
 //
+// The Store is an [oauthrt.Inspector] too. A page of Inspect is the SCAN
+// calls of a page of ListKeys, then one pipeline of a GET of the token,
+// the grant state, the lease and the epoch counter and a PTTL of the
+// lease for each key found (on Redis Cluster, sent to the masters at
+// once, one round trip each); a key deleted meanwhile is left out.
+//
 // Lock and TakeLease run, with a jittered, growing pause (5 ms to 200 ms)
 // until it succeeds or their context ends, a script that takes the lease
 // only while <p>lease:<k> does not exist: it INCRs the epoch counter and
