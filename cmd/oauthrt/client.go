@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
@@ -75,6 +76,11 @@ func (f *clientFlags) secret() (string, error) {
 
 // refresher returns the Refresher the flags describe.
 func (f *clientFlags) refresher() (oauthrt.Refresher, error) {
+	for _, u := range []struct{ flag, url string }{{"token-url", f.tokenURL}, {"revocation-url", f.revocationURL}} {
+		if err := checkEndpoint(u.flag, u.url); err != nil {
+			return nil, err
+		}
+	}
 	secret, err := f.secret()
 	if err != nil {
 		return nil, err
@@ -108,4 +114,17 @@ func (f *clientFlags) refresher() (oauthrt.Refresher, error) {
 		return nil, usageError{fmt.Errorf("--provider %s: %w", f.provider, err)}
 	}
 	return r, nil
+}
+
+// checkEndpoint checks that the URL of flag names an endpoint: http or
+// https, with a host. "" is no endpoint, and passes.
+func checkEndpoint(flag, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usagef("--%s: give an http:// or https:// URL with a host", flag)
+	}
+	return nil
 }
