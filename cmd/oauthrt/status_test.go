@@ -98,7 +98,7 @@ func setLeaseTTL(s *store, ttl time.Duration) {
 
 // tableRows reads status's table: the columns of each row by key, split
 // on runs of two spaces or more, and the header's columns.
-func tableRows(t *testing.T, out string) (header []string, rows map[string][]string) {
+func tableRows(t testing.TB, out string) (header []string, rows map[string][]string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	split := regexp.MustCompile(`\s{2,}`)
@@ -115,7 +115,7 @@ func tableRows(t *testing.T, out string) (header []string, rows map[string][]str
 }
 
 // statusPage parses status's --json output.
-func statusPage(t *testing.T, out string) statusJSON {
+func statusPage(t testing.TB, out string) statusJSON {
 	t.Helper()
 	var page statusJSON
 	if err := json.Unmarshal([]byte(out), &page); err != nil {
