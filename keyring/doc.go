@@ -30,9 +30,11 @@
 //	2026-06 vRNbXQ0bVZ0m3Ykz8bDk2Hf9zC1k8n6oWm3qv5Qy3tE=
 //	2026-01 3m7aLr0hW6oZ9pS2nQ4tV1xY5uB8cE0gJ2kM4nP6rT8=
 //
-// [Load] reads one from a file, refusing a file that other users could
-// read; [FromEnv] from an environment variable. [Generate] makes a new
-// line, with a secret from crypto/rand. A key's ID is not secret: it is
+// These secrets are examples: never use them. [Generate] makes a new
+// line, with a secret from crypto/rand (`openssl rand -base64 32` makes
+// a secret too). [Load] reads a key source from a file, refusing a file
+// that other users could read or write; [FromEnv] from an environment
+// variable. A key's ID is not secret: it is
 // written in the clear in every record the key seals. It is bound to
 // the key, though: the key listed under another ID opens none of the
 // records it sealed, so choose IDs once (a date does well) and never

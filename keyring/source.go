@@ -118,8 +118,10 @@ func Load(path string) (*Ring, error) {
 }
 
 // FromEnv returns the ring of the key source in the environment variable
-// name (see Parse), whose lines may be separated by newlines only. It is
-// an error when the variable is unset or empty.
+// name (see Parse), its keys on lines of their own as in a file, or
+// separated by ';' for the tools that cannot put a newline in a variable
+// (docker's --env-file, many CI settings pages). It is an error when the
+// variable is unset, empty or blank.
 func FromEnv(name string) (*Ring, error) {
 	text, ok := os.LookupEnv(name)
 	switch {
@@ -128,7 +130,8 @@ func FromEnv(name string) (*Ring, error) {
 	case strings.TrimSpace(text) == "":
 		return nil, fmt.Errorf("keyring: the environment variable %s is empty", name)
 	}
-	r, err := parse(text)
+	// No ID or base64 secret holds a ';'.
+	r, err := parse(strings.ReplaceAll(text, ";", "\n"))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: $%s: %w", name, err)
 	}

@@ -135,6 +135,15 @@ func TestFromEnv(t *testing.T) {
 	if diff := cmp.Diff([]string{"new", "old"}, r.IDs()); diff != "" {
 		t.Errorf("IDs (-want +got):\n%s", diff)
 	}
+	// One line, keys separated by ';', as docker's --env-file must.
+	t.Setenv(name, "new "+rawURL+";old "+std)
+	r, err = keyring.FromEnv(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"new", "old"}, r.IDs()); diff != "" {
+		t.Errorf("IDs of a ';'-separated value (-want +got):\n%s", diff)
+	}
 
 	t.Setenv(name, "new\n")
 	if _, err := keyring.FromEnv(name); err == nil || err.Error() != "keyring: $"+name+": line 1: 1 fields; want a key ID and a base64 secret" {

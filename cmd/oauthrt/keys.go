@@ -16,22 +16,23 @@ newest first: tokens are read with any of them and written with the first.
 
 // keys returns the keyring the flags name, or nil when they name none.
 func (a *app) keys() (cipher.AEAD, error) {
-	var (
-		r   *keyring.Ring
-		err error
-	)
 	switch {
 	case a.keysFile != "" && a.keysEnv != "":
 		return nil, usagef("give --keys-file or --keys-env, not both")
 	case a.keysFile != "":
-		r, err = keyring.Load(a.keysFile)
+		return loadRing(keyring.Load(a.keysFile))
 	case a.keysEnv != "":
-		r, err = keyring.FromEnv(a.keysEnv)
-	default:
-		return nil, nil
+		return loadRing(keyring.FromEnv(a.keysEnv))
 	}
+	return nil, nil
+}
+
+// loadRing returns r, or err as a usageError: a keyring that does not
+// load is a mistake in what the command was given. A nil *Ring becomes a
+// nil AEAD, not an interface holding nil.
+func loadRing(r *keyring.Ring, err error) (cipher.AEAD, error) {
 	if err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	return r, nil
 }

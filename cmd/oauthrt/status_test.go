@@ -378,7 +378,7 @@ func TestStatusErrors(t *testing.T) {
 		{"bad limit", nil, []string{"status", "--store", sqlite, "--limit", "0"}, exitUsage, "--limit"},
 		{"bad cursor", nil, []string{"status", "--store", sqlite, "--cursor", "nope"}, exitUsage, "--cursor"},
 		{"unknown provider", nil, []string{"status", "--store", sqlite, "--provider", "nosuch"}, exitUsage, "no such provider"},
-		{"missing keys file", nil, []string{"status", "--store", sqlite, "--keys-file", dir + "/none.keys"}, exitFailed, "keyring"},
+		{"missing keys file", nil, []string{"status", "--store", sqlite, "--keys-file", dir + "/none.keys"}, exitUsage, "keyring"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := cli(t, c.env, c.args...)
