@@ -57,8 +57,14 @@ func decodePosition(s, prefix string) (position, error) {
 // Within a page the Inspector returns keys in ascending order, so a walk
 // that stops inside a page resumes by reading that page again and
 // skipping the keys up to the last one kept: every key is shown once,
-// whatever --limit, as long as the store does not change meanwhile.
+// whatever --limit, as long as the store does not change meanwhile. An
+// Inspector may return a key twice in one walk (Redis's SCAN does, when
+// the database grows meanwhile): a walk keeps it once.
 func walk(ctx context.Context, ins oauthrt.Inspector, pos position, limit int, keep func(oauthrt.Record) bool) (kept []oauthrt.Record, after position, done bool, err error) {
+	seen := map[string]bool{}
+	keep = func(keep func(oauthrt.Record) bool) func(oauthrt.Record) bool {
+		return func(r oauthrt.Record) bool { return !seen[r.Key] && keep(r) }
+	}(keep)
 	for {
 		recs, next, err := ins.Inspect(ctx, string(pos.Prefix), string(pos.Page), pos.Size)
 		if err != nil {
@@ -76,6 +82,7 @@ func walk(ctx context.Context, ins oauthrt.Inspector, pos position, limit int, k
 				continue
 			}
 			kept = append(kept, r)
+			seen[r.Key] = true
 			if limit > 0 && len(kept) == limit {
 				rest := recs[i+1:]
 				switch {
