@@ -87,5 +87,10 @@ encrypts them.
 
 // commands returns the subcommands, each built in a file of its own.
 func (a *app) commands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		a.statusCommand(),
+		a.showCommand(),
+		a.refreshCommand(),
+		a.revokeCommand(),
+	}
 }
