@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthrt/oauthrt/internal/holder"
 	"golang.org/x/oauth2"
 )
 
@@ -269,7 +270,7 @@ func (s *MemoryStore) takeLease(ctx context.Context, key string, prev *oauth2.To
 				s.epochs = make(map[string]uint64)
 			}
 			s.epochs[key]++
-			l := &memoryLease{store: s, key: key, ttl: ttl, epoch: s.epochs[key], until: now.Add(ttl), released: make(chan struct{})}
+			l := &memoryLease{store: s, key: key, holder: holder.New(), ttl: ttl, epoch: s.epochs[key], until: now.Add(ttl), released: make(chan struct{})}
 			s.leases[key] = l
 			s.mu.Unlock()
 			return l, snap, nil
@@ -306,6 +307,7 @@ func memoryLeaseTTL(ttl time.Duration) (time.Duration, error) {
 type memoryLease struct {
 	store    *MemoryStore
 	key      string
+	holder   string // names the taking for Inspect
 	ttl      time.Duration
 	epoch    uint64
 	until    time.Time

@@ -42,8 +42,10 @@
 //	                  "next_attempt":…,"failures":…,"failing_since":…},
 //	                  zero fields left out, times in RFC 3339 UTC to
 //	                  the nanosecond
-//	<p>lease:<k>      the refresh lease: a random holder id, ':' and the
-//	                  lease's epoch in decimal, with a TTL
+//	<p>lease:<k>      the refresh lease: the holder id (the host and PID
+//	                  of its process and a random part, separated by
+//	                  '/'), ':' and the lease's epoch in decimal, with a
+//	                  TTL
 //	<p>{<u>}epoch:<k> the epoch counter of the key's leases, an integer
 //
 // Only the lease has a TTL. The token key never expires, as the refresh
@@ -158,6 +160,12 @@
 // token. As SCAN may, a walk can list a key twice. Delete is one DEL of
 // the token, its fingerprint record and its grant state; the lease and
 // the epoch counter stay, so that epochs go on growing.
+//
+// The Store is an [oauthrt.Inspector] too. A page of Inspect is the SCAN
+// calls of a page of ListKeys, then one pipeline of a GET of the token,
+// the grant state, the lease and the epoch counter and a PTTL of the
+// lease for each key found (on Redis Cluster, sent to the masters at
+// once, one round trip each); a key deleted meanwhile is left out.
 //
 // Lock and TakeLease run, with a jittered, growing pause (5 ms to 200 ms)
 // until it succeeds or their context ends, a script that takes the lease

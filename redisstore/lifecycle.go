@@ -61,9 +61,15 @@ var errCursor = errors.New("the cursor is not one a page of this package returne
 // another, and fails if the cluster's slots move before it ends: then
 // walk again from the first page. See [oauthrt.KeyLister].
 func (s *Store) ListKeys(ctx context.Context, prefix, cursor string, limit int) (keys []string, next string, err error) {
+	return s.scanKeys(ctx, "listing keys", prefix, cursor, limit)
+}
+
+// scanKeys returns a page of the keys that start with prefix and hold a
+// token, as ListKeys describes it. doing names the listing in errors.
+func (s *Store) scanKeys(ctx context.Context, doing, prefix, cursor string, limit int) (keys []string, next string, err error) {
 	tokens := s.prefix() + "token:"
 	seen := map[string]bool{}
-	next, err = s.scan(ctx, "listing keys", globEscape(tokens+prefix)+"*", cursor, limit, func(ctx context.Context, names []string) (int, error) {
+	next, err = s.scan(ctx, doing, globEscape(tokens+prefix)+"*", cursor, limit, func(ctx context.Context, names []string) (int, error) {
 		n := 0
 		for _, name := range names {
 			k, ok := strings.CutPrefix(name, tokens)

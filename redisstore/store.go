@@ -22,8 +22,8 @@ var errNilClient = errors.New("oauthrt: redisstore: Store.Client is nil")
 // an [oauthrt.GrantStateStore], an [oauthrt.LeaseLocker] whose leases
 // are [oauthrt.FencedLease]s and [oauthrt.CommitReleaser]s, an
 // [oauthrt.SnapshotLoader], an [oauthrt.LeaseLoader], an
-// [oauthrt.KeyLister], an [oauthrt.GrantStateLister] and an
-// [oauthrt.Deleter]. See the package documentation for the keys it
+// [oauthrt.KeyLister], an [oauthrt.GrantStateLister], an
+// [oauthrt.Deleter] and an [oauthrt.Inspector]. See the package documentation for the keys it
 // writes; it works alike on a single node and on Redis Cluster.
 //
 // A Store is safe for concurrent use, and any number of Stores, in any

@@ -101,10 +101,11 @@
 // one (Delete empties it). token holds the token as the module's stores encode it (JSON, or
 // sealed with the AEAD), and is NULL while the row only carries a lease
 // or a grant state; Load then reports [oauthrt.ErrNoToken].
-// lease_holder is the random id of the lease's holder, NULL when there is
-// none, and lease_until the end of the lease; lease_epoch counts the
-// leases taken on the key, and is the Epoch of the last one; updated_at
-// is when the token was last saved. The grant_ columns hold the key's
+// lease_holder is the id of the lease's holder, NULL when there is none:
+// its process's host and PID and a random part, at most 61 bytes
+// ("worker-7/4121/9f3c5e0a1b2d4c6e"). lease_until is the end of the
+// lease; lease_epoch counts the leases taken on the key, and is the
+// Epoch of the last one; updated_at is when the token was last saved. The grant_ columns hold the key's
 // [oauthrt.GrantState], NULL for each field that is zero: DeadToken and
 // DeadCode byte for byte, DeadAt, NextAttempt and FailingSince in Unix
 // milliseconds (they load in UTC, to the millisecond), Failures as it
@@ -354,6 +355,12 @@
 // which no index serves: a page under a prefix that few keys have may
 // read many rows to find its own. No prefix is ever a pattern: '%' and
 // '_' are themselves.
+//
+// A Store is also an [oauthrt.Inspector]. A page of Inspect is the same
+// SELECT as ListKeys', of the token, lease and grant_ columns too, with
+// lease_until compared with the database's clock in the statement: a
+// lapsed lease is reported as none held. Each page is sorted in byte
+// order of the keys once read.
 //
 // Delete is one UPDATE that sets token, updated_at and the grant_
 // columns to NULL. The row stays, with its lease: lease_epoch goes on

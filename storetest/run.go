@@ -81,6 +81,12 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"TakeLeaseIfConcurrent", testTakeLeaseIfConcurrent},
 		{"CommitRelease", testCommitRelease},
 		{"CommitReleaseAfterTakeover", testCommitReleaseAfterTakeover},
+		{"InspectWalk", testInspectWalk},
+		{"InspectUnreadable", testInspectUnreadable},
+		{"InspectEncrypted", testInspectEncrypted},
+		{"InspectLease", testInspectLease},
+		{"InspectLeaseLapse", testInspectLeaseLapse},
+		{"InspectCursor", testInspectCursor},
 		{"Encryption", testEncryption},
 		{"Corrupt", testCorrupt},
 	}

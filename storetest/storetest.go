@@ -83,6 +83,19 @@
 // Commit, a Delete or the zero state cleared. Each of these honours a
 // cancelled context.
 //
+// When the store implements [oauthrt.Inspector], it walks some twenty
+// keys, odd ones among them, a few a page under several prefixes, and
+// checks that each page is in key order, that every key holding a token
+// is returned with that token and its grant state, and no key that holds
+// only a grant state, a lease or a deleted token; that a held lease shows
+// a Holder, an Until a TTL ahead and the lease's Epoch, a released or
+// lapsed one no Holder and its Epoch, and two takings two Holders; that
+// Sealed tells sealed tokens from clear ones; that a token the store's
+// AEAD does not open, or that is corrupt, fails its record with
+// [oauthrt.ErrDecrypt] or [oauthrt.ErrCorruptToken] and a nil Token,
+// while its neighbours on the page read; and that a bad cursor and a
+// cancelled context are errors.
+//
 // A section whose capability the store lacks skips, and its message
 // names the interface: run the suite with -v to see which were skipped.
 //

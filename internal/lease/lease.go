@@ -5,8 +5,6 @@ package lease
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oauthrt/oauthrt"
+	"github.com/oauthrt/oauthrt/internal/holder"
 )
 
 // The wait between two tries grows from minWait to maxWait. maxWait bounds
@@ -28,17 +27,11 @@ const (
 // caller for long; a release that fails leaves the lease to lapse.
 const ReleaseTimeout = 5 * time.Second
 
-// NewHolder returns a random identity for one taking of a lease: only
-// the holder that wrote it may release the lease.
-func NewHolder() string {
-	var b [16]byte
-	if _, err := cryptorand(b[:]); err != nil {
-		panic("oauthrt: crypto/rand failed: " + err.Error()) // never on supported platforms
-	}
-	return hex.EncodeToString(b[:])
-}
-
-var cryptorand = rand.Read
+// NewHolder returns the identity of one taking of a lease: only the
+// holder that wrote it may release the lease. It names the process for
+// operators, "<host>/<pid>/<16 random hex digits>" (see the holder
+// package), and is at most 61 bytes long.
+func NewHolder() string { return holder.New() }
 
 // TTL returns the time to live of the leases of a store whose LeaseTTL
 // is ttl: oauthrt.DefaultLeaseTTL when ttl is zero or negative, ttl
