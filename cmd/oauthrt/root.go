@@ -87,5 +87,11 @@ encrypts them.
 
 // commands returns the subcommands, each built in a file of its own.
 func (a *app) commands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		a.exportCommand(),
+		a.importCommand(),
+		a.migrateCommand(),
+		a.rekeyCommand(),
+		a.keysCommand(),
+	}
 }
