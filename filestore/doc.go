@@ -62,6 +62,8 @@
 // page reads the whole file, which suits the number of grants a file
 // holds. Delete removes a key's token and grant state in one write under
 // the lock, and leaves the epochs of its leases, which go on growing.
+// Store is an [oauthrt.Inspector] too: a page of Inspect reads the token
+// file and the epochs file once, and the lease file of each of its keys.
 //
 // Store also implements [oauthrt.LeaseLocker]. The refresh lease of a key
 // is an exclusive OS file lock (flock(2) on Unix, LockFileEx on Windows)
@@ -69,9 +71,10 @@
 // releases it when the holder's process exits, however it exits: a
 // command killed in the middle of a refresh, or one that exited and that
 // its parent has not reaped yet (a zombie), does not hold up the next
-// one. No process id is recorded or checked, so processes in different
-// PID namespaces (containers) sharing the volume on one host exclude
-// each other correctly. The lock belongs to the open file, so two
+// one. No process id is checked (the lease file names its holder's host
+// and PID for operators only), so processes in different PID namespaces
+// (containers) sharing the volume on one host exclude each other
+// correctly. The lock belongs to the open file, so two
 // goroutines of one process exclude each other too.
 //
 // The TTL is kept in the lease file. The holder writes there the time at
@@ -192,15 +195,22 @@
 // The lease files are in the directory Path + ".leases" (mode 0700), one
 // per key, named by the hex SHA-256 of the key's bytes (mode 0600): any
 // key names a file of a fixed, portable name. A held lease's file holds
-// one line of fixed length, rewritten in place on every renewal: the
-// time at which the lease lapses, in nanoseconds since the Unix epoch,
-// and the CRC-32 (IEEE, in hex) of what comes before it:
+// one line, of a fixed length for each holding, rewritten in place on
+// every renewal: the time at which the lease lapses, in nanoseconds since
+// the Unix epoch, the holder's id (the host and PID of its process and a
+// random part, which tell an operator who holds the lease), and the
+// CRC-32 (IEEE, in hex) of what comes before it:
 //
-//	until 01767225600000000000 b1392fae
+//	until 01767225600000000000 worker-7/4121/9f3c5e0a1b2d4c6e 5ec4e967
 //
-// A file whose contents are not such a line (a read that met a rewrite
-// half done, a file damaged by hand) lapses only once it has not been
-// written for the taker's LeaseTTL. An empty file never lapses: the
+// The holder empties the file as it lets the lease go, so a file left in
+// place shows no lease. A line without the holder's id, as the release
+// before this one wrote, reads as well. A file whose contents are not
+// such a line (a read that met a rewrite half done, a file damaged by
+// hand) lapses only once it has not been written for the taker's
+// LeaseTTL: the release before this one reads only lines without an id,
+// so its processes take a lease of this one's over only once its holder
+// has not renewed it for their LeaseTTL. An empty file never lapses: the
 // previous release of this package locks empty files and keeps its TTL
 // itself, so its processes and this one's still exclude each other's
 // refreshes, but a stopped process of that release still holds its lease
@@ -270,9 +280,9 @@
 // and lets go of the lease file under one holding of it.
 //
 // Leases work as with Path, each on the key's file in leases, with two
-// differences. A released lease's file stays in place, as on Windows,
-// for the key's next lease, rather than being created and removed for
-// each one in the directory that every key's leases share; the key's
+// differences. A released lease's file stays in place, emptied, as on
+// Windows, for the key's next lease, rather than being created and
+// removed for each one in the directory that every key's leases share; the key's
 // first record creates it, empty, so that not even the key's first
 // refresh waits for its creation. And the epoch of the key's last
 // lease is in its lock file, which is never removed (it is created once

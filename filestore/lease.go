@@ -83,7 +83,7 @@ func (s *Store) leaseOf(key string, check bool) (*fileLease, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.ttl = ttl
+	h.ttl, h.holder = ttl, lease.NewHolder()
 	return h, nil
 }
 
@@ -142,7 +142,7 @@ func (h *fileLease) try(ctx context.Context) (bool, error) {
 	// record left by an earlier holder whose file was not removed says
 	// that lease lapsed. A taker that replaces the file meanwhile is
 	// found out below.
-	if err := writeRecord(f, wallNow().Add(h.ttl)); err != nil {
+	if _, err := writeRecord(f, wallNow().Add(h.ttl), h.holder); err != nil {
 		unlockFile(f)
 		f.Close()
 		return false, err
@@ -233,12 +233,13 @@ func (h *fileLease) claim(f, lf *os.File) (bool, error) {
 		return false, err
 	}
 	h.until = wallNow().Add(h.ttl)
-	if err := writeRecord(f, h.until); err != nil {
+	n, err := writeRecord(f, h.until, h.holder)
+	if err != nil {
 		h.unlockHeld()
 		return false, err
 	}
 	// A file that was left with other contents is cut to the record.
-	if err := f.Truncate(int64(recordLen)); err != nil {
+	if err := f.Truncate(int64(n)); err != nil {
 		h.unlockHeld()
 		return false, fmt.Errorf("oauthrt: filestore: writing the lease file: %w", err)
 	}
@@ -330,10 +331,13 @@ type fileLease struct {
 	// which spares each lease the creation and the removal of a file in
 	// a directory that every key's leases share. (The key's first
 	// record creates it: see placeLeaseFile.)
-	keep  bool
-	epoch uint64
-	ttl   time.Duration
-	timer *time.Timer
+	keep bool
+	// holder is the id that the lease file's record names the holder
+	// with, for operators (see Inspect).
+	holder string
+	epoch  uint64
+	ttl    time.Duration
+	timer  *time.Timer
 
 	mu    sync.Mutex
 	f     *os.File  // nil once the lock is released
@@ -390,7 +394,7 @@ func (h *fileLease) renew(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	until := now.Add(h.ttl)
-	if err := writeRecord(h.f, until); err != nil {
+	if _, err := writeRecord(h.f, until, h.holder); err != nil {
 		return false, err
 	}
 	h.until = until
@@ -412,9 +416,7 @@ func (h *fileLease) release(ctx context.Context) {
 // as it is.
 func (h *fileLease) unlock(ctx context.Context) {
 	if h.keep {
-		unlockFile(h.f)
-		h.f.Close()
-		h.f = nil
+		h.drop()
 		return
 	}
 	if unlock, err := lockFile(ctx, h.lock, h.lockWhat); err == nil {
@@ -422,9 +424,7 @@ func (h *fileLease) unlock(ctx context.Context) {
 		h.unlockHeld()
 		return
 	}
-	unlockFile(h.f)
-	h.f.Close()
-	h.f = nil
+	h.drop()
 }
 
 // unlockHeld releases the lock; h.mu and h.lock are held. Unless h.keep
@@ -439,6 +439,15 @@ func (h *fileLease) unlockHeld() {
 	if !h.keep && sameFile(h.f, h.path) {
 		removeLocked(h.path)
 	}
+	h.drop()
+}
+
+// drop empties the lease file, so that one left in place (by the layout
+// of Dir, on Windows, after a failed removal) shows no lease, and
+// releases its lock; h.mu is held. The file is still locked: only its
+// holder writes it. An empty file that is not locked is free to take.
+func (h *fileLease) drop() {
+	_ = h.f.Truncate(0) // on failure, the record lapses at its deadline
 	unlockFile(h.f)
 	h.f.Close()
 	h.f = nil

@@ -22,8 +22,8 @@ import (
 
 // Store is an [oauthrt.TokenStore], [oauthrt.LeaseLocker],
 // [oauthrt.Committer], [oauthrt.GrantStateStore], [oauthrt.KeyLister],
-// [oauthrt.GrantStateLister], [oauthrt.Deleter], [oauthrt.SnapshotLoader]
-// and [oauthrt.LeaseLoader] on files, whose leases are
+// [oauthrt.GrantStateLister], [oauthrt.Deleter], [oauthrt.SnapshotLoader],
+// [oauthrt.LeaseLoader] and [oauthrt.Inspector] on files, whose leases are
 // [oauthrt.FencedLease]s and [oauthrt.CommitReleaser]s: one JSON file
 // (Path), or a directory with one record file per key (Dir). It is safe
 // for concurrent use by goroutines and by processes on one host. See the

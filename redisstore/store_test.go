@@ -248,8 +248,8 @@ func TestKeyLayout(t *testing.T) {
 	if ttl <= 0 || ttl > s.LeaseTTL {
 		t.Errorf("PTTL %q = %v while held, want in (0, %v]", leaseKey, ttl, s.LeaseTTL)
 	}
-	if v := c.Get(ctx, leaseKey).Val(); !regexp.MustCompile(`^[0-9a-f]{32}:1$`).MatchString(v) {
-		t.Errorf("GET %q = %q while held, want a holder id, ':' and the epoch 1", leaseKey, v)
+	if v := c.Get(ctx, leaseKey).Val(); !regexp.MustCompile(`^[A-Za-z0-9.-]{1,24}/[0-9]+/[0-9a-f]{16}:1$`).MatchString(v) {
+		t.Errorf("GET %q = %q while held, want a holder id (host/pid/random), ':' and the epoch 1", leaseKey, v)
 	}
 	epochKey := find(tagged("epoch:"))
 	if got := c.Get(ctx, epochKey).Val(); got != "1" {
