@@ -17,7 +17,7 @@ import (
 // nothing; a key holding another token is a conflict, left alone unless
 // --overwrite.
 func TestExportImport(t *testing.T) {
-	bs, dsts := onlyInspectable(t, backends(t)), onlyInspectable(t, backends(t))
+	bs, dsts := backends(t), backends(t)
 	keys := newKeys(t, "store", "file")
 	storeKeys, fileKeys := keys.file(t, "store"), keys.file(t, "file")
 	for i, src := range bs {
@@ -100,7 +100,7 @@ func summary(t testing.TB, stdout string) map[string]int {
 func TestExportResume(t *testing.T) {
 	keys := newKeys(t, "file")
 	fileKeys := keys.file(t, "file")
-	for _, b := range onlyInspectable(t, backends(t)) {
+	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			s := openedWith(t, b, nil)
 			toks := seedGrants(t, s, "k", 31)
@@ -143,7 +143,7 @@ func TestExportResume(t *testing.T) {
 				t.Errorf("export --resume: stdout %q, stderr %q; want it to resume after the records of 3 pages", r.stdout, r.stderr)
 			}
 
-			d := onlyInspectable(t, backends(t))[0]
+			d := backends(t)[0]
 			mustRun(t, nil, "import", "--store", d.url, "--in", out, "--file-keys-file", fileKeys)
 			sameContents(t, "a store imported from a resumed export", want, contents(t, openedWith(t, d, nil)))
 
@@ -160,7 +160,7 @@ func TestExportResume(t *testing.T) {
 func TestImportRefuses(t *testing.T) {
 	keys := newKeys(t, "file", "other")
 	fileKeys := keys.file(t, "file")
-	src := onlyInspectable(t, backends(t))[0]
+	src := backends(t)[0]
 	toks := seedGrants(t, openedWith(t, src, nil), "k", 9)
 	out := filepath.Join(t.TempDir(), "grants.export")
 	mustRun(t, nil, "export", "--store", src.url, "--out", out, "--file-keys-file", fileKeys, "--page", "4")
@@ -182,7 +182,7 @@ func TestImportRefuses(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "plain.export")
 	mustRun(t, nil, "export", "--store", src.url, "--out", plain, "--plaintext")
 
-	for _, b := range onlyInspectable(t, backends(t)) {
+	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			d := openedWith(t, b, nil)
 			seedGrants(t, d, "k", 4) // some of the same keys, holding other tokens

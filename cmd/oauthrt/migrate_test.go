@@ -10,7 +10,7 @@ import (
 // once, from one keyring to another; run again, it writes nothing. With
 // the wrong source key it writes nothing and fails.
 func TestMigrate(t *testing.T) {
-	bs, dsts := onlyInspectable(t, backends(t)), onlyInspectable(t, backends(t))
+	bs, dsts := backends(t), backends(t)
 	keys := newKeys(t, "from", "to", "wrong")
 	fromKeys, toKeys := keys.file(t, "from"), keys.file(t, "to")
 	for i, src := range bs {

@@ -123,7 +123,7 @@ func TestRekeyDuringFleet(t *testing.T) {
 	)
 	keys := newKeys(t, "new", "old")
 	both := keys.file(t, "new", "old")
-	for _, b := range onlyInspectable(t, backends(t)) {
+	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			srv := newRotatingServer()
@@ -266,7 +266,7 @@ func TestRekeyDuringFleet(t *testing.T) {
 // states of the records rewritten are kept.
 func TestRekeyUnreadable(t *testing.T) {
 	keys := newKeys(t, "new", "old", "lost")
-	for _, b := range onlyInspectable(t, backends(t)) {
+	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			seedGrants(t, openedWith(t, b, keys.ring(t, "old")), "a", 4)
 			seedGrants(t, openedWith(t, b, keys.ring(t, "lost")), "b", 1)
