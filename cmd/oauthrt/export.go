@@ -52,8 +52,9 @@ not exported. FILE is sealed with its own keyring (--file-keys-file or
 mode 0600. An unencrypted FILE takes --plaintext.
 
 A store in use goes on refreshing while it is exported: a token that
-rotates after its record was written is stale in FILE. Export a store
-whose services are stopped, or use migrate.
+rotates after its record was written is stale in FILE, and its refresh
+token dead wherever FILE is imported. Stop the services of the store
+before an export meant to move them.
 
 Export is resumable: it writes a checkpoint after each page of records,
 and export --out FILE --resume keeps FILE up to its last checkpoint and

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/oauthrt/oauthrt"
 	"golang.org/x/oauth2"
 )
 
@@ -18,8 +20,8 @@ import (
 // --overwrite.
 func TestExportImport(t *testing.T) {
 	bs, dsts := backends(t), backends(t)
-	keys := newKeys(t, "store", "file")
-	storeKeys, fileKeys := keys.file(t, "store"), keys.file(t, "file")
+	keys := newKeys(t, "store", "file", "dest")
+	storeKeys, fileKeys, destKeys := keys.file(t, "store"), keys.file(t, "file"), keys.file(t, "dest")
 	for i, src := range bs {
 		dst := dsts[(i+1)%len(dsts)]
 		t.Run(src.name+"→"+dst.name, func(t *testing.T) {
@@ -43,8 +45,16 @@ func TestExportImport(t *testing.T) {
 				}
 			}
 
-			d := openedWith(t, dst, nil)
+			d := openedWith(t, dst, keys.ring(t, "dest"))
 			imp := []string{"import", "--store", dst.url, "--in", out, "--file-keys-file", fileKeys, "--json"}
+			r = cli(t, nil, imp...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, "in the clear") {
+				t.Errorf("import of an encrypted file into a store without a keyring: exit %d, stderr %q; want exit 2, refusing to store the grants in the clear", r.code, r.stderr)
+			}
+			if n := len(contents(t, d)); n != 0 {
+				t.Fatalf("a refused import wrote %d keys", n)
+			}
+			imp = append(imp, "--keys-file", destKeys)
 			r = mustCLI(t, nil, imp...)
 			noSecrets(t, r, toks)
 			sameContents(t, "the destination after the import", want, contents(t, d))
@@ -58,8 +68,23 @@ func TestExportImport(t *testing.T) {
 			}
 			sameContents(t, "the destination after a second import", want, contents(t, d))
 
-			// A key given another token meanwhile is a conflict.
+			// A key holding the same token is given the file's grant
+			// state: one healthy in the file, one dead.
 			ctx := context.Background()
+			gs := d.TokenStore.(oauthrt.GrantStateStore)
+			if err := gs.SaveGrantState(ctx, "acct/000", oauthrt.GrantState{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := gs.SaveGrantState(ctx, "acct/004", oauthrt.GrantState{Failures: 1, NextAttempt: time.Now().Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			r = mustCLI(t, nil, imp...)
+			if got := summary(t, r.stdout); got["written"] != 0 || got["unchanged"] != 23 {
+				t.Errorf("the import over changed grant states reported %v; want 23 unchanged", got)
+			}
+			sameContents(t, "the destination after an import over changed grant states", want, contents(t, d))
+
+			// A key given another token meanwhile is a conflict.
 			other := &oauth2.Token{AccessToken: secret(t, "at"), RefreshToken: secret(t, "rt")}
 			if err := d.Save(ctx, "acct/005", other); err != nil {
 				t.Fatal(err)
@@ -144,7 +169,7 @@ func TestExportResume(t *testing.T) {
 			}
 
 			d := backends(t)[0]
-			mustRun(t, nil, "import", "--store", d.url, "--in", out, "--file-keys-file", fileKeys)
+			mustRun(t, nil, "import", "--store", d.url, "--in", out, "--file-keys-file", fileKeys, "--store-plaintext")
 			sameContents(t, "a store imported from a resumed export", want, contents(t, openedWith(t, d, nil)))
 
 			r = mustCLI(t, nil, append(args, "--resume")...)
@@ -205,7 +230,7 @@ func TestImportRefuses(t *testing.T) {
 				if err := os.WriteFile(p, c.file, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				args := []string{"import", "--store", b.url, "--in", p, "--overwrite"}
+				args := []string{"import", "--store", b.url, "--in", p, "--overwrite", "--store-plaintext"}
 				if c.keys != "" {
 					args = append(args, "--file-keys-file", c.keys)
 				}

@@ -14,6 +14,10 @@ const importHelp = `Import writes the grants of an export file (see oauthrt help
 into the store: each key's token, with its extra fields, and its grant
 state.
 
+An encrypted file is imported into a store with a keyring (--keys-file
+or --keys-env), unless --store-plaintext lets the store hold its grants
+in the clear.
+
 It reads and checks the whole file first: a wrong file key, a damaged
 line or a file cut short stops it with exit code 1 before anything is
 written. Then each key is written under its lease, as a refresh writes
@@ -36,9 +40,10 @@ Output: a summary line on stdout; with --json
 
 func (a *app) importCommand() *cobra.Command {
 	var (
-		in        string
-		overwrite bool
-		keys      fileKeyFlags
+		in             string
+		overwrite      bool
+		storePlaintext bool
+		keys           fileKeyFlags
 	)
 	c := &cobra.Command{
 		Use:   "import --in FILE",
@@ -71,12 +76,15 @@ func (a *app) importCommand() *cobra.Command {
 				}
 				return sc, err
 			}
-			_, err = scan(func(seq int64, g grant) error {
+			sc, err := scan(func(seq int64, g grant) error {
 				last[g.key] = seq
 				return nil
 			})
 			if err != nil {
 				return nothingWritten(err)
+			}
+			if sc.hdr.Sealed && a.keysFile == "" && a.keysEnv == "" && !storePlaintext {
+				return usagef("the store has no keyring: the grants, encrypted in %s, would be stored in the clear; give --keys-file or --keys-env, or --store-plaintext", in)
 			}
 
 			s, err := a.open(ctx)
@@ -103,6 +111,7 @@ func (a *app) importCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&in, "in", "", "the export `FILE` to read")
 	c.Flags().BoolVar(&overwrite, "overwrite", false, "give a key that holds another token the file's")
+	c.Flags().BoolVar(&storePlaintext, "store-plaintext", false, "let a store without a keyring hold the grants of an encrypted file in the clear")
 	keys.add(c)
 	return c
 }

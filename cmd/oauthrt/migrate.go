@@ -14,7 +14,9 @@ response, and its grant state; not its lease. --store is not used.
 
 The stores may use different keyrings: --from-keys-file or
 --from-keys-env opens the source, --to-keys-file or --to-keys-env seals
-in the destination (its first key).
+in the destination (its first key). Grants of an encrypted source go
+into a destination with a keyring, unless --to-plaintext lets it hold
+them in the clear.
 
 It reads every record of the source first: one that does not decode (a
 wrong key, a damaged value) stops it with exit code 1 before anything is
@@ -43,6 +45,7 @@ func (a *app) migrateCommand() *cobra.Command {
 		prefix                    string
 		page                      int
 		overwrite, skipUnreadable bool
+		toPlaintext               bool
 	)
 	c := &cobra.Command{
 		Use:   "migrate --from URL --to URL",
@@ -66,6 +69,9 @@ func (a *app) migrateCommand() *cobra.Command {
 			toRing, err := namedRing(toKeysFile, toKeysEnv, "--to-keys-file", "--to-keys-env")
 			if err != nil {
 				return err
+			}
+			if fromRing != nil && toRing == nil && !toPlaintext {
+				return usagef("--to has no keyring: the grants, encrypted in --from, would be stored in the clear; give --to-keys-file or --to-keys-env, or --to-plaintext")
 			}
 			src, err := openStore(ctx, from, aeadOf(fromRing))
 			if err != nil {
@@ -144,6 +150,7 @@ func (a *app) migrateCommand() *cobra.Command {
 	f.StringVar(&prefix, "prefix", "", "copy only the keys that start with `P`")
 	f.IntVar(&page, "page", defaultPage, "records per page of the store walk")
 	f.BoolVar(&overwrite, "overwrite", false, "give a key that holds another token the source's")
+	f.BoolVar(&toPlaintext, "to-plaintext", false, "let a --to store without a keyring hold the grants of an encrypted --from in the clear")
 	f.BoolVar(&skipUnreadable, "skip-unreadable", false, "leave out the records that do not decode, rather than fail")
 	return c
 }

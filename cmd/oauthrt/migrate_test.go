@@ -32,6 +32,10 @@ func TestMigrate(t *testing.T) {
 			}
 
 			args = append(args, "--from-keys-file", fromKeys)
+			clearDst := []string{"migrate", "--from", src.url, "--to", dst.url, "--from-keys-file", fromKeys}
+			if r := cli(t, nil, clearDst...); r.code != exitUsage || !strings.Contains(r.stderr, "--to-plaintext") {
+				t.Errorf("migrate of an encrypted store into one without a keyring: exit %d, stderr %q; want exit 2 and a word on --to-plaintext", r.code, r.stderr)
+			}
 			r = mustCLI(t, nil, args...)
 			noSecrets(t, r, toks)
 			if got := summary(t, r.stdout); got["written"] != 17 {
