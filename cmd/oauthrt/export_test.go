@@ -25,7 +25,7 @@ func TestExportImport(t *testing.T) {
 	for i, src := range bs {
 		dst := dsts[(i+1)%len(dsts)]
 		t.Run(src.name+"→"+dst.name, func(t *testing.T) {
-			s := openedWith(t, src, keys.ring(t, "store"))
+			s := openedSealed(t, src, keys.ring(t, "store"))
 			toks := seedGrants(t, s, "acct/", 23)
 			want := contents(t, s)
 			out := filepath.Join(t.TempDir(), "grants.export")
@@ -45,7 +45,7 @@ func TestExportImport(t *testing.T) {
 				}
 			}
 
-			d := openedWith(t, dst, keys.ring(t, "dest"))
+			d := openedSealed(t, dst, keys.ring(t, "dest"))
 			imp := []string{"import", "--store", dst.url, "--in", out, "--file-keys-file", fileKeys, "--json"}
 			r = cli(t, nil, imp...)
 			if r.code != exitUsage || !strings.Contains(r.stderr, "in the clear") {
@@ -127,7 +127,7 @@ func TestExportResume(t *testing.T) {
 	fileKeys := keys.file(t, "file")
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			s := openedWith(t, b, nil)
+			s := openedSealed(t, b, nil)
 			toks := seedGrants(t, s, "k", 31)
 			want := contents(t, s)
 			out := filepath.Join(t.TempDir(), "grants.export")
@@ -170,7 +170,7 @@ func TestExportResume(t *testing.T) {
 
 			d := backends(t)[0]
 			mustRun(t, nil, "import", "--store", d.url, "--in", out, "--file-keys-file", fileKeys, "--store-plaintext")
-			sameContents(t, "a store imported from a resumed export", want, contents(t, openedWith(t, d, nil)))
+			sameContents(t, "a store imported from a resumed export", want, contents(t, openedSealed(t, d, nil)))
 
 			r = mustCLI(t, nil, append(args, "--resume")...)
 			if !strings.Contains(r.stdout, "complete") {
@@ -186,7 +186,7 @@ func TestImportRefuses(t *testing.T) {
 	keys := newKeys(t, "file", "other")
 	fileKeys := keys.file(t, "file")
 	src := backends(t)[0]
-	toks := seedGrants(t, openedWith(t, src, nil), "k", 9)
+	toks := seedGrants(t, openedSealed(t, src, nil), "k", 9)
 	out := filepath.Join(t.TempDir(), "grants.export")
 	mustRun(t, nil, "export", "--store", src.url, "--out", out, "--file-keys-file", fileKeys, "--page", "4")
 	good, err := os.ReadFile(out)
@@ -209,7 +209,7 @@ func TestImportRefuses(t *testing.T) {
 
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			d := openedWith(t, b, nil)
+			d := openedSealed(t, b, nil)
 			seedGrants(t, d, "k", 4) // some of the same keys, holding other tokens
 			before := contents(t, d)
 			for _, c := range []struct {
@@ -266,8 +266,8 @@ func TestExportUnreadable(t *testing.T) {
 	keys := newKeys(t, "store", "stranger", "file")
 	fileKeys := keys.file(t, "file")
 	b := backends(t)[2] // sqlite
-	seedGrants(t, openedWith(t, b, keys.ring(t, "store")), "a", 6)
-	seedGrants(t, openedWith(t, b, keys.ring(t, "stranger")), "b", 1)
+	seedGrants(t, openedSealed(t, b, keys.ring(t, "store")), "a", 6)
+	seedGrants(t, openedSealed(t, b, keys.ring(t, "stranger")), "b", 1)
 	out := filepath.Join(t.TempDir(), "grants.export")
 	args := []string{"export", "--store", b.url, "--keys-file", keys.file(t, "store"), "--out", out}
 

@@ -117,8 +117,8 @@ type exportMark struct {
 	Skipped int    `json:"skipped"`
 }
 
-// grant is one record of the file, decoded.
-type grant struct {
+// movedGrant is one record of the file, decoded.
+type movedGrant struct {
 	key   string
 	tok   *oauth2.Token
 	state oauthrt.GrantState
@@ -248,7 +248,7 @@ func (e *errExportFile) Error() string { return e.msg }
 // its newline is an error unless partialOK (export --resume: a line cut
 // by a crash), and then it is left out. plainOK allows a file in the
 // clear.
-func scanExport(r io.Reader, path string, ring *keyring.Ring, plainOK, partialOK bool, each func(seq int64, g grant) error) (*exportScan, error) {
+func scanExport(r io.Reader, path string, ring *keyring.Ring, plainOK, partialOK bool, each func(seq int64, g movedGrant) error) (*exportScan, error) {
 	bad := func(format string, args ...any) error {
 		return &errExportFile{path + ": " + fmt.Sprintf(format, args...)}
 	}
@@ -365,14 +365,14 @@ func scanExport(r io.Reader, path string, ring *keyring.Ring, plainOK, partialOK
 }
 
 // decodeRecord decodes a record line's payload.
-func decodeRecord(payload []byte) (grant, error) {
+func decodeRecord(payload []byte) (movedGrant, error) {
 	var r exportRecord
 	if err := json.Unmarshal(payload, &r); err != nil {
-		return grant{}, errors.New("the record does not decode")
+		return movedGrant{}, errors.New("the record does not decode")
 	}
 	tok, err := tokencodec.Decode(bytes.Clone(r.Token), nil, r.Key)
 	if err != nil {
-		return grant{}, fmt.Errorf("the token of key %s does not decode: %w", strconv.Quote(r.Key), err)
+		return movedGrant{}, fmt.Errorf("the token of key %s does not decode: %w", strconv.Quote(r.Key), err)
 	}
-	return grant{key: r.Key, tok: tok, state: r.State.state()}, nil
+	return movedGrant{key: r.Key, tok: tok, state: r.State.state()}, nil
 }

@@ -64,7 +64,7 @@ func (a *app) importCommand() *cobra.Command {
 			// Check the whole file, and find the last record of each key
 			// (a walk may have met a key twice).
 			last := make(map[string]int64)
-			scan := func(each func(seq int64, g grant) error) (*exportScan, error) {
+			scan := func(each func(seq int64, g movedGrant) error) (*exportScan, error) {
 				f, err := os.Open(in)
 				if err != nil {
 					return nil, usageError{err}
@@ -76,7 +76,7 @@ func (a *app) importCommand() *cobra.Command {
 				}
 				return sc, err
 			}
-			sc, err := scan(func(seq int64, g grant) error {
+			sc, err := scan(func(seq int64, g movedGrant) error {
 				last[g.key] = seq
 				return nil
 			})
@@ -98,7 +98,7 @@ func (a *app) importCommand() *cobra.Command {
 			}
 			w.overwrite = overwrite
 			run := newWriteRun(a, w, "imported", len(last))
-			if _, err := scan(func(seq int64, g grant) error {
+			if _, err := scan(func(seq int64, g movedGrant) error {
 				if last[g.key] == seq {
 					run.put(ctx, g)
 				}
@@ -133,17 +133,17 @@ type writeRun struct {
 	w    *writer
 	p    *progress
 	t    tally
-	busy map[string]grant // the keys whose lease was busy, to try again
+	busy map[string]movedGrant // the keys whose lease was busy, to try again
 	// busyKeys keeps them in order.
 	busyKeys []string
 }
 
 func newWriteRun(a *app, w *writer, verb string, total int) *writeRun {
-	return &writeRun{a: a, w: w, p: a.newProgress(verb, total), busy: make(map[string]grant)}
+	return &writeRun{a: a, w: w, p: a.newProgress(verb, total), busy: make(map[string]movedGrant)}
 }
 
 // put writes g, or puts it aside when its lease is busy.
-func (r *writeRun) put(ctx context.Context, g grant) {
+func (r *writeRun) put(ctx context.Context, g movedGrant) {
 	o, err := r.w.put(ctx, g.key, g.tok, g.state, firstLeaseWait)
 	if errors.Is(err, errBusy) {
 		if _, ok := r.busy[g.key]; !ok {

@@ -13,10 +13,10 @@ func TestKeysCounts(t *testing.T) {
 	keys := newKeys(t, "2026-06", "2026-01", "2025-06", "lost")
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			seedGrants(t, openedWith(t, b, keys.ring(t, "2026-01")), "old/", 5)
-			seedGrants(t, openedWith(t, b, keys.ring(t, "2026-06", "2026-01")), "new/", 3)
-			seedGrants(t, openedWith(t, b, keys.ring(t, "lost")), "lost/", 1)
-			seedGrants(t, openedWith(t, b, nil), "clear/", 2)
+			seedGrants(t, openedSealed(t, b, keys.ring(t, "2026-01")), "old/", 5)
+			seedGrants(t, openedSealed(t, b, keys.ring(t, "2026-06", "2026-01")), "new/", 3)
+			seedGrants(t, openedSealed(t, b, keys.ring(t, "lost")), "lost/", 1)
+			seedGrants(t, openedSealed(t, b, nil), "clear/", 2)
 			ring := keys.file(t, "2026-06", "2026-01", "2025-06")
 
 			out := mustRun(t, nil, "keys", "--store", b.url, "--keys-file", ring)

@@ -95,7 +95,7 @@ func (a *app) migrateCommand() *cobra.Command {
 
 			// Read everything first: a wrong key writes nothing.
 			total, bad := 0, 0
-			err = walk(ctx, ins, prefix, page, func(r oauthrt.Record) error {
+			err = walkRecords(ctx, ins, prefix, page, func(r oauthrt.Record) error {
 				total++
 				if r.Err != nil {
 					bad++
@@ -114,14 +114,14 @@ func (a *app) migrateCommand() *cobra.Command {
 
 			run := newWriteRun(a, w, "migrated", total-bad)
 			skipped := 0
-			err = walk(ctx, ins, prefix, page, func(r oauthrt.Record) error {
+			err = walkRecords(ctx, ins, prefix, page, func(r oauthrt.Record) error {
 				if r.Err != nil {
 					// Named whether or not it was met in the first walk.
 					fmt.Fprintf(a.stderr, "oauthrt: leaving out key %q: %v\n", r.Key, r.Err)
 					skipped++
 					return nil
 				}
-				run.put(ctx, grant{key: r.Key, tok: r.Token, state: r.State})
+				run.put(ctx, movedGrant{key: r.Key, tok: r.Token, state: r.State})
 				return ctx.Err()
 			})
 			if err != nil {
@@ -165,10 +165,10 @@ func (a *app) printSkipped(n int) {
 	fmt.Fprintf(a.stdout, "%d unreadable records left out\n", n)
 }
 
-// walk calls each with every record of ins whose key starts with
+// walkRecords calls each with every record of ins whose key starts with
 // prefix, a page of limit at a time, until each returns an error. A key
 // the walk meets again (Redis' SCAN may) is passed once.
-func walk(ctx context.Context, ins oauthrt.Inspector, prefix string, limit int, each func(oauthrt.Record) error) error {
+func walkRecords(ctx context.Context, ins oauthrt.Inspector, prefix string, limit int, each func(oauthrt.Record) error) error {
 	cursor := ""
 	seen := make(map[string]bool)
 	for {

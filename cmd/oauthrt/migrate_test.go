@@ -16,10 +16,10 @@ func TestMigrate(t *testing.T) {
 	for i, src := range bs {
 		dst := dsts[(i+1)%len(dsts)]
 		t.Run(src.name+"→"+dst.name, func(t *testing.T) {
-			s := openedWith(t, src, keys.ring(t, "from"))
+			s := openedSealed(t, src, keys.ring(t, "from"))
 			toks := seedGrants(t, s, "tenant/", 17)
 			want := contents(t, s)
-			d := openedWith(t, dst, keys.ring(t, "to"))
+			d := openedSealed(t, dst, keys.ring(t, "to"))
 			args := []string{"migrate", "--from", src.url, "--to", dst.url, "--to-keys-file", toKeys, "--page", "6", "--json"}
 
 			r := cli(t, nil, append(args, "--from-keys-file", keys.file(t, "wrong"))...)

@@ -86,9 +86,9 @@ func (ks keySource) file(t testing.TB, ids ...string) string {
 	return p
 }
 
-// openedWith opens b's store in the test's process with aead (nil: in
+// openedSealed opens b's store in the test's process with aead (nil: in
 // the clear); it is closed when the test ends.
-func openedWith(t testing.TB, b backend, aead cipher.AEAD) *store {
+func openedSealed(t testing.TB, b backend, aead cipher.AEAD) *store {
 	t.Helper()
 	s, err := openStore(context.Background(), b.url, aead)
 	if err != nil {
@@ -177,7 +177,7 @@ func readable(t testing.TB, s *store) map[string]held {
 func read(t testing.TB, s *store, skipUnreadable bool) map[string]held {
 	t.Helper()
 	got := map[string]held{}
-	err := walk(context.Background(), s.TokenStore.(oauthrt.Inspector), "", 100, func(r oauthrt.Record) error {
+	err := walkRecords(context.Background(), s.TokenStore.(oauthrt.Inspector), "", 100, func(r oauthrt.Record) error {
 		if r.Err != nil && skipUnreadable {
 			return nil
 		}

@@ -97,7 +97,7 @@ func (a *app) rekeyCommand() *cobra.Command {
 				}
 				t.add(o)
 			}
-			err = walk(ctx, ins, prefix, page, func(r oauthrt.Record) error {
+			err = walkRecords(ctx, ins, prefix, page, func(r oauthrt.Record) error {
 				records++
 				switch {
 				case !r.Sealed:

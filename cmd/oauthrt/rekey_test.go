@@ -140,7 +140,7 @@ func TestRekeyDuringFleet(t *testing.T) {
 			// second on, so that the fleet's refreshes go on while rekey
 			// runs; the idle grants, which no request uses, only rekey
 			// rewrites.
-			seed := openedWith(t, b, keys.ring(t, "old"))
+			seed := openedSealed(t, b, keys.ring(t, "old"))
 			names := make([]string, grants)
 			base := time.Now().Add(time.Second)
 			for i := range grants + idle {
@@ -171,7 +171,7 @@ func TestRekeyDuringFleet(t *testing.T) {
 			)
 			for i := range transports {
 				tr := &oauthrt.Transport{
-					Store:        openedWith(t, b, keys.ring(t, "new", "old")).TokenStore,
+					Store:        openedSealed(t, b, keys.ring(t, "new", "old")).TokenStore,
 					Refresher:    &generic.Refresher{TokenURL: tokenURL.URL, ClientID: "fleet"},
 					Leeway:       300 * time.Millisecond,
 					RefreshAhead: -1,
@@ -237,7 +237,7 @@ func TestRekeyDuringFleet(t *testing.T) {
 
 			// Every grant holds its live refresh token, and reads with the
 			// new key alone.
-			newOnly := openedWith(t, b, keys.ring(t, "new"))
+			newOnly := openedSealed(t, b, keys.ring(t, "new"))
 			for k := range srv.live {
 				tok, err := newOnly.Load(ctx, k)
 				if err != nil {
@@ -268,12 +268,12 @@ func TestRekeyUnreadable(t *testing.T) {
 	keys := newKeys(t, "new", "old", "lost")
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			seedGrants(t, openedWith(t, b, keys.ring(t, "old")), "a", 4)
-			seedGrants(t, openedWith(t, b, keys.ring(t, "lost")), "b", 1)
-			seedGrants(t, openedWith(t, b, nil), "c", 1)
-			seedGrants(t, openedWith(t, b, keys.bare(t, "new")), "d", 1)
-			lost := readable(t, openedWith(t, b, keys.ring(t, "lost")))
-			if len(readable(t, openedWith(t, b, keys.bare(t, "new")))) != 1 {
+			seedGrants(t, openedSealed(t, b, keys.ring(t, "old")), "a", 4)
+			seedGrants(t, openedSealed(t, b, keys.ring(t, "lost")), "b", 1)
+			seedGrants(t, openedSealed(t, b, nil), "c", 1)
+			seedGrants(t, openedSealed(t, b, keys.bare(t, "new")), "d", 1)
+			lost := readable(t, openedSealed(t, b, keys.ring(t, "lost")))
+			if len(readable(t, openedSealed(t, b, keys.bare(t, "new")))) != 1 {
 				t.Fatal("the record sealed by the bare AEAD of new does not open with it")
 			}
 			r := cli(t, nil, "rekey", "--store", b.url, "--keys-file", keys.file(t, "new", "old"), "--json")
@@ -284,16 +284,16 @@ func TestRekeyUnreadable(t *testing.T) {
 				t.Errorf("rekey reported %v; want 5 rewritten and 2 unreadable", got)
 			}
 			// The bare AEAD's record now names the ring's key.
-			if n := len(readable(t, openedWith(t, b, keys.bare(t, "new")))); n != 0 {
+			if n := len(readable(t, openedSealed(t, b, keys.bare(t, "new")))); n != 0 {
 				t.Errorf("after rekey, %d records still open with the bare AEAD of new", n)
 			}
 			// The lost key's record is untouched: it still opens with it.
-			after := readable(t, openedWith(t, b, keys.ring(t, "lost")))
+			after := readable(t, openedSealed(t, b, keys.ring(t, "lost")))
 			if _, ok := after["b000"]; !ok || after["b000"] != lost["b000"] {
 				t.Error("rekey changed the record no key of its ring opens")
 			}
 			// The rewritten ones hold their grant states (a000 is dead).
-			newOnly := readable(t, openedWith(t, b, keys.ring(t, "new")))
+			newOnly := readable(t, openedSealed(t, b, keys.ring(t, "new")))
 			if len(newOnly) != 5 {
 				t.Errorf("after rekey, %d records open with the new key alone; want 5", len(newOnly))
 			}
