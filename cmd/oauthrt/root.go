@@ -92,5 +92,10 @@ func (a *app) commands() []*cobra.Command {
 		a.showCommand(),
 		a.refreshCommand(),
 		a.revokeCommand(),
+		a.exportCommand(),
+		a.importCommand(),
+		a.migrateCommand(),
+		a.rekeyCommand(),
+		a.keysCommand(),
 	}
 }
