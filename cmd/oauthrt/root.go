@@ -97,5 +97,6 @@ func (a *app) commands() []*cobra.Command {
 		a.migrateCommand(),
 		a.rekeyCommand(),
 		a.keysCommand(),
+		a.keygenCommand(),
 	}
 }
