@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,9 @@ import (
 const statusHelp = `status lists the grants of a store, a page at a time: for each key, its
 health, since when, its access token's expiry, when it was last refreshed,
 and who holds its refresh lease. It reads the store only, and exits 0
-whatever the grants' health (1 when the store fails).
+whatever the grants' health, 1 when the store fails or when a record it
+lists cannot be read (a wrong keyring, a damaged record): it shows such
+records as unreadable, then says so on stderr.
 
 Columns:
 
@@ -179,7 +182,10 @@ func (a *app) status(c *cobra.Command, f statusFlags) error {
 	sortGrants(gs, f.sortBy, now)
 	keyed := a.keysFile != "" || a.keysEnv != ""
 	if a.jsonOut {
-		return writeStatusJSON(a.stdout, gs, next, p, keyed)
+		if err := writeStatusJSON(a.stdout, gs, next, p, keyed); err != nil {
+			return err
+		}
+		return unreadable(gs, keyed)
 	}
 	if err := writeStatusTable(a.stdout, gs, p, keyed, now); err != nil {
 		return err
@@ -187,7 +193,30 @@ func (a *app) status(c *cobra.Command, f statusFlags) error {
 	if next != "" {
 		fmt.Fprintf(a.stderr, "more: %s\n", nextCommand(c, next))
 	}
-	return nil
+	return unreadable(gs, keyed)
+}
+
+// unreadable returns an error when any of gs is unreadable: status shows
+// such records, and then exits 1, so that a script or a cron job hears of
+// a wrong keyring or a damaged record as it does of a failing store. It
+// counts them by reason; keyed is as for grant.reason.
+func unreadable(gs []grant, keyed bool) error {
+	reasons := map[string]int{}
+	n := 0
+	for _, g := range gs {
+		if g.health() == healthUnreadable {
+			reasons[g.reason(keyed)]++
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(reasons)) {
+		parts = append(parts, fmt.Sprintf("%d %s", reasons[r], r))
+	}
+	return fmt.Errorf("%d of the records listed cannot be read (%s): check the keyring (--keys-file, --keys-env); a damaged record needs its grant authorized again", n, strings.Join(parts, ", "))
 }
 
 // nextCommand returns the command line that shows the page after this

@@ -131,7 +131,7 @@ func TestStatus(t *testing.T) {
 			sec := fc.secrets
 
 			t.Run("table", func(t *testing.T) {
-				out := sec.mustRun(t, fc.env, "status", "--prefix", "g/", "--provider", "atlassian")
+				out := sec.statusRun(t, fc.env, "status", "--prefix", "g/", "--provider", "atlassian")
 				header, rows := tableRows(t, out)
 				if want := []string{"KEY", "HEALTH", "SINCE", "EXPIRES", "REFRESHED", "LEASE", "KEY ID"}; !slices.Equal(header, want) {
 					t.Errorf("header %q, want %q", header, want)
@@ -179,7 +179,7 @@ func TestStatus(t *testing.T) {
 			})
 
 			t.Run("json", func(t *testing.T) {
-				page := statusPage(t, sec.mustRun(t, fc.env, "status", "--all", "--json", "--provider", "atlassian"))
+				page := statusPage(t, sec.statusRun(t, fc.env, "status", "--all", "--json", "--provider", "atlassian"))
 				got := map[string]recordJSON{}
 				for _, r := range page.Records {
 					got[r.Key] = r
@@ -249,7 +249,7 @@ func TestStatus(t *testing.T) {
 						args = append(args, "--state", s)
 					}
 					var keys []string
-					for _, r := range statusPage(t, sec.mustRun(t, fc.env, args...)).Records {
+					for _, r := range statusPage(t, sec.statusRun(t, fc.env, args...)).Records {
 						keys = append(keys, r.Key)
 					}
 					if !slices.Equal(keys, c.want) {
@@ -261,7 +261,7 @@ func TestStatus(t *testing.T) {
 			t.Run("sort", func(t *testing.T) {
 				keys := func(by string) []string {
 					var ks []string
-					for _, r := range statusPage(t, sec.mustRun(t, fc.env, "status", "--prefix", "g/", "--json", "--sort", by)).Records {
+					for _, r := range statusPage(t, sec.statusRun(t, fc.env, "status", "--prefix", "g/", "--json", "--sort", by)).Records {
 						ks = append(ks, r.Key)
 					}
 					return ks
@@ -301,10 +301,8 @@ func TestStatus(t *testing.T) {
 						}
 						// Text, then JSON for the next cursor: both read the same page.
 						r := sec.run(t, fc.env, args...)
-						if r.code != 0 {
-							t.Fatalf("oauthrt %s: exit %d, stderr %s", strings.Join(args, " "), r.code, r.stderr)
-						}
-						page := statusPage(t, sec.mustRun(t, fc.env, append(args, "--json")...))
+						checkStatusExit(t, args, r)
+						page := statusPage(t, sec.statusRun(t, fc.env, append(args, "--json")...))
 						if n, _ := strconv.Atoi(c.limit); len(page.Records) > n {
 							t.Errorf("--limit %s: a page of %d records", c.limit, len(page.Records))
 						}
@@ -335,7 +333,7 @@ func TestStatus(t *testing.T) {
 			})
 
 			t.Run("no key", func(t *testing.T) {
-				page := statusPage(t, sec.mustRun(t, withStore(b), "status", "--all", "--json"))
+				page := statusPage(t, sec.statusRun(t, withStore(b), "status", "--all", "--json"))
 				for _, r := range page.Records {
 					if r.Health != healthUnreadable || r.Reason != "no key" && r.Key != "g/damaged" {
 						t.Errorf("without a keyring, key %s: health %q, reason %q; want unreadable, no key", r.Key, r.Health, r.Reason)
@@ -345,7 +343,7 @@ func TestStatus(t *testing.T) {
 
 			t.Run("wrong keyring", func(t *testing.T) {
 				wrong := newRing(t, "key-c")
-				out := sec.mustRun(t, withStore(b, wrong.env()...), "status", "--prefix", "g/")
+				out := sec.statusRun(t, withStore(b, wrong.env()...), "status", "--prefix", "g/")
 				_, rows := tableRows(t, out)
 				for key := range fc.want {
 					if rows[key][1] != "unreadable (wrong key)" && key != "g/damaged" {
@@ -392,5 +390,28 @@ func TestStatusErrors(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", r.stdout)
 			}
 		})
+	}
+}
+
+// statusRun runs status as secrets.run does, and checks its exit: 1 when
+// it lists an unreadable record, with a message on stderr that counts
+// them, and 0 otherwise; it returns stdout.
+func (s *secrets) statusRun(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	r := s.run(t, env, args...)
+	checkStatusExit(t, args, r)
+	return r.stdout
+}
+
+// checkStatusExit checks the exit of a run of status, as statusRun
+// describes.
+func checkStatusExit(t testing.TB, args []string, r result) {
+	t.Helper()
+	listed := strings.Contains(r.stdout, "unreadable")
+	switch {
+	case listed && (r.code != exitFailed || !strings.Contains(r.stderr, "cannot be read")):
+		t.Fatalf("oauthrt %s listed unreadable records: exit %d, stderr %q; want exit %d and a message counting them", strings.Join(args, " "), r.code, r.stderr, exitFailed)
+	case !listed && r.code != 0:
+		t.Fatalf("oauthrt %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
 }
