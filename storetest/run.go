@@ -88,6 +88,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"InspectLeaseLapse", testInspectLeaseLapse},
 		{"InspectCursor", testInspectCursor},
 		{"Encryption", testEncryption},
+		{"KeyringRotation", testKeyringRotation},
 		{"Corrupt", testCorrupt},
 	}
 	for _, tc := range tests {
