@@ -130,14 +130,6 @@ func (a *app) exportCommand() *cobra.Command {
 	return c
 }
 
-// noArgs refuses positional arguments, as a usage error.
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usagef("%s takes no arguments", cmd.Name())
-	}
-	return nil
-}
-
 // exporter writes one export file.
 type exporter struct {
 	a    *app

@@ -24,12 +24,7 @@ func (a *app) keygenCommand() *cobra.Command {
 		Use:   "keygen ID",
 		Short: "Print a new keyring key",
 		Long:  keygenHelp,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("keygen takes one argument, the new key's ID")
-			}
-			return nil
-		},
+		Args:  oneArg("the new key's ID"),
 		RunE: func(_ *cobra.Command, args []string) error {
 			line, err := keyring.Generate(args[0])
 			if err != nil {

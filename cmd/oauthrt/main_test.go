@@ -164,3 +164,29 @@ func TestNoStore(t *testing.T) {
 		t.Fatalf("status without a store: exit %d, stderr %q; want exit %d and a message naming the missing store", r.code, r.stderr, exitUsage)
 	}
 }
+
+// TestUsageErrors runs the command wrongly: each run exits 2 with a
+// message on stderr that says what was wrong, and prints nothing else.
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"show"}, "show takes one argument, KEY"},
+		{[]string{"show", "a", "b"}, "show takes one argument, KEY"},
+		{[]string{"refresh"}, "refresh takes one argument, KEY"},
+		{[]string{"revoke"}, "revoke takes one argument, KEY"},
+		{[]string{"status", "extra"}, "status takes no arguments"},
+		{[]string{"rekey", "extra"}, "rekey takes no arguments"},
+		{[]string{"status", "--no-such-flag"}, "unknown flag: --no-such-flag"},
+	} {
+		r := cli(t, nil, c.args...)
+		if r.code != exitUsage || !strings.HasPrefix(r.stderr, "oauthrt: ") || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
+			t.Errorf("oauthrt %s: exit %d, stdout %q, stderr %q; want exit %d and a message with %q", strings.Join(c.args, " "), r.code, r.stdout, r.stderr, exitUsage, c.want)
+		}
+	}
+	if r := cli(t, nil); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
+		t.Errorf("oauthrt without arguments: exit %d, stdout %q; want the help and exit 0", r.code, r.stdout)
+	}
+}

@@ -40,7 +40,7 @@ func (a *app) refreshCommand() *cobra.Command {
 		Use:   "refresh KEY",
 		Short: "Refresh one grant now, through the store's lease and conditional commit",
 		Long:  refreshHelp,
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("KEY"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.refresh(c.Context(), args[0], &f)
 		},

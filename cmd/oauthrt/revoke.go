@@ -26,7 +26,7 @@ func (a *app) revokeCommand() *cobra.Command {
 		Use:   "revoke KEY",
 		Short: "Revoke one grant at the provider and delete it from the store",
 		Long:  revokeHelp,
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("KEY"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.revoke(c.Context(), args[0], &f)
 		},

@@ -72,8 +72,19 @@ encrypts them.
 ` + storeHelp + keysHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that cobra checks the root's Args (below) rather
+		// than printing help for any word it does not know.
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Without a subcommand of that name, the arguments reach the root
+	// command, which takes none: an unknown command is a usage error.
+	root.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q: see oauthrt help", args[0])
+		}
+		return nil
+	}
 	f := root.PersistentFlags()
 	f.StringVar(&a.storeURL, "store", os.Getenv("OAUTHRT_STORE"), "the store's URL (default $OAUTHRT_STORE)")
 	f.StringVar(&a.keysFile, "keys-file", os.Getenv("OAUTHRT_KEYS_FILE"), "a keyring file for an encrypted store (default $OAUTHRT_KEYS_FILE)")
@@ -98,5 +109,23 @@ func (a *app) commands() []*cobra.Command {
 		a.rekeyCommand(),
 		a.keysCommand(),
 		a.keygenCommand(),
+	}
+}
+
+// noArgs is the Args of a command that takes no argument.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments", cmd.Name())
+	}
+	return nil
+}
+
+// oneArg returns the Args of a command that takes one argument, what.
+func oneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s takes one argument, %s", cmd.Name(), what)
+		}
+		return nil
 	}
 }

@@ -44,7 +44,7 @@ func (a *app) showCommand() *cobra.Command {
 		Use:   "show KEY",
 		Short: "Describe one grant, with its tokens as fingerprints only",
 		Long:  showHelp,
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("KEY"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.show(c, args[0], provider)
 		},

@@ -102,7 +102,7 @@ func (a *app) statusCommand() *cobra.Command {
 		Use:   "status",
 		Short: "List the grants of a store: health, expiry, idleness, leases",
 		Long:  statusHelp,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return a.status(c, f)
 		},
