@@ -87,7 +87,7 @@ func (a *app) importCommand() *cobra.Command {
 				return usagef("the store has no keyring: the grants, encrypted in %s, would be stored in the clear; give --keys-file or --keys-env, or --store-plaintext", in)
 			}
 
-			s, err := a.open(ctx)
+			s, err := a.create(ctx)
 			if err != nil {
 				return err
 			}

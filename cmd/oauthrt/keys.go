@@ -45,3 +45,13 @@ func (a *app) open(ctx context.Context) (*store, error) {
 	}
 	return openStore(ctx, a.storeURL, aead)
 }
+
+// create opens the store of --store, with the keyring of the flags, for
+// import to write into; see createStore.
+func (a *app) create(ctx context.Context) (*store, error) {
+	aead, err := a.keys()
+	if err != nil {
+		return nil, err
+	}
+	return createStore(ctx, a.storeURL, aead)
+}

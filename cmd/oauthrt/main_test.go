@@ -150,7 +150,7 @@ func withParam(t testing.TB, raw, k, v string) string {
 // what a command did; it is closed when the test ends.
 func opened(t testing.TB, b backend) *store {
 	t.Helper()
-	s, err := openStore(context.Background(), b.url, nil)
+	s, err := createStore(context.Background(), b.url, nil)
 	if err != nil {
 		t.Fatalf("opening %s: %v", b.name, err)
 	}
@@ -188,5 +188,28 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if r := cli(t, nil); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
 		t.Errorf("oauthrt without arguments: exit %d, stdout %q; want the help and exit 0", r.code, r.stdout)
+	}
+}
+
+// TestMissingLocalStore points the commands that read a store at a
+// file, directory or SQLite database that does not exist: each fails
+// with a message naming the path, and creates nothing (SQLite would make
+// the file as it opens it).
+func TestMissingLocalStore(t *testing.T) {
+	dir := t.TempDir()
+	for _, u := range []string{
+		"file://" + filepath.Join(dir, "tokens.json"),
+		"file://" + filepath.Join(dir, "records") + "/",
+		"sqlite://" + filepath.Join(dir, "tokens.db"),
+	} {
+		for _, args := range [][]string{{"status"}, {"show", "k"}, {"export", "--out", filepath.Join(dir, "out"), "--plaintext"}} {
+			r := cli(t, []string{"OAUTHRT_STORE=" + u}, args...)
+			if r.code != exitFailed || !strings.Contains(r.stderr, "does not exist") {
+				t.Errorf("oauthrt %s on %s: exit %d, stderr %q; want exit %d and a message that it does not exist", strings.Join(args, " "), u, r.code, r.stderr, exitFailed)
+			}
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("the commands left %d entries in the directory, the first %s; want none", len(left), left[0].Name())
 	}
 }

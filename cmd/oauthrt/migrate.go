@@ -78,7 +78,7 @@ func (a *app) migrateCommand() *cobra.Command {
 				return err
 			}
 			defer src.Close()
-			dst, err := openStore(ctx, to, aeadOf(toRing))
+			dst, err := createStore(ctx, to, aeadOf(toRing))
 			if err != nil {
 				return err
 			}

@@ -90,7 +90,7 @@ func (ks keySource) file(t testing.TB, ids ...string) string {
 // the clear); it is closed when the test ends.
 func openedSealed(t testing.TB, b backend, aead cipher.AEAD) *store {
 	t.Helper()
-	s, err := openStore(context.Background(), b.url, aead)
+	s, err := createStore(context.Background(), b.url, aead)
 	if err != nil {
 		t.Fatalf("opening %s: %v", b.name, err)
 	}

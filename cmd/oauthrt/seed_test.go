@@ -55,7 +55,7 @@ func (r ring) env() []string { return []string{"OAUTHRT_KEYS_FILE=" + r.file} }
 // created.
 func openedWith(t testing.TB, b backend, aead cipher.AEAD) *store {
 	t.Helper()
-	s, err := openStore(context.Background(), b.url, aead)
+	s, err := createStore(context.Background(), b.url, aead)
 	if err != nil {
 		t.Fatalf("opening %s: %v", b.name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -59,6 +60,19 @@ func (s *store) Close() error {
 // URL fails here, before anything is read or written. A URL it cannot
 // read is a usageError.
 func openStore(ctx context.Context, raw string, aead cipher.AEAD) (*store, error) {
+	return openOrCreate(ctx, raw, aead, false)
+}
+
+// createStore is openStore for a store that import or migrate writes
+// into: a file or SQLite store that does not exist yet is made by the
+// first write, where openStore refuses it, so that a mistyped path is an
+// error and not an empty store (SQLite would create the file as it is
+// opened).
+func createStore(ctx context.Context, raw string, aead cipher.AEAD) (*store, error) {
+	return openOrCreate(ctx, raw, aead, true)
+}
+
+func openOrCreate(ctx context.Context, raw string, aead cipher.AEAD, create bool) (*store, error) {
 	if raw == "" {
 		return nil, usagef("no store: give --store URL or set OAUTHRT_STORE")
 	}
@@ -68,7 +82,7 @@ func openStore(ctx context.Context, raw string, aead cipher.AEAD) (*store, error
 		return nil, usagef("the store URL does not parse as a URL")
 	}
 	name := u.Redacted()
-	s, err := openURL(ctx, u)
+	s, err := openURL(ctx, u, create)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", name, err)
 	}
@@ -76,12 +90,17 @@ func openStore(ctx context.Context, raw string, aead cipher.AEAD) (*store, error
 	return s.withAEAD(aead), nil
 }
 
-func openURL(ctx context.Context, u *url.URL) (*store, error) {
+func openURL(ctx context.Context, u *url.URL, create bool) (*store, error) {
 	q := u.Query()
 	switch u.Scheme {
 	case "file":
-		return openFile(u)
+		return openFile(u, create)
 	case "sqlite":
+		if !create {
+			if err := mustExist(u); err != nil {
+				return nil, err
+			}
+		}
 		return openSQL(ctx, u, "sqlite", sqlitePath)
 	case "postgres", "postgresql":
 		return openSQL(ctx, u, "pgx", func(u *url.URL) (string, error) { return u.String(), nil })
@@ -110,10 +129,15 @@ func localPath(u *url.URL) (string, error) {
 	return p, nil
 }
 
-func openFile(u *url.URL) (*store, error) {
+func openFile(u *url.URL, create bool) (*store, error) {
 	p, err := localPath(u)
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		if err := mustExist(u); err != nil {
+			return nil, err
+		}
 	}
 	fs := &filestore.Store{}
 	if fi, err := os.Stat(p); (err == nil && fi.IsDir()) || strings.HasSuffix(p, "/") {
@@ -122,6 +146,22 @@ func openFile(u *url.URL) (*store, error) {
 		fs.Path = p
 	}
 	return &store{TokenStore: fs}, nil
+}
+
+// mustExist returns an error when the file or directory of a local
+// store's URL does not exist.
+func mustExist(u *url.URL) error {
+	p, err := localPath(u)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s does not exist (only import and migrate make a new store)", p)
+		}
+		return err
+	}
+	return nil
 }
 
 // withAEAD returns s with its stores' AEAD set.
