@@ -262,6 +262,15 @@ func (r *Ring) OpenKey(dst, nonce, ciphertext, additionalData []byte) ([]byte, s
 	return nil, "", errors.New("keyring: message authentication failed with every key of the ring")
 }
 
+// Named returns the ID of the key that ciphertext, as Seal wrote it,
+// names in its prefix, without opening it; ok is false when ciphertext
+// has no well-formed prefix (it was sealed by a bare AEAD, before any
+// ring, or it is not a ring's). The ID need not be one of r's keys.
+func (r *Ring) Named(ciphertext []byte) (id string, ok bool) {
+	id, _, ok = splitPrefix(ciphertext)
+	return id, ok
+}
+
 // key returns the entry of id, nil when the ring has none.
 func (r *Ring) key(id string) *entry {
 	for i := range r.keys {

@@ -298,3 +298,25 @@ func TestNoSecretShown(t *testing.T) {
 		t.Errorf("Sprint(key) = %s; want %s", k1, want)
 	}
 }
+
+// Named reads the key a ring's ciphertext names without opening it, even
+// a key the ring does not hold, and nothing from a bare AEAD's.
+func TestNamed(t *testing.T) {
+	k1, k2 := aesKey(t, "k1", 1), aesKey(t, "k-two", 2)
+	r := ring(t, k1)
+	for _, tc := range []struct {
+		what   string
+		ct     []byte
+		id     string
+		nameOK bool
+	}{
+		{"its own", r.Seal(nil, nonce, plain, ad), "k1", true},
+		{"another ring's", ring(t, k2).Seal(nil, nonce, plain, ad), "k-two", true},
+		{"a bare AEAD's", k1.AEAD.Seal(nil, nonce, plain, ad), "", false},
+		{"an empty one", nil, "", false},
+	} {
+		if id, ok := r.Named(tc.ct); id != tc.id || ok != tc.nameOK {
+			t.Errorf("Named(%s ciphertext) = %q, %t; want %q, %t", tc.what, id, ok, tc.id, tc.nameOK)
+		}
+	}
+}

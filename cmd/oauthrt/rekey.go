@@ -181,9 +181,7 @@ func (p primaryOnly) Seal(dst, nonce, plaintext, additionalData []byte) []byte {
 
 func (p primaryOnly) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error) {
 	id := p.ring.Primary()
-	// What a Ring seals starts with 'K', the length of its key's ID, and
-	// the ID (see the keyring package's Format).
-	if len(ciphertext) < 2+len(id) || ciphertext[0] != 'K' || int(ciphertext[1]) != len(id) || string(ciphertext[2:2+len(id)]) != id {
+	if named, ok := p.ring.Named(ciphertext); !ok || named != id {
 		return nil, errors.New("oauthrt: not sealed by the primary key")
 	}
 	out, kid, err := p.ring.OpenKey(dst, nonce, ciphertext, additionalData)
