@@ -36,7 +36,13 @@ import (
 // Dir rewrites one key's record under that key's own lock. Pick Path for
 // a command-line tool with a handful of grants, and to keep using a file
 // written by an earlier release of this package: the two layouts do not
-// read each other.
+// read each other. With Path, a lease holder's renewals and its commit
+// wait for that one lock behind every other write; a holder kept waiting
+// longer than LeaseTTL loses its lease after it has presented its refresh
+// token, and another process may present it again. Four processes of
+// eight goroutines each, refreshing 300 keys of one file under the race
+// detector (a tenfold slowdown), have kept holders waiting that long on a
+// 2-core machine; with Dir, each key's writes wait only for that key's.
 type Store struct {
 	// Path is the token file of the single-file layout. The lock file
 	// Path + ".lock", the lease directory Path + ".leases" and the lease
