@@ -81,7 +81,7 @@ const relisten = time.Second
 
 // A watch is one waiter's registration for announcements about its key.
 type watch struct {
-	key string // as announcements name it: see Board.Topic
+	key string      // as announcements name it: see Board.Topic
 	c   chan []byte // capacity 1: the newest announcement not yet taken; nil means "ask again"
 }
 
