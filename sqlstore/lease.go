@@ -65,7 +65,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	// row once.
 	ensured, uncertain := false, false
 	var epoch uint64
-	err = lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
+	err = lease.WaitOn(ctx, s.board(d, table), key, func(ctx context.Context) (bool, error) {
 		if !ensured {
 			if _, err := db.ExecContext(ctx, ensure, key); err != nil {
 				return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
@@ -101,7 +101,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		}
 		epoch = uint64(e)
 		return true, nil
-	})
+	}, nil) // an announced release makes it try again
 	fl.mem.forget(key) // a taking moves lease_epoch
 	if err != nil {
 		if uncertain {
@@ -135,7 +135,7 @@ func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Dur
 		if fl.released.Load() {
 			return // by the statement of CommitRelease
 		}
-		_, _ = db.ExecContext(ctx, d.sql(releaseSQL, table), key, holder) // on failure, the lease lapses
+		_, _ = execReleasing(ctx, db, d, table, releaseSQL, keyHash(key), key, holder) // on failure, the lease lapses
 	}
 	fl.Lease = lease.New(key, ttl, renew, release)
 	return fl

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -252,8 +253,8 @@ func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token)
 	if err != nil {
 		return nil, oauthrt.Snapshot{}, err
 	}
-	t := &taking{s: s, l: s.newLease(db, d, table, key, ttl), ms: ttl.Milliseconds(), want: oauthrt.Fingerprint(prev)}
-	if err := lease.Wait(ctx, key, t.try); err != nil {
+	t := &taking{s: s, l: s.newLease(db, d, table, key, ttl), ms: ttl.Milliseconds(), want: oauthrt.Fingerprint(prev), prev: prev}
+	if err := lease.WaitOn(ctx, s.board(d, table), key, t.try, t.woken); err != nil {
 		if t.uncertain {
 			t.l.Release() // so that no one waits for a lease nobody knows it holds
 		}
@@ -275,10 +276,15 @@ type taking struct {
 	// that takes the lease failed, and may have taken it; tried: a try
 	// was made (compareAndSwap uses a remembered row in the first only).
 	ensured, uncertain, tried bool
-	// What the last try found: the snapshot, and whether the lease was
-	// taken with it.
+	// What the last try found, or the last announcement told: the
+	// snapshot, and whether the lease was taken with it.
 	snap  oauthrt.Snapshot
 	taken bool
+	// prev opens the records of announced commits over it, with the AEAD
+	// derived from it at the first (see woken).
+	prev   *oauth2.Token
+	opener cipher.AEAD
+	opened bool // opener was derived
 }
 
 // A found is what one try of a taking found.
@@ -330,6 +336,28 @@ func (t *taking) try(ctx context.Context) (bool, error) {
 		}
 		t.ensured = true
 	}
+}
+
+// woken is handed the record of a commit announced as the lease was
+// released (see announce.go): when it opens under prev and holds a token
+// other than prev, that is what a try would read now, the commit having
+// cleared the grant state, and the wait ends with it. A record that does
+// not open (it was sealed under another token, or by a stranger), or
+// does not decode, or holds prev, makes the waiter ask again.
+func (t *taking) woken(sealed []byte) bool {
+	if !t.opened {
+		t.opener, t.opened = recordAEAD(t.l.w.key, t.prev), true
+	}
+	b, ok := openRecord(t.opener, sealed)
+	if !ok {
+		return false
+	}
+	tok, err := tokencodec.Decode(b, t.s.AEAD, t.l.w.key)
+	if err != nil || oauthrt.Fingerprint(tok) == t.want {
+		return false
+	}
+	t.snap, t.taken = oauthrt.Snapshot{Token: tok}, false
+	return true
 }
 
 // withCTE is a try of takeCTE.
