@@ -24,7 +24,10 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 
 // TakeLease takes the refresh lease of key for the Store's LeaseTTL,
 // measured by the database's clock, waiting while another holder has it,
-// until ctx ends; then the error wraps ctx.Err(). It first makes sure key
+// until ctx ends; then the error wraps ctx.Err(). It polls, or, on
+// PostgreSQL with a Store.Listener, tries again when the lease is
+// announced released (see "Announced releases" in the package
+// documentation; its Release announces so). It first makes sure key
 // has a row (one without a token if need be), then takes the lease with
 // a conditional UPDATE of that row, which succeeds for one taker only and
 // adds one to the row's lease_epoch in the same statement. The returned

@@ -124,7 +124,9 @@ func (r *storedRow) snapshot(s *Store, key string) (oauthrt.Snapshot, error) {
 // CommitRelease reads and compares again, as Commit does. A conflict
 // stores nothing, returns an error wrapping [oauthrt.ErrCommitConflict],
 // and releases the lease with one more statement. Other errors leave the
-// lease as it may be: Release it, or let it lapse.
+// lease as it may be: Release it, or let it lapse. On PostgreSQL the
+// UPDATE that commits announces the commit, with the token sealed for
+// the waiters (see "Announced releases" in the package documentation).
 func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", l.w.key, err)
@@ -205,7 +207,11 @@ const (
 // token it returns a nil Lease with the token and grant state it read.
 // While another holder has the lease it waits, reading the row again at
 // each try, until it takes the lease, finds another token, or ctx ends;
-// then the error wraps ctx.Err(). A stored token that cannot be decrypted
+// then the error wraps ctx.Err(). On PostgreSQL, a Store with a Listener
+// tries again when the lease is announced released, and returns the
+// token a holder announced with its commit without reading the row (see
+// "Announced releases" in the package documentation); otherwise it
+// polls. A stored token that cannot be decrypted
 // or decoded is an error, and no lease is kept. See
 // [oauthrt.LeaseLoader].
 //
