@@ -392,6 +392,10 @@
 // lapsed, a holder of the previous release, which does not announce)
 // asks again after a pause that grows from 200 ms to 2 s, and at once
 // when the Store had to listen anew; while it cannot listen, it polls.
+// Leave Listener nil where DB reaches PostgreSQL through a pooler that
+// hands each transaction another server connection (PgBouncer's
+// transaction mode): LISTEN does not hold there, and waiters that hear
+// nothing ask less often than polling ones.
 //
 // pg_notify fails, and with it the statement that releases the lease,
 // only when the server's notification queue is full (8 GB by default):
