@@ -20,6 +20,7 @@ import (
 	"github.com/oauthrt/oauthrt/filestore"
 	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
+	"github.com/oauthrt/oauthrt/sqlstore/pglisten"
 	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite"
 )
@@ -207,6 +208,9 @@ func (b backend) open(place string, ttl time.Duration, via string) (oauthrt.Toke
 	db.SetMaxOpenConns(10)
 	db.SetMaxIdleConns(10)
 	s := &sqlstore.Store{DB: db, Table: table, LeaseTTL: ttl}
+	if b.name == "postgres" {
+		s.Listener = pglisten.New(db) // waiters woken by announced releases
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.Migrate(ctx); err != nil {

@@ -77,8 +77,14 @@ type writer struct {
 // UPDATE whose WHERE requires the row to hold still the very bytes
 // compared; a round whose UPDATE matches nothing starts again.
 func (w writer) commit(ctx context.Context, prev *oauth2.Token, b []byte, holder string, read *sql.Null[[]byte]) (wrote bool, err error) {
+	// What the UPDATE that releases the lease announces, if the dialect
+	// announces: b, sealed under prev.
+	var payload string
+	if holder != "" && w.d.announces {
+		payload = announcement(w.key, prev, b)
+	}
 	if prev == nil {
-		n, err := w.update(ctx, commitFirstSQL, b, holder)
+		n, err := w.update(ctx, commitFirstSQL, b, holder, payload)
 		if err != nil {
 			return false, err
 		}
@@ -117,7 +123,7 @@ func (w writer) commit(ctx context.Context, prev *oauth2.Token, b []byte, holder
 			// counted none.
 			return false, nil
 		}
-		n, err := w.update(ctx, commitSQL, b, holder, held.V)
+		n, err := w.update(ctx, commitSQL, b, holder, payload, held.V)
 		if err != nil {
 			return false, err
 		}
@@ -133,9 +139,10 @@ func (w writer) commit(ctx context.Context, prev *oauth2.Token, b []byte, holder
 
 // update runs the commit UPDATE q (commitSQL or commitFirstSQL) of b,
 // releasing holder's lease in the same statement when holder is not "",
-// and returns the count of rows it changed. held is the bytes commitSQL
-// requires the row to hold.
-func (w writer) update(ctx context.Context, q string, b []byte, holder string, held ...[]byte) (int64, error) {
+// and returns the count of rows it changed. Such an UPDATE announces
+// payload, on a dialect that announces, when it changes the row (see
+// execReleasing). held is the bytes commitSQL requires the row to hold.
+func (w writer) update(ctx context.Context, q string, b []byte, holder, payload string, held ...[]byte) (int64, error) {
 	args := []any{b}
 	if holder != "" {
 		q = strings.Replace(q, " WHERE ", releasing+" WHERE ", 1)
@@ -145,11 +152,16 @@ func (w writer) update(ctx context.Context, q string, b []byte, holder string, h
 	for _, h := range held {
 		args = append(args, h)
 	}
-	res, err := w.db.ExecContext(ctx, w.d.sql(q, w.table), args...)
-	if err != nil {
-		return 0, fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", w.key, err)
+	var n int64
+	var err error
+	if holder != "" {
+		n, err = execReleasing(ctx, w.db, w.d, w.table, q, payload, args...)
+	} else {
+		var res sql.Result
+		if res, err = w.db.ExecContext(ctx, w.d.sql(q, w.table), args...); err == nil {
+			n, err = res.RowsAffected()
+		}
 	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", w.key, err)
 	}

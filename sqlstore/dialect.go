@@ -26,6 +26,7 @@ type Dialect struct {
 	ensure    string // INSERT of a key alone that leaves an existing row as it is
 	renew     string // UPDATE of Renew: lease_until to a full TTL from now, in every row it matches
 	takeIf    takeMode
+	announces bool // the statements that release a lease announce it (see announce.go)
 	added     []column
 	maxKey    int  // longest key in bytes; 0: no limit
 	utf8Key   bool // the key column holds valid UTF-8 without NUL bytes only
@@ -112,12 +113,13 @@ var Postgres = &Dialect{
 		{"grant_failing_since", "BIGINT"},
 	},
 	// clock_timestamp(), unlike now(), moves within a transaction.
-	now:    `(extract(epoch from clock_timestamp()) * 1000)::bigint`,
-	upsert: ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at, {cleargrant}`,
-	grant:  ` ON CONFLICT (token_key) DO UPDATE SET ` + excludedGrant,
-	ensure: `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
-	renew:  renewSQL,
-	takeIf: takeCTE,
+	now:       `(extract(epoch from clock_timestamp()) * 1000)::bigint`,
+	upsert:    ` ON CONFLICT (token_key) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at, {cleargrant}`,
+	grant:     ` ON CONFLICT (token_key) DO UPDATE SET ` + excludedGrant,
+	ensure:    `INSERT INTO {table} (token_key) VALUES (?) ON CONFLICT (token_key) DO NOTHING`,
+	renew:     renewSQL,
+	takeIf:    takeCTE,
+	announces: true,
 	// TEXT holds neither NUL nor invalid UTF-8 in a UTF8 database, and
 	// the primary key's btree index "an index entry cannot exceed
 	// approximately one-third of a page (after TOAST compression, if

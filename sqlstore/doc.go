@@ -328,6 +328,86 @@
 // before running it (two round trips for each); pgx prepares each text
 // once per connection and then reuses it.
 //
+// # Announced releases
+//
+// On PostgreSQL, the statements that release a lease announce it, so
+// that the processes waiting for it learn of it at once rather than by
+// asking again and again. CommitRelease's UPDATE and Release's become a
+// data-modifying WITH, still one statement:
+//
+//	WITH released AS (UPDATE oauthrt_tokens SET … WHERE … RETURNING 1)
+//	SELECT count(pg_notify(<channel>, <payload>)) FROM released
+//
+// which calls pg_notify only when the UPDATE changed the row (a
+// CommitRelease in conflict announces nothing, and its release, which
+// follows, announces itself), and answers the count of rows changed, as
+// the UPDATE's own count did. PostgreSQL delivers the notification when
+// the statement commits. MySQL's and SQLite's statements are unchanged:
+// their waiters poll. The channel is oauthrt_<table>, in lower case, the
+// dot of a schema-qualified table an underscore ("auth.tokens":
+// oauthrt_auth_tokens); a name longer than PostgreSQL's 63 bytes keeps
+// its first 46 and ends with "_" and 16 hex digits of the SHA-256 of the
+// table's name. The payload is
+//
+//	<h> <base64 of the sealed record>
+//
+// or <h> alone, where h is the first 32 hex digits of the SHA-256 of the
+// store key. LISTEN needs no privilege, so anyone who may connect to the
+// database may hear it: the key is named by its hash, and the record, the
+// committed token exactly as the row holds it (sealed with the Store's
+// AEAD when it has one), is sealed again with AES-256-GCM and a random
+// nonce (the nonce, then the sealed bytes) under a key derived with
+// HKDF-SHA256 from the token the commit replaced: its access and refresh
+// tokens, each after its length as 8 bytes big-endian, with the info
+// "oauthrt sqlstore announce v1" followed by the store key. Only a
+// process that holds the replaced token can open it, which is exactly
+// the processes waiting to replace it. A release without a commit, a
+// commit over no token (or over one without an access or a refresh
+// token), and a record whose payload would exceed 7000 bytes (NOTIFY
+// takes less than 8000) are announced with <h> alone.
+//
+// A Store hears the announcements only when its Listener is set; with
+// pgx:
+//
+//	import "github.com/oauthrt/oauthrt/sqlstore/pglisten"
+//
+//	store := &sqlstore.Store{DB: db, Listener: pglisten.New(db)}
+//
+// (pglisten is a package of its own so that this one imports no driver.)
+// The Store then listens, on a connection of DB's pool that it keeps for
+// itself, while some of its TakeLeaseIf or TakeLease calls wait for a
+// lease held elsewhere: from the first that finds a lease held until
+// 100 ms after the last returns. A waiting TakeLeaseIf(prev) that hears
+// a record it can open, holding a token other than prev, returns that
+// token with the zero grant state (the commit cleared it) and a nil
+// Lease, without asking the database again, as if it had read it; any
+// other announcement about its key (a release alone, a record that does
+// not open or decode, or holds prev) makes it ask once more, as a
+// TakeLease does at every announcement. A refresh that four processes
+// need costs about five statements and a half, where polling costs
+// twelve: the holder's two, and one for each other process. Payloads
+// that do not start with a key's hash are ignored; whatever a stranger
+// sends, a waiter returns only a token it could have read from the
+// table, or asks again. A waiter that hears nothing (a lease that
+// lapsed, a holder of the previous release, which does not announce)
+// asks again after a pause that grows from 200 ms to 2 s, and at once
+// when the Store had to listen anew; while it cannot listen, it polls.
+// Leave Listener nil where DB reaches PostgreSQL through a pooler that
+// hands each transaction another server connection (PgBouncer's
+// transaction mode): LISTEN does not hold there, and waiters that hear
+// nothing ask less often than polling ones.
+//
+// pg_notify fails, and with it the statement that releases the lease,
+// only when the server's notification queue is full (8 GB by default):
+// that needs a session that listens and does not read its notifications,
+// or a transaction that stays open in a listening session, for a long
+// time; PostgreSQL warns in its log, naming that session, once the queue
+// is half full. (PostgreSQL 15 documentation, NOTIFY,
+// https://www.postgresql.org/docs/15/sql-notify.html, read 2026-12-01: the
+// payload "must be shorter than 8000 bytes", the queue is "8GB in a
+// standard installation".) A Store's listener reads its notifications as
+// they come, and pings after 15 s of silence.
+//
 // # Listing and deleting
 //
 // A Store is also an [oauthrt.KeyLister], an [oauthrt.GrantStateLister]

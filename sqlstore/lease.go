@@ -24,7 +24,10 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 
 // TakeLease takes the refresh lease of key for the Store's LeaseTTL,
 // measured by the database's clock, waiting while another holder has it,
-// until ctx ends; then the error wraps ctx.Err(). It first makes sure key
+// until ctx ends; then the error wraps ctx.Err(). It polls, or, on
+// PostgreSQL with a Store.Listener, tries again when the lease is
+// announced released (see "Announced releases" in the package
+// documentation; its Release announces so). It first makes sure key
 // has a row (one without a token if need be), then takes the lease with
 // a conditional UPDATE of that row, which succeeds for one taker only and
 // adds one to the row's lease_epoch in the same statement. The returned
@@ -65,7 +68,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 	// row once.
 	ensured, uncertain := false, false
 	var epoch uint64
-	err = lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
+	err = lease.WaitOn(ctx, s.board(d, table), key, func(ctx context.Context) (bool, error) {
 		if !ensured {
 			if _, err := db.ExecContext(ctx, ensure, key); err != nil {
 				return false, fmt.Errorf("oauthrt: sqlstore: %w", err)
@@ -101,7 +104,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 		}
 		epoch = uint64(e)
 		return true, nil
-	})
+	}, nil) // an announced release makes it try again
 	fl.mem.forget(key) // a taking moves lease_epoch
 	if err != nil {
 		if uncertain {
@@ -135,7 +138,7 @@ func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Dur
 		if fl.released.Load() {
 			return // by the statement of CommitRelease
 		}
-		_, _ = db.ExecContext(ctx, d.sql(releaseSQL, table), key, holder) // on failure, the lease lapses
+		_, _ = execReleasing(ctx, db, d, table, releaseSQL, keyHash(key), key, holder) // on failure, the lease lapses
 	}
 	fl.Lease = lease.New(key, ttl, renew, release)
 	return fl

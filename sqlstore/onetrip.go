@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -123,7 +124,9 @@ func (r *storedRow) snapshot(s *Store, key string) (oauthrt.Snapshot, error) {
 // CommitRelease reads and compares again, as Commit does. A conflict
 // stores nothing, returns an error wrapping [oauthrt.ErrCommitConflict],
 // and releases the lease with one more statement. Other errors leave the
-// lease as it may be: Release it, or let it lapse.
+// lease as it may be: Release it, or let it lapse. On PostgreSQL the
+// UPDATE that commits announces the commit, with the token sealed for
+// the waiters (see "Announced releases" in the package documentation).
 func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: committing key %q: %w", l.w.key, err)
@@ -204,7 +207,11 @@ const (
 // token it returns a nil Lease with the token and grant state it read.
 // While another holder has the lease it waits, reading the row again at
 // each try, until it takes the lease, finds another token, or ctx ends;
-// then the error wraps ctx.Err(). A stored token that cannot be decrypted
+// then the error wraps ctx.Err(). On PostgreSQL, a Store with a Listener
+// tries again when the lease is announced released, and returns the
+// token a holder announced with its commit without reading the row (see
+// "Announced releases" in the package documentation); otherwise it
+// polls. A stored token that cannot be decrypted
 // or decoded is an error, and no lease is kept. See
 // [oauthrt.LeaseLoader].
 //
@@ -252,8 +259,8 @@ func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token)
 	if err != nil {
 		return nil, oauthrt.Snapshot{}, err
 	}
-	t := &taking{s: s, l: s.newLease(db, d, table, key, ttl), ms: ttl.Milliseconds(), want: oauthrt.Fingerprint(prev)}
-	if err := lease.Wait(ctx, key, t.try); err != nil {
+	t := &taking{s: s, l: s.newLease(db, d, table, key, ttl), ms: ttl.Milliseconds(), want: oauthrt.Fingerprint(prev), prev: prev}
+	if err := lease.WaitOn(ctx, s.board(d, table), key, t.try, t.woken); err != nil {
 		if t.uncertain {
 			t.l.Release() // so that no one waits for a lease nobody knows it holds
 		}
@@ -275,10 +282,15 @@ type taking struct {
 	// that takes the lease failed, and may have taken it; tried: a try
 	// was made (compareAndSwap uses a remembered row in the first only).
 	ensured, uncertain, tried bool
-	// What the last try found: the snapshot, and whether the lease was
-	// taken with it.
+	// What the last try found, or the last announcement told: the
+	// snapshot, and whether the lease was taken with it.
 	snap  oauthrt.Snapshot
 	taken bool
+	// prev opens the records of announced commits over it, with the AEAD
+	// derived from it at the first (see woken).
+	prev   *oauth2.Token
+	opener cipher.AEAD
+	opened bool // opener was derived
 }
 
 // A found is what one try of a taking found.
@@ -330,6 +342,28 @@ func (t *taking) try(ctx context.Context) (bool, error) {
 		}
 		t.ensured = true
 	}
+}
+
+// woken is handed the record of a commit announced as the lease was
+// released (see announce.go): when it opens under prev and holds a token
+// other than prev, that is what a try would read now, the commit having
+// cleared the grant state, and the wait ends with it. A record that does
+// not open (it was sealed under another token, or by a stranger), or
+// does not decode, or holds prev, makes the waiter ask again.
+func (t *taking) woken(sealed []byte) bool {
+	if !t.opened {
+		t.opener, t.opened = recordAEAD(t.l.w.key, t.prev), true
+	}
+	b, ok := openRecord(t.opener, sealed)
+	if !ok {
+		return false
+	}
+	tok, err := tokencodec.Decode(b, t.s.AEAD, t.l.w.key)
+	if err != nil || oauthrt.Fingerprint(tok) == t.want {
+		return false
+	}
+	t.snap, t.taken = oauthrt.Snapshot{Token: tok}, false
+	return true
 }
 
 // withCTE is a try of takeCTE.

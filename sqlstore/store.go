@@ -59,6 +59,26 @@ type Store struct {
 	// AEAD encrypts tokens at rest, each bound to its key. nil: tokens
 	// are stored unencrypted.
 	AEAD cipher.AEAD
+
+	// Listener hears, on PostgreSQL, the announcements of released
+	// leases (see "Announced releases" in the package documentation), so
+	// that the Store's TakeLeaseIf and TakeLease calls that wait for a
+	// lease held elsewhere learn of its release at once. nil: they poll,
+	// as they do on the other databases, where it is not used. Set it to
+	// pglisten.New(DB) with the pgx driver; the package sqlstore/pglisten
+	// imports pgx, which this one does not.
+	//
+	// The Store runs Listener while some of its calls wait (from the
+	// first that finds a lease held until 100 ms after the last one
+	// returns), one at a time. It must LISTEN to channel on a connection
+	// of its own, call ready once it listens (and again whenever it
+	// listens anew after losing its connection: notifications may have
+	// been missed meanwhile), call notify with the payload of each
+	// notification on channel, and return once ctx ends. An error that
+	// wraps [errors.ErrUnsupported] (the driver cannot listen) stops the
+	// Store from listening for good; any other makes it try again no
+	// sooner than a second later. Its waiters poll meanwhile.
+	Listener func(ctx context.Context, channel string, ready func(), notify func(payload string)) error
 }
 
 var (

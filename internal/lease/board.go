@@ -44,6 +44,12 @@ type Board struct {
 	// later; its waiters poll meanwhile.
 	Listen func(ctx context.Context, ready func(), announce func(key string, record []byte)) error
 
+	// Topic names a waiter's key as announcements name it, for a backend
+	// whose announcements do not carry the key itself (sqlstore announces
+	// a hash of it, which a stranger who hears it cannot read). nil: the
+	// key itself.
+	Topic func(key string) string
+
 	mu          sync.Mutex
 	watches     map[string]map[*watch]struct{}
 	count       int                // watches registered
@@ -75,13 +81,16 @@ const relisten = time.Second
 
 // A watch is one waiter's registration for announcements about its key.
 type watch struct {
-	key string
+	key string      // as announcements name it: see Board.Topic
 	c   chan []byte // capacity 1: the newest announcement not yet taken; nil means "ask again"
 }
 
 // watch registers a waiter for announcements about key. It keeps a
 // lingering Listen running, but starts none: see listen.
 func (b *Board) watch(key string) *watch {
+	if b.Topic != nil {
+		key = b.Topic(key)
+	}
 	w := &watch{key: key, c: make(chan []byte, 1)}
 	b.mu.Lock()
 	defer b.mu.Unlock()

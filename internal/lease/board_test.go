@@ -243,3 +243,25 @@ func TestWaitOnWithoutABoardPolls(t *testing.T) {
 		}
 	}
 }
+
+// With Topic set, a waiter is woken by the announcements that name its
+// key's topic, and not by those that name the key itself.
+func TestBoardTopic(t *testing.T) {
+	be := newBackend()
+	b := be.board()
+	b.Topic = func(key string) string { return "topic of " + key }
+	ctx := context.Background()
+
+	w := startWaiter(ctx, b, "k", func(r []byte) bool { return string(r) == "new" })
+	w.try(t, false)
+	<-be.started
+	be.readies <- struct{}{}
+	w.try(t, false)
+	be.announces <- announcement{key: "k", record: []byte("new")}
+	be.announces <- announcement{key: "topic of k", record: []byte("new")}
+	w.finish(t)
+	if n := w.tries.Load(); n != 2 {
+		t.Errorf("%d tries, want 2: the announcement that named the key itself woke the waiter", n)
+	}
+	<-be.stopped
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/oauthrt/oauthrt/internal/tripcount"
 	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
+	"github.com/oauthrt/oauthrt/sqlstore/pglisten"
 	"github.com/redis/go-redis/v9"
 	"modernc.org/sqlite"
 )
@@ -193,6 +194,9 @@ func (s *site) open(tb testing.TB, m *meter) oauthrt.TokenStore {
 		db.SetMaxIdleConns(8)
 		tb.Cleanup(func() { db.Close() })
 		sqs := &sqlstore.Store{DB: db, Dialect: dialect, Table: table, LeaseTTL: ttl}
+		if s.b.name == "postgres" {
+			sqs.Listener = pglisten.New(db) // waiters woken by announced releases
+		}
 		if err := sqs.Migrate(context.Background()); err != nil {
 			tb.Fatal(err)
 		}

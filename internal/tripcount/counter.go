@@ -20,6 +20,34 @@ import (
 // safe for concurrent use.
 type Counter struct {
 	trips, prepares atomic.Int64
+	signal          atomic.Pointer[chan struct{}] // see Signal
+}
+
+// Signal returns a channel that receives after trips are counted in c
+// (once for any number of them not yet received), from this call on: a
+// test learns so that a call it runs has been answered, as the SQL and
+// Redis trips are counted once their answer came. Every call returns
+// the same channel.
+func (c *Counter) Signal() <-chan struct{} {
+	if p := c.signal.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{}, 1)
+	if !c.signal.CompareAndSwap(nil, &ch) {
+		return *c.signal.Load()
+	}
+	return ch
+}
+
+// add counts one trip in c, and signals it.
+func (c *Counter) add() {
+	c.trips.Add(1)
+	if p := c.signal.Load(); p != nil {
+		select {
+		case *p <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Trips returns the round trips counted: statements run, Redis commands
@@ -46,9 +74,9 @@ func WithCounter(ctx context.Context, c *Counter) context.Context {
 
 // trip counts one round trip in c, and in the Counter ctx carries.
 func trip(ctx context.Context, c *Counter) {
-	c.trips.Add(1)
+	c.add()
 	if extra, _ := ctx.Value(ctxKey{}).(*Counter); extra != nil && extra != c {
-		extra.trips.Add(1)
+		extra.add()
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Connector returns a connector of drv's connections to dsn whose
@@ -50,13 +52,13 @@ func (cc connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Conn: dc, c: cc.c}, nil
+	return &conn{dc: dc, c: cc.c}, nil
 }
 
-// conn counts the statements of the driver's connection.
+// conn counts the statements of the driver's connection dc.
 type conn struct {
-	driver.Conn
-	c *Counter
+	dc driver.Conn
+	c  *Counter
 }
 
 var (
@@ -71,7 +73,7 @@ var (
 )
 
 func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	e, ok := c.Conn.(driver.ExecerContext)
+	e, ok := c.dc.(driver.ExecerContext)
 	if !ok {
 		return nil, driver.ErrSkip
 	}
@@ -83,7 +85,7 @@ func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedVal
 }
 
 func (c *conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	qc, ok := c.Conn.(driver.QueryerContext)
+	qc, ok := c.dc.(driver.QueryerContext)
 	if !ok {
 		return nil, driver.ErrSkip
 	}
@@ -101,10 +103,10 @@ func (c *conn) Prepare(q string) (driver.Stmt, error) {
 func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	var st driver.Stmt
 	var err error
-	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
+	if p, ok := c.dc.(driver.ConnPrepareContext); ok {
 		st, err = p.PrepareContext(ctx, q)
 	} else {
-		st, err = c.Conn.Prepare(q)
+		st, err = c.dc.Prepare(q)
 	}
 	if err != nil {
 		return nil, err
@@ -113,8 +115,25 @@ func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error
 	return &stmt{Stmt: st, c: c.c}, nil
 }
 
+func (c *conn) Close() error { return c.dc.Close() }
+
+// Begin is not called: database/sql calls BeginTx.
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.dc.Begin() //nolint:staticcheck // forwarded as driver.Conn has it
+}
+
+// Conn returns the pgx connection of a pgx stdlib connection, nil for
+// any other driver's: sqlstore/pglisten listens on it, past the count
+// (LISTEN and UNLISTEN go through database/sql, and count).
+func (c *conn) Conn() *pgx.Conn {
+	if p, ok := c.dc.(interface{ Conn() *pgx.Conn }); ok {
+		return p.Conn()
+	}
+	return nil
+}
+
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	b, ok := c.Conn.(driver.ConnBeginTx)
+	b, ok := c.dc.(driver.ConnBeginTx)
 	if !ok {
 		return nil, errors.New("tripcount: the driver's connection has no BeginTx")
 	}
@@ -127,28 +146,28 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 }
 
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
-	if n, ok := c.Conn.(driver.NamedValueChecker); ok {
+	if n, ok := c.dc.(driver.NamedValueChecker); ok {
 		return n.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip // the default conversion
 }
 
 func (c *conn) ResetSession(ctx context.Context) error {
-	if r, ok := c.Conn.(driver.SessionResetter); ok {
+	if r, ok := c.dc.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}
 	return nil
 }
 
 func (c *conn) IsValid() bool {
-	if v, ok := c.Conn.(driver.Validator); ok {
+	if v, ok := c.dc.(driver.Validator); ok {
 		return v.IsValid()
 	}
 	return true
 }
 
 func (c *conn) Ping(ctx context.Context) error {
-	p, ok := c.Conn.(driver.Pinger)
+	p, ok := c.dc.(driver.Pinger)
 	if !ok {
 		return nil
 	}
