@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/oauthrt/oauthrt => ../..
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/oauthrt/oauthrt/sqlstore"
 )
 
 // binary is the oauthrt command, built once by TestMain: the tests run
@@ -150,11 +152,23 @@ func withParam(t testing.TB, raw, k, v string) string {
 // what a command did; it is closed when the test ends.
 func opened(t testing.TB, b backend) *store {
 	t.Helper()
-	s, err := createStore(context.Background(), b.url, nil)
+	return openedSealed(t, b, nil)
+}
+
+// openedSealed opens b's store in the test's process with aead (nil: in
+// the clear), its SQL table created; it is closed when the test ends.
+func openedSealed(t testing.TB, b backend, aead cipher.AEAD) *store {
+	t.Helper()
+	s, err := createStore(context.Background(), b.url, aead)
 	if err != nil {
 		t.Fatalf("opening %s: %v", b.name, err)
 	}
 	t.Cleanup(func() { s.Close() })
+	if ss, ok := s.TokenStore.(*sqlstore.Store); ok {
+		if err := ss.Migrate(context.Background()); err != nil {
+			t.Fatalf("creating the table of %s: %v", b.name, err)
+		}
+	}
 	return s
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/tokencodec"
 	"github.com/oauthrt/oauthrt/keyring"
-	"github.com/oauthrt/oauthrt/sqlstore"
 	"golang.org/x/oauth2"
 )
 
@@ -84,23 +83,6 @@ func (ks keySource) file(t testing.TB, ids ...string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// openedSealed opens b's store in the test's process with aead (nil: in
-// the clear); it is closed when the test ends.
-func openedSealed(t testing.TB, b backend, aead cipher.AEAD) *store {
-	t.Helper()
-	s, err := createStore(context.Background(), b.url, aead)
-	if err != nil {
-		t.Fatalf("opening %s: %v", b.name, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if ss, ok := s.TokenStore.(*sqlstore.Store); ok {
-		if err := ss.Migrate(context.Background()); err != nil {
-			t.Fatalf("creating the table of %s: %v", b.name, err)
-		}
-	}
-	return s
 }
 
 // secret returns a random token value.

@@ -51,20 +51,11 @@ func newRing(t testing.TB, id string) ring {
 // env returns the environment that gives the command r.
 func (r ring) env() []string { return []string{"OAUTHRT_KEYS_FILE=" + r.file} }
 
-// openedWith is opened with aead as the store's AEAD, and its SQL table
-// created.
+// openedWith is openedSealed, whose PostgreSQL and MySQL tables and
+// Redis keys are dropped when the test ends.
 func openedWith(t testing.TB, b backend, aead cipher.AEAD) *store {
 	t.Helper()
-	s, err := createStore(context.Background(), b.url, aead)
-	if err != nil {
-		t.Fatalf("opening %s: %v", b.name, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if ss, ok := s.TokenStore.(*sqlstore.Store); ok {
-		if err := ss.Migrate(context.Background()); err != nil {
-			t.Fatalf("creating the table of %s: %v", b.name, err)
-		}
-	}
+	s := openedSealed(t, b, aead)
 	dropAfter(t, s, b)
 	return s
 }
