@@ -34,10 +34,20 @@ import (
 // measured in one run were 11.5 trips per refresh on MySQL, 14.4 on
 // SQLite and 13.8 on Redis Cluster. What is asserted there is a
 // regression bound of ten times the backend's one-process bound.
+//
+// The announced backends are held to 6 in the full run only: with -short
+// (25 keys, where the listeners' own LISTEN and UNLISTEN weigh four times
+// as much) or under the race detector (which delays announcements past
+// the waiters' fallback pause), they measured 6.5 to 7.1, and are held to
+// the regression bound.
 func fleetBoundOf(b backend) float64 {
 	switch b.name {
-	case "file", "filedir", "memory", "postgres", "redis":
+	case "file", "filedir", "memory":
 		return 6
+	case "postgres", "redis":
+		if !testing.Short() && !raceDetector {
+			return 6
+		}
 	}
 	return 10 * b.warm
 }
