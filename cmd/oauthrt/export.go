@@ -109,9 +109,9 @@ func (a *app) exportCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			ins, ok := s.TokenStore.(oauthrt.Inspector)
-			if !ok {
-				return fmt.Errorf("store %s (%T) cannot list its records", s.name, s.TokenStore)
+			ins, err := inspector(s)
+			if err != nil {
+				return err
 			}
 			x := &exporter{a: a, s: s, ins: ins, path: out, skip: skipUnreadable}
 			if resume {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/keyring"
 	"github.com/spf13/cobra"
 )
@@ -39,9 +38,9 @@ func (a *app) keysCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			ins, ok := s.TokenStore.(oauthrt.Inspector)
-			if !ok {
-				return fmt.Errorf("store %s (%T) cannot list its records", s.name, s.TokenStore)
+			ins, err := inspector(s)
+			if err != nil {
+				return err
 			}
 			c, err := keyring.Count(ctx, ins, prefix)
 			if err != nil {

@@ -83,9 +83,9 @@ func (a *app) migrateCommand() *cobra.Command {
 				return err
 			}
 			defer dst.Close()
-			ins, ok := src.TokenStore.(oauthrt.Inspector)
-			if !ok {
-				return fmt.Errorf("store %s (%T) cannot list its records", src.name, src.TokenStore)
+			ins, err := inspector(src)
+			if err != nil {
+				return err
 			}
 			w, err := newWriter(ctx, dst, true)
 			if err != nil {

@@ -66,9 +66,9 @@ func (a *app) rekeyCommand() *cobra.Command {
 				return err
 			}
 			defer view.Close()
-			ins, ok := view.TokenStore.(oauthrt.Inspector)
-			if !ok {
-				return fmt.Errorf("store %s (%T) cannot list its records", s.name, s.TokenStore)
+			ins, err := inspector(view)
+			if err != nil {
+				return err
 			}
 			w, err := newWriter(ctx, s, false)
 			if err != nil {
