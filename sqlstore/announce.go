@@ -176,14 +176,19 @@ func announcing(q string) string {
 // execReleasing runs q, an UPDATE that releases a lease, with args, and
 // returns the count of rows it changed; on a dialect that announces,
 // it runs it as announcing makes it, announcing payload on table's
-// channel.
-func execReleasing(ctx context.Context, db *sql.DB, d *Dialect, table, q string, payload string, args ...any) (int64, error) {
+// channel. On the others, announcer (the Store's Announcer), when not
+// nil, announces payload on that channel once the UPDATE changed a row.
+func execReleasing(ctx context.Context, db *sql.DB, d *Dialect, table, q string, payload string, announcer func(context.Context, string, string) error, args ...any) (int64, error) {
 	if !d.announces {
 		res, err := db.ExecContext(ctx, d.sql(q, table), args...)
 		if err != nil {
 			return 0, err
 		}
-		return res.RowsAffected()
+		n, err := res.RowsAffected()
+		if err == nil && n > 0 && announcer != nil {
+			_ = announcer(ctx, channelOf(table), payload) // a hint: see Store.Announcer
+		}
+		return n, err
 	}
 	var n int64
 	args = append(args, channelOf(table), payload)
@@ -199,9 +204,10 @@ var boards sync.Map // weak.Pointer[Store] → *lease.Board
 
 // board returns the Board that wakes the Store's waiters on table when a
 // lease is announced released, creating it at the first call; nil, so
-// that they poll, when the Store has no Listener or d announces nothing.
+// that they poll, when the Store has no Listener, or when neither d nor
+// its Announcer announces.
 func (s *Store) board(d *Dialect, table string) *lease.Board {
-	if s.Listener == nil || !d.announces {
+	if s.Listener == nil || !d.announces && s.Announcer == nil {
 		return nil
 	}
 	k := weak.Make(s)

@@ -184,13 +184,21 @@ func (w *waiter) result(t *testing.T) waited {
 // waiter ask again, for what it may have missed).
 func (p *pgSite) listening(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
+	listening(t, p.holder, s, func(payload string) { p.notify(t, payload) })
+}
+
+// listening is pgSite.listening for any database, whose holder Store is
+// holder: notify sends a payload as the database's releases are
+// announced.
+func listening(t *testing.T, holder, s *sqlstore.Store, notify func(payload string)) {
+	t.Helper()
 	ctx := context.Background()
 	held := func(key string, tok *oauth2.Token) {
 		t.Helper()
-		if err := p.holder.Save(ctx, key, tok); err != nil {
+		if err := holder.Save(ctx, key, tok); err != nil {
 			t.Fatal(err)
 		}
-		l, err := p.holder.TakeLease(ctx, key)
+		l, err := holder.TakeLease(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +220,7 @@ func (p *pgSite) listening(t *testing.T, s *sqlstore.Store) {
 	for {
 		select {
 		case <-probe.sent.Signal():
-			p.notify(t, payload)
+			notify(payload)
 			continue
 		case r := <-probe.done:
 			probe.out = &r

@@ -61,6 +61,9 @@ type writer struct {
 	table string
 	aead  cipher.AEAD
 	key   string
+	// announce is the Store's Announcer, for the statements that release
+	// a lease on a dialect that does not announce.
+	announce func(context.Context, string, string) error
 }
 
 // commit writes the encoded token b into the row, which must exist, if
@@ -80,7 +83,7 @@ func (w writer) commit(ctx context.Context, prev *oauth2.Token, b []byte, holder
 	// What the UPDATE that releases the lease announces, if the dialect
 	// announces: b, sealed under prev.
 	var payload string
-	if holder != "" && w.d.announces {
+	if holder != "" && (w.d.announces || w.announce != nil) {
 		payload = announcement(w.key, prev, b)
 	}
 	if prev == nil {
@@ -155,7 +158,7 @@ func (w writer) update(ctx context.Context, q string, b []byte, holder, payload 
 	var n int64
 	var err error
 	if holder != "" {
-		n, err = execReleasing(ctx, w.db, w.d, w.table, q, payload, args...)
+		n, err = execReleasing(ctx, w.db, w.d, w.table, q, payload, w.announce, args...)
 	} else {
 		var res sql.Result
 		if res, err = w.db.ExecContext(ctx, w.d.sql(q, w.table), args...); err == nil {

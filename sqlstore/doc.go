@@ -342,8 +342,14 @@
 // CommitRelease in conflict announces nothing, and its release, which
 // follows, announces itself), and answers the count of rows changed, as
 // the UPDATE's own count did. PostgreSQL delivers the notification when
-// the statement commits. MySQL's and SQLite's statements are unchanged:
-// their waiters poll. The channel is oauthrt_<table>, in lower case, the
+// the statement commits. MySQL's and SQLite's statements cannot
+// announce: a Store with an Announcer announces there once the releasing
+// statement has changed the row, with the same channel and payload, and
+// its waiters hear it through a Listener of the same bus (the package
+// sqlstore/localbus is one, between the processes of a host); without
+// an Announcer, their waiters poll. A process that dies between the
+// statement and the announcement leaves its waiters to their fallback
+// pause, as a lost notification does on PostgreSQL. The channel is oauthrt_<table>, in lower case, the
 // dot of a schema-qualified table an underscore ("auth.tokens":
 // oauthrt_auth_tokens); a name longer than PostgreSQL's 63 bytes keeps
 // its first 46 and ends with "_" and 16 hex digits of the SHA-256 of the
@@ -374,8 +380,15 @@
 //	store := &sqlstore.Store{DB: db, Listener: pglisten.New(db)}
 //
 // (pglisten is a package of its own so that this one imports no driver.)
-// The Store then listens, on a connection of DB's pool that it keeps for
-// itself, while some of its TakeLeaseIf or TakeLease calls wait for a
+// On SQLite, or MySQL with every process on one host:
+//
+//	import "github.com/oauthrt/oauthrt/sqlstore/localbus"
+//
+//	bus := localbus.New(path + ".bus")
+//	store := &sqlstore.Store{DB: db, Listener: bus.Listen, Announcer: bus.Announce}
+//
+// The Store then listens (with pglisten, on a connection of DB's pool
+// that it keeps for itself; with localbus, on a socket of its own) while some of its TakeLeaseIf or TakeLease calls wait for a
 // lease held elsewhere: from the first that finds a lease held until
 // 100 ms after the last returns. A waiting TakeLeaseIf(prev) that hears
 // a record it can open, holding a token other than prev, returns that
@@ -384,8 +397,11 @@
 // other announcement about its key (a release alone, a record that does
 // not open or decode, or holds prev) makes it ask once more, as a
 // TakeLease does at every announcement. A refresh that four processes
-// need costs about five statements and a half, where polling costs
-// twelve: the holder's two, and one for each other process. Payloads
+// need costs about five statements and a quarter, where polling costs
+// twelve: the holder's two, and one for each other process (on MySQL, the
+// UPDATE that would take the lease over the row the Store remembers
+// tells, through LAST_INSERT_ID, that the lease is held, without a
+// SELECT; see TakeLeaseIf). Payloads
 // that do not start with a key's hash are ignored; whatever a stranger
 // sends, a waiter returns only a token it could have read from the
 // table, or asks again. A waiter that hears nothing (a lease that

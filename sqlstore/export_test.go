@@ -10,7 +10,7 @@ import (
 // Board listens (see lease.Board.SetFallback): the tests that count a
 // waiter's statements must not see it ask again because an announcement
 // took longer than the usual pause to arrive on a loaded machine. s must
-// have a Listener, on PostgreSQL.
+// have a Listener, on PostgreSQL or with an Announcer.
 func SetWakeFallback(s *Store, d time.Duration) {
 	_, dialect, table, err := s.setup()
 	if err != nil {

@@ -24,9 +24,9 @@ func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error)
 
 // TakeLease takes the refresh lease of key for the Store's LeaseTTL,
 // measured by the database's clock, waiting while another holder has it,
-// until ctx ends; then the error wraps ctx.Err(). It polls, or, on
-// PostgreSQL with a Store.Listener, tries again when the lease is
-// announced released (see "Announced releases" in the package
+// until ctx ends; then the error wraps ctx.Err(). It polls, or, with a
+// Store.Listener (on PostgreSQL, or with an Announcer), tries again when
+// the lease is announced released (see "Announced releases" in the package
 // documentation; its Release announces so). It first makes sure key
 // has a row (one without a token if need be), then takes the lease with
 // a conditional UPDATE of that row, which succeeds for one taker only and
@@ -119,7 +119,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 // newLease returns the lease of a new holder on key for ttl, not yet
 // taken: its Renew and Release run their statements on table.
 func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Duration) *fencedLease {
-	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key}, holder: lease.NewHolder(), mem: s.rows(d)}
+	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key, announce: s.Announcer}, holder: lease.NewHolder(), mem: s.rows(d)}
 	ms, holder := ttl.Milliseconds(), fl.holder
 	renew := func(ctx context.Context) (bool, error) {
 		res, err := db.ExecContext(ctx, d.sql(d.renew, table), ms, key, holder)
@@ -138,7 +138,7 @@ func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Dur
 		if fl.released.Load() {
 			return // by the statement of CommitRelease
 		}
-		_, _ = execReleasing(ctx, db, d, table, releaseSQL, keyHash(key), key, holder) // on failure, the lease lapses
+		_, _ = execReleasing(ctx, db, d, table, releaseSQL, keyHash(key), s.Announcer, key, holder) // on failure, the lease lapses
 	}
 	fl.Lease = lease.New(key, ttl, renew, release)
 	return fl

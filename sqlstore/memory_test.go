@@ -5,10 +5,12 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/tripcount"
 	"github.com/oauthrt/oauthrt/sqlstore"
@@ -28,7 +30,37 @@ type rowsFixture struct {
 
 func newRowsFixture(t *testing.T, aead cipher.AEAD) *rowsFixture {
 	t.Helper()
+	return newRowsFixtureIn(t, aead, "")
+}
+
+// simultaneous is MariaDB's SQL mode in which the assignments of an
+// UPDATE's SET are all evaluated on the row as it was, where by default
+// each sees the ones before it; the statement that takes a lease over a
+// remembered row must work in both.
+const simultaneous = "SIMULTANEOUS_ASSIGNMENT"
+
+// newRowsFixtureIn is newRowsFixture with s's connections in the SQL
+// mode mode added to the server's ("" for the server's alone); it skips
+// t when the server has no such mode (MySQL has no SIMULTANEOUS_ASSIGNMENT).
+func newRowsFixtureIn(t *testing.T, aead cipher.AEAD, mode string) *rowsFixture {
+	t.Helper()
 	db := openMySQL(t)
+	if mode != "" {
+		dsn, err := mysql.ParseDSN(db.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dsn.Params == nil {
+			dsn.Params = map[string]string{}
+		}
+		dsn.Params["sql_mode"] = "CONCAT(@@sql_mode,'," + mode + "')"
+		db.dsn = dsn.FormatDSN()
+		probe := open(t, "mysql", db.dsn)
+		var got string
+		if err := probe.QueryRow(`SELECT @@SESSION.sql_mode`).Scan(&got); err != nil || !strings.Contains(got, mode) {
+			t.Skipf("the server has no SQL mode %s (sql_mode %q, %v)", mode, got, err)
+		}
+	}
 	cdb, c := openCounted(t, db)
 	table := newTable(t, db)
 	return &rowsFixture{
@@ -176,21 +208,14 @@ func TestTakeLeaseIfOverARememberedRow(t *testing.T) {
 // row as it is calls for; it never takes a lease over the remembered
 // row, nor with its epoch.
 func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
-	type want struct {
-		lease      bool
-		tok        *oauth2.Token // the snapshot's
-		failures   int
-		epoch      uint64 // of the lease taken
-		statements int
-	}
 	cases := []struct {
 		name   string
 		change func(t *testing.T, f *rowsFixture)
-		plain  want
-		sealed want // when it differs from plain
+		plain  changedRowWant
+		sealed changedRowWant // when it differs from plain
 	}{{
 		name:  "nothing changed",
-		plain: want{lease: true, tok: tokenN(1), epoch: 1, statements: 1},
+		plain: changedRowWant{lease: true, tok: tokenN(1), epoch: 1, statements: 1},
 	}, {
 		name: "another process committed",
 		change: func(t *testing.T, f *rowsFixture) {
@@ -199,13 +224,13 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		plain: want{tok: tokenN(2), statements: 2},
+		plain: changedRowWant{tok: tokenN(2), statements: 2},
 	}, {
 		name: "another process took the lease and released it",
 		change: func(t *testing.T, f *rowsFixture) {
 			takeFenced(t, f.another, "k").Release()
 		},
-		plain: want{lease: true, tok: tokenN(1), epoch: 2, statements: 3},
+		plain: changedRowWant{lease: true, tok: tokenN(1), epoch: 2, statements: 3},
 	}, {
 		name: "another process saved a grant state",
 		change: func(t *testing.T, f *rowsFixture) {
@@ -213,7 +238,7 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		plain: want{lease: true, tok: tokenN(1), failures: 3, epoch: 1, statements: 3},
+		plain: changedRowWant{lease: true, tok: tokenN(1), failures: 3, epoch: 1, statements: 3},
 	}, {
 		name: "another process deleted the token",
 		change: func(t *testing.T, f *rowsFixture) {
@@ -221,7 +246,7 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		plain: want{statements: 2},
+		plain: changedRowWant{statements: 2},
 	}, {
 		// The same token, saved again: the same bytes in the clear, which
 		// the row holds as it was seen, and new bytes when sealed.
@@ -231,8 +256,8 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		plain:  want{lease: true, tok: tokenN(1), epoch: 1, statements: 1},
-		sealed: want{lease: true, tok: tokenN(1), epoch: 1, statements: 3},
+		plain:  changedRowWant{lease: true, tok: tokenN(1), epoch: 1, statements: 1},
+		sealed: changedRowWant{lease: true, tok: tokenN(1), epoch: 1, statements: 3},
 	}, {
 		// The Store's own writes forget the row: TakeLeaseIf reads it
 		// first, without a vain UPDATE.
@@ -242,7 +267,7 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		plain: want{statements: 1},
+		plain: changedRowWant{statements: 1},
 	}, {
 		name: "this Store saved a grant state",
 		change: func(t *testing.T, f *rowsFixture) {
@@ -250,57 +275,78 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		plain: want{lease: true, tok: tokenN(1), failures: 2, epoch: 1, statements: 2},
+		plain: changedRowWant{lease: true, tok: tokenN(1), failures: 2, epoch: 1, statements: 2},
 	}}
-	for _, sealed := range []bool{false, true} {
-		for _, c := range cases {
-			t.Run(fmt.Sprintf("%s/sealed=%t", c.name, sealed), func(t *testing.T) {
-				var aead cipher.AEAD
+	for _, mode := range []string{"", simultaneous} {
+		for _, sealed := range []bool{false, true} {
+			for _, c := range cases {
 				w := c.plain
-				if sealed {
-					aead = newAEAD(t)
-					if c.sealed != (want{}) {
-						w = c.sealed
-					}
+				if sealed && c.sealed != (changedRowWant{}) {
+					w = c.sealed
 				}
-				f := newRowsFixture(t, aead)
-				ctx := context.Background()
-				if err := f.another.Save(ctx, "k", tokenN(1)); err != nil {
-					t.Fatal(err)
+				name := fmt.Sprintf("%s/sealed=%t", c.name, sealed)
+				if mode != "" {
+					name += "/" + mode
 				}
-				mustLoad(t, f.s, "k")
-				if c.change != nil {
-					c.change(t, f)
-				}
-				var l oauthrt.Lease
-				var snap oauthrt.Snapshot
-				n := f.statements(func() { l, snap = takeIf(t, f.s, "k", tokenN(1)) })
-				if n != w.statements {
-					t.Errorf("%d statements, want %d", n, w.statements)
-				}
-				if !w.lease {
-					if l != nil {
-						l.Release()
-						t.Fatalf("TakeLeaseIf took the lease over %s, want the snapshot %s and no lease", accessOf(snap.Token), accessOf(w.tok))
-					}
-					if got, want := accessOf(snap.Token), accessOf(w.tok); got != want {
-						t.Errorf("the snapshot holds %s, want %s", got, want)
-					}
-					if held, _ := f.leaseColumns(t, "k"); held {
-						t.Error("the row's lease is held after a TakeLeaseIf that took none")
-					}
-					return
-				}
-				f.checkTaken(t, "k", l, snap, w.tok, oauthrt.GrantState{Failures: w.failures}, w.epoch)
-				// The lease commits over the bytes the row holds.
-				if err := l.(oauthrt.CommitReleaser).CommitRelease(ctx, snap.Token, tokenN(9)); err != nil {
-					t.Fatalf("CommitRelease: %v", err)
-				}
-				if tok := mustLoad(t, f.another, "k"); tok.AccessToken != "at-9" {
-					t.Errorf("after CommitRelease the row holds %s, want at-9", tok.AccessToken)
-				}
-			})
+				t.Run(name, func(t *testing.T) { changedRowCase(t, mode, sealed, w, c.change) })
+			}
 		}
+	}
+}
+
+// What a TakeLeaseIf over a changed row should do.
+type changedRowWant struct {
+	lease      bool
+	tok        *oauth2.Token // the snapshot's
+	failures   int
+	epoch      uint64 // of the lease taken
+	statements int
+}
+
+// changedRowCase is one case of TestTakeLeaseIfOverAChangedRow: the
+// counted Store, its connections in SQL mode mode, loads key k holding
+// tokenN(1), change changes the row, and a TakeLeaseIf over tokenN(1)
+// must do what w says.
+func changedRowCase(t *testing.T, mode string, sealed bool, w changedRowWant, change func(*testing.T, *rowsFixture)) {
+	var aead cipher.AEAD
+	if sealed {
+		aead = newAEAD(t)
+	}
+	f := newRowsFixtureIn(t, aead, mode)
+	ctx := context.Background()
+	if err := f.another.Save(ctx, "k", tokenN(1)); err != nil {
+		t.Fatal(err)
+	}
+	mustLoad(t, f.s, "k")
+	if change != nil {
+		change(t, f)
+	}
+	var l oauthrt.Lease
+	var snap oauthrt.Snapshot
+	n := f.statements(func() { l, snap = takeIf(t, f.s, "k", tokenN(1)) })
+	if n != w.statements {
+		t.Errorf("%d statements, want %d", n, w.statements)
+	}
+	if !w.lease {
+		if l != nil {
+			l.Release()
+			t.Fatalf("TakeLeaseIf took the lease over %s, want the snapshot %s and no lease", accessOf(snap.Token), accessOf(w.tok))
+		}
+		if got, want := accessOf(snap.Token), accessOf(w.tok); got != want {
+			t.Errorf("the snapshot holds %s, want %s", got, want)
+		}
+		if held, _ := f.leaseColumns(t, "k"); held {
+			t.Error("the row's lease is held after a TakeLeaseIf that took none")
+		}
+		return
+	}
+	f.checkTaken(t, "k", l, snap, w.tok, oauthrt.GrantState{Failures: w.failures}, w.epoch)
+	// The lease commits over the bytes the row holds.
+	if err := l.(oauthrt.CommitReleaser).CommitRelease(ctx, snap.Token, tokenN(9)); err != nil {
+		t.Fatalf("CommitRelease: %v", err)
+	}
+	if tok := mustLoad(t, f.another, "k"); tok.AccessToken != "at-9" {
+		t.Errorf("after CommitRelease the row holds %s, want at-9", tok.AccessToken)
 	}
 }
 
@@ -309,7 +355,13 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 // take it: it waits, reading the row, until its ctx ends, and the holder
 // keeps the lease. Once the lease is released, it takes it.
 func TestTakeLeaseIfRememberedRowLeaseHeld(t *testing.T) {
-	f := newRowsFixture(t, nil)
+	for _, mode := range []string{"", simultaneous} {
+		t.Run("mode="+mode, func(t *testing.T) { rememberedRowLeaseHeld(t, mode) })
+	}
+}
+
+func rememberedRowLeaseHeld(t *testing.T, mode string) {
+	f := newRowsFixtureIn(t, nil, mode)
 	ctx := context.Background()
 	if err := f.another.Save(ctx, "k", tokenN(1)); err != nil {
 		t.Fatal(err)

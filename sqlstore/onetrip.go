@@ -187,14 +187,52 @@ const (
 	takeCTESQL = `WITH taken AS (` + takeSQL + ` RETURNING token, {grant}, lease_epoch)` +
 		` SELECT token, {grant}, lease_epoch, TRUE FROM taken` +
 		` UNION ALL SELECT token, {grant}, lease_epoch, FALSE FROM {table} WHERE token_key = ? AND NOT EXISTS (SELECT 1 FROM taken)`
-	takeReturningSQL = takeSQL + ` RETURNING token, {grant}, lease_epoch`
+	// takeReturningSQL matches the row whether its lease is free or not,
+	// so that it reads the row either way, and takes the lease where it
+	// is free: SQLite evaluates every expression of a SET on the row as
+	// it was, and RETURNING reads it as it is after; holders are unique,
+	// so the row holds this taking's holder only when it took the lease.
+	// A row whose lease is held is written as it was.
+	takeReturningSQL = `UPDATE {table} SET lease_holder = CASE WHEN ` + leaseFree + ` THEN ? ELSE lease_holder END,` +
+		` lease_until = CASE WHEN ` + leaseFree + ` THEN {now} + ? ELSE lease_until END,` +
+		` lease_epoch = CASE WHEN ` + leaseFree + ` THEN lease_epoch + 1 ELSE lease_epoch END` +
+		` WHERE token_key = ? RETURNING token, {grant}, lease_epoch, lease_holder IS ?`
+	leaseFree = `(lease_holder IS NULL OR lease_until <= {now})`
 	// takeReadSQL also reads whether the lease is free; takeSwapSQL's
 	// arguments are takeSQL's, then the lease_epoch, token and grant_
 	// columns takeReadSQL read, compared with <=>, which holds for two
 	// NULLs.
 	takeReadSQL = `SELECT token, {grant}, lease_epoch, (lease_holder IS NULL OR lease_until <= {now}) FROM {table} WHERE token_key = ?`
-	takeSwapSQL = takeSQL + ` AND lease_epoch = ? AND token <=> ? AND grant_dead_token <=> ? AND grant_dead_code <=> ?` +
+	takeSwapSQL = takeSQL + ` AND ` + sameRow
+	sameRow     = `lease_epoch = ? AND token <=> ? AND grant_dead_token <=> ? AND grant_dead_code <=> ?` +
 		` AND grant_dead_at <=> ? AND grant_next_attempt <=> ? AND grant_failures <=> ? AND grant_failing_since <=> ?`
+	// takeOrSeeSQL is takeSwapSQL over a remembered row that matches the
+	// row whatever it holds, so that a swap that fails tells why without
+	// a SELECT: through LAST_INSERT_ID(code), which the OK packet of the
+	// UPDATE returns (0 when no row matched): 1 when it took the lease, 2
+	// when the lease is held, 3 when it is free but the row changed. Its
+	// arguments are: sameRow's, the holder; the holder, sameRow's, the
+	// TTL; the holder, sameRow's; the key.
+	//
+	// MySQL and MariaDB evaluate a SET's assignments from left to right,
+	// each on the row as the ones before it left it, or, in MariaDB's
+	// SIMULTANEOUS_ASSIGNMENT mode, all on the row as it was. Each
+	// condition here holds the same in both: the first assignment writes
+	// this taking's holder, which no one else writes, only when the swap's
+	// condition holds; the later ones find it there, or evaluate that
+	// condition on columns no assignment before them changed.
+	takeOrSeeSQL = `UPDATE {table} SET lease_holder = IF(` + takeOrSee + `, ?, lease_holder),` +
+		` lease_until = IF(lease_holder <=> ? OR ` + takeOrSee + `, {now} + ?, lease_until),` +
+		` lease_epoch = lease_epoch + (LAST_INSERT_ID(IF(lease_holder <=> ? OR ` + takeOrSee + `, 1, IF(` + leaseFree + `, 3, 2))) = 1)` +
+		` WHERE token_key = ?`
+	takeOrSee = `(` + leaseFree + ` AND ` + sameRow + `)`
+)
+
+// What a takeOrSeeSQL found, as its LAST_INSERT_ID.
+const (
+	seenTook    = 1
+	seenHeld    = 2
+	seenChanged = 3
 )
 
 // TakeLeaseIf takes the refresh lease of key as TakeLease does (for the
@@ -207,11 +245,11 @@ const (
 // token it returns a nil Lease with the token and grant state it read.
 // While another holder has the lease it waits, reading the row again at
 // each try, until it takes the lease, finds another token, or ctx ends;
-// then the error wraps ctx.Err(). On PostgreSQL, a Store with a Listener
-// tries again when the lease is announced released, and returns the
-// token a holder announced with its commit without reading the row (see
-// "Announced releases" in the package documentation); otherwise it
-// polls. A stored token that cannot be decrypted
+// then the error wraps ctx.Err(). A Store with a Listener (on PostgreSQL,
+// or with an Announcer) tries again when the lease is announced
+// released, and returns the token a holder announced with its commit
+// without reading the row (see "Announced releases" in the package
+// documentation); otherwise it polls. A stored token that cannot be decrypted
 // or decoded is an error, and no lease is kept. See
 // [oauthrt.LeaseLoader].
 //
@@ -224,10 +262,11 @@ const (
 //     where it is free, RETURNING the row, and otherwise reads the row.
 //     When the lease was taken over another token, one more statement
 //     releases it.
-//   - SQLite (3.35 or later, for RETURNING): one statement when it takes
-//     the lease, the UPDATE … RETURNING the row; two when the lease is
-//     held, that UPDATE and a SELECT of the row. When the lease was taken
-//     over another token, one more statement releases it.
+//   - SQLite (3.35 or later, for RETURNING): one statement, whether it
+//     takes the lease or finds it held: an UPDATE … RETURNING of the row
+//     that takes the lease where it is free and writes the row as it was
+//     where it is held. When the lease was taken over another token, one
+//     more statement releases it.
 //   - MySQL and MariaDB, which have no UPDATE … RETURNING: two statements
 //     to take the lease, a SELECT of the row, then, when it holds prev
 //     and the lease is free, the taking UPDATE, conditioned on the row
@@ -239,9 +278,12 @@ const (
 //     for up to 4096 keys. When it remembers the row holding prev, the
 //     first try sends the taking UPDATE at once, conditioned on the
 //     remembered values: one statement when the row has not changed
-//     since. When it has (another process wrote it, took the lease, or
-//     holds it), the UPDATE matches nothing, and the try reads the row
-//     as above, one statement more.
+//     since. That UPDATE tells, in the LAST_INSERT_ID of its answer,
+//     why it did not take the lease: when the lease is held, the try
+//     ends there, one statement, and the next reads the row; when the
+//     lease is free but the row changed (another process wrote it, or
+//     took and released the lease), the try reads the row as above, one
+//     statement more.
 //
 // A key that has no row holds no token: with a non-nil prev that ends
 // the call; with a nil prev, one INSERT (as TakeLease's) makes the row,
@@ -384,29 +426,23 @@ func (t *taking) withCTE(ctx context.Context) (found, error) {
 	return t.settle(r, taken, epoch)
 }
 
-// returning is a try of takeReturning.
+// returning is a try of takeReturning: one statement, whether it takes
+// the lease or finds it held.
 func (t *taking) returning(ctx context.Context) (found, error) {
 	w := t.l.w
 	var r storedRow
 	var epoch int64
-	err := w.db.QueryRowContext(ctx, w.d.sql(takeReturningSQL, w.table), t.l.holder, t.ms, w.key).
-		Scan(append(r.dest(), &epoch)...)
-	switch {
-	case err == nil:
-		return t.settle(r, true, epoch)
-	case !errors.Is(err, sql.ErrNoRows):
-		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
-	}
-	// Nothing taken: the lease is held, or there is no row.
-	err = w.db.QueryRowContext(ctx, w.d.sql(snapshotSQL, w.table), w.key).Scan(r.dest()...)
+	var taken bool
+	err := w.db.QueryRowContext(ctx, w.d.sql(takeReturningSQL, w.table), t.l.holder, t.ms, w.key, t.l.holder).
+		Scan(append(r.dest(), &epoch, &taken)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return noRow, nil
 	case err != nil:
+		t.uncertain = true
 		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
 	}
-	return t.settle(r, false, 0)
+	return t.settle(r, taken, epoch)
 }
 
 // compareAndSwap is a try of takeCompareAndSwap. The first try of a
@@ -425,14 +461,21 @@ func (t *taking) compareAndSwap(ctx context.Context) (found, error) {
 			// the row may hold prev by now, and is read.
 			snap, err := r.snapshot(t.s, w.key)
 			if err == nil && oauthrt.Fingerprint(snap.Token) == t.want {
-				swapped, err := t.swap(ctx, r)
+				seen, err := t.takeOrSee(ctx, r)
 				if err != nil {
 					return 0, err
 				}
-				if swapped {
+				switch seen {
+				case seenTook:
 					t.snap = snap
 					t.keep(r.storedRow, r.epoch+1)
 					return took, nil
+				case seenHeld:
+					// Held: by a holder of prev, or of a token that
+					// replaced it; its release, or the fallback pause,
+					// makes the next try read the row.
+					t.snap = snap
+					return waiting, nil
 				}
 			}
 		}
@@ -463,6 +506,40 @@ func (t *taking) compareAndSwap(ctx context.Context) (found, error) {
 	}
 	t.keep(r.storedRow, r.epoch+1)
 	return took, nil
+}
+
+// takeOrSee runs takeOrSeeSQL over r, and returns what it found:
+// seenTook, seenHeld, seenChanged, or 0 when the key has no row.
+func (t *taking) takeOrSee(ctx context.Context, r knownRow) (int64, error) {
+	w := t.l.w
+	g := r.grant
+	same := []any{r.epoch, r.token, g.deadToken, g.deadCode, g.deadAt, g.next, g.failures, g.failingSince}
+	args := make([]any, 0, 3*len(same)+5)
+	args = append(append(args, same...), t.l.holder, t.l.holder)
+	args = append(append(args, same...), t.ms, t.l.holder)
+	args = append(append(args, same...), w.key)
+	res, err := w.db.ExecContext(ctx, w.d.sql(takeOrSeeSQL, w.table), args...)
+	if err != nil {
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	seen, err := res.LastInsertId()
+	if err != nil {
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	// The count of changed rows, 1 exactly when the lease was taken,
+	// confirms the code.
+	n, err := res.RowsAffected()
+	if err != nil {
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	}
+	if (n == 1) != (seen == seenTook) {
+		t.uncertain = true
+		return 0, fmt.Errorf("oauthrt: sqlstore: taking the lease of key %q changed %d rows, and reported %d", w.key, n, seen)
+	}
+	return seen, nil
 }
 
 // swap runs takeSwapSQL: it takes the lease if it is free and the row

@@ -60,13 +60,16 @@ type Store struct {
 	// are stored unencrypted.
 	AEAD cipher.AEAD
 
-	// Listener hears, on PostgreSQL, the announcements of released
-	// leases (see "Announced releases" in the package documentation), so
-	// that the Store's TakeLeaseIf and TakeLease calls that wait for a
-	// lease held elsewhere learn of its release at once. nil: they poll,
-	// as they do on the other databases, where it is not used. Set it to
-	// pglisten.New(DB) with the pgx driver; the package sqlstore/pglisten
-	// imports pgx, which this one does not.
+	// Listener hears the announcements of released leases (see
+	// "Announced releases" in the package documentation), so that the
+	// Store's TakeLeaseIf and TakeLease calls that wait for a lease held
+	// elsewhere learn of its release at once: on PostgreSQL, whose
+	// statements announce, and on the other databases when Announcer is
+	// set. nil: they poll, as they do on SQLite, MySQL and MariaDB
+	// without an Announcer, where it is not used. On PostgreSQL set it to
+	// pglisten.New(DB) with the pgx driver (the package sqlstore/pglisten
+	// imports pgx, which this one does not); elsewhere, to the Listen of
+	// the bus whose Announce is the Announcer.
 	//
 	// The Store runs Listener while some of its calls wait (from the
 	// first that finds a lease held until 100 ms after the last one
@@ -79,6 +82,24 @@ type Store struct {
 	// Store from listening for good; any other makes it try again no
 	// sooner than a second later. Its waiters poll meanwhile.
 	Listener func(ctx context.Context, channel string, ready func(), notify func(payload string)) error
+
+	// Announcer announces the releases of leases on SQLite, MySQL and
+	// MariaDB, whose statements cannot, so that a Listener of the same
+	// channel hears them as it hears PostgreSQL's: after a statement
+	// that releases a lease (CommitRelease's UPDATE, Release's) changed
+	// the row, the Store calls Announcer with the channel and the
+	// payload that PostgreSQL's statement would have sent (see
+	// "Announced releases" in the package documentation). An
+	// announcement is a hint: Announcer should return quickly, and its
+	// error is ignored (a waiter that hears nothing asks again after its
+	// fallback pause). nil: releases are not announced there, and Listener
+	// is not used. On PostgreSQL, whose statements announce, it is never
+	// called. The package sqlstore/localbus carries announcements between
+	// the processes of one host, as SQLite's are by construction:
+	//
+	//	bus := localbus.New(path + ".bus")
+	//	store := &sqlstore.Store{DB: db, Listener: bus.Listen, Announcer: bus.Announce}
+	Announcer func(ctx context.Context, channel, payload string) error
 }
 
 var (

@@ -19,6 +19,7 @@ import (
 	"github.com/oauthrt/oauthrt/internal/tripcount"
 	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
+	"github.com/oauthrt/oauthrt/sqlstore/localbus"
 	"github.com/oauthrt/oauthrt/sqlstore/pglisten"
 	"github.com/redis/go-redis/v9"
 	"modernc.org/sqlite"
@@ -65,6 +66,7 @@ type site struct {
 	b    backend
 	name string               // the table, prefix or path
 	mem  *oauthrt.MemoryStore // the memory backend's one store
+	bus  string               // SQLite's and MySQL's: the localbus directory of its handles
 }
 
 // newSite makes a fresh place for b's data, and registers its removal.
@@ -83,11 +85,15 @@ func newSite(tb testing.TB, b backend) *site {
 		s.name = filepath.Join(tb.TempDir(), "tokens.d")
 	case "sqlite":
 		s.name = filepath.Join(tb.TempDir(), "tokens.db")
+		s.bus = busDir(tb)
 	case "redis", "cluster":
 		s.name = "oauthrt-scale:" + id + ":"
 		tb.Cleanup(func() { s.deleteKeys(tb) })
 	default:
 		s.name = "oauthrt_scale_" + id
+		if b.name == "mysql" {
+			s.bus = busDir(tb)
+		}
 		tb.Cleanup(func() {
 			db, err := sql.Open(map[string]string{"postgres": "pgx", "mysql": "mysql"}[b.name], os.Getenv(b.env))
 			if err == nil {
@@ -97,6 +103,19 @@ func newSite(tb testing.TB, b backend) *site {
 		})
 	}
 	return s
+}
+
+// busDir makes a directory for a site's localbus, short enough for the
+// paths of its sockets (t.TempDir's can be too long), and registers its
+// removal.
+func busDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "bus")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // deleteKeys deletes the keys of a Redis site.
@@ -194,8 +213,14 @@ func (s *site) open(tb testing.TB, m *meter) oauthrt.TokenStore {
 		db.SetMaxIdleConns(8)
 		tb.Cleanup(func() { db.Close() })
 		sqs := &sqlstore.Store{DB: db, Dialect: dialect, Table: table, LeaseTTL: ttl}
-		if s.b.name == "postgres" {
+		switch s.b.name {
+		case "postgres":
 			sqs.Listener = pglisten.New(db) // waiters woken by announced releases
+		case "sqlite", "mysql":
+			// The handles stand for processes of one host: a bus in one
+			// directory reaches them all.
+			bus := localbus.New(s.bus)
+			sqs.Listener, sqs.Announcer = bus.Listen, bus.Announce
 		}
 		if err := sqs.Migrate(context.Background()); err != nil {
 			tb.Fatal(err)
