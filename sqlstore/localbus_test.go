@@ -23,6 +23,37 @@ func newBus(t *testing.T) *localbus.Bus {
 	return localbus.New(dir)
 }
 
+// busHeld sets up a localbus between two Stores on db, as two processes
+// of one host would have: the holder, whose lease on "k" (over
+// tokenN(1)) it returns, and s, whose statements count and whose Board
+// listens once busHeld returns (see listening), with a fallback pause
+// no test reaches.
+func busHeld(t *testing.T, db testDB) (s *sqlstore.Store, l oauthrt.Lease) {
+	t.Helper()
+	ctx := context.Background()
+	table := newTable(t, db)
+	bus := newBus(t)
+	holder := &sqlstore.Store{DB: db.handles(t, 1)[0], Dialect: db.dialect, Table: table, LeaseTTL: time.Minute, Announcer: bus.Announce}
+	cdb, _ := openCounted(t, db) // startWait counts the waiter's statements
+	s = &sqlstore.Store{DB: cdb, Dialect: db.dialect, Table: table, LeaseTTL: time.Minute, Listener: bus.Listen, Announcer: bus.Announce}
+	sqlstore.SetWakeFallback(s, waitFor) // only an announcement wakes a waiter while the Board listens
+	if err := holder.Save(ctx, "k", tokenN(1)); err != nil {
+		t.Fatal(err)
+	}
+	mustLoad(t, s, "k") // on MySQL, the Store now remembers the row
+	l, _, err := holder.TakeLeaseIf(ctx, "k", tokenN(1))
+	if err != nil || l == nil {
+		t.Fatalf("the holder's TakeLeaseIf = %v, %v", l, err)
+	}
+	t.Cleanup(l.Release)
+	listening(t, holder, s, func(payload string) {
+		if err := bus.Announce(ctx, sqlstore.Channel(table), payload); err != nil {
+			t.Error(err)
+		}
+	})
+	return s, l
+}
+
 // TestBusWakeByCommit checks that on SQLite and MySQL, whose statements
 // cannot announce, a Store whose Announcer is a localbus announces its
 // commits there, and that a waiter whose Listener is the same bus learns
@@ -34,33 +65,11 @@ func TestBusWakeByCommit(t *testing.T) {
 	for _, open := range []func(*testing.T) testDB{openSQLite, openMySQL} {
 		db := open(t)
 		t.Run(db.dialect.String(), func(t *testing.T) {
-			ctx := context.Background()
-			table := newTable(t, db)
-			bus := newBus(t)
-			holder := &sqlstore.Store{DB: db.handles(t, 1)[0], Dialect: db.dialect, Table: table, LeaseTTL: time.Minute, Announcer: bus.Announce}
-			cdb, _ := openCounted(t, db)
-			s := &sqlstore.Store{DB: cdb, Dialect: db.dialect, Table: table, LeaseTTL: time.Minute, Listener: bus.Listen, Announcer: bus.Announce}
-			sqlstore.SetWakeFallback(s, waitFor) // only an announcement wakes a waiter while the Board listens
-
+			s, l := busHeld(t, db)
 			prev, next := tokenN(1), tokenN(2)
-			if err := holder.Save(ctx, "k", prev); err != nil {
-				t.Fatal(err)
-			}
-			mustLoad(t, s, "k") // on MySQL, the Store now remembers the row
-			l, _, err := holder.TakeLeaseIf(ctx, "k", prev)
-			if err != nil || l == nil {
-				t.Fatalf("the holder's TakeLeaseIf = %v, %v", l, err)
-			}
-			t.Cleanup(l.Release)
-			listening(t, holder, s, func(payload string) {
-				if err := bus.Announce(ctx, sqlstore.Channel(table), payload); err != nil {
-					t.Error(err)
-				}
-			})
-
 			w := startWait(t, s, "k", prev)
 			w.answered(t, 1)
-			if err := l.(oauthrt.CommitReleaser).CommitRelease(ctx, prev, next); err != nil {
+			if err := l.(oauthrt.CommitReleaser).CommitRelease(context.Background(), prev, next); err != nil {
 				t.Fatalf("CommitRelease: %v", err)
 			}
 			r := w.result(t)
@@ -81,24 +90,8 @@ func TestBusWakeByRelease(t *testing.T) {
 	for _, open := range []func(*testing.T) testDB{openSQLite, openMySQL} {
 		db := open(t)
 		t.Run(db.dialect.String(), func(t *testing.T) {
-			ctx := context.Background()
-			table := newTable(t, db)
-			bus := newBus(t)
-			holder := &sqlstore.Store{DB: db.handles(t, 1)[0], Dialect: db.dialect, Table: table, LeaseTTL: time.Minute, Announcer: bus.Announce}
-			cdb, _ := openCounted(t, db) // startWait counts the waiter's statements
-			s := &sqlstore.Store{DB: cdb, Dialect: db.dialect, Table: table, LeaseTTL: time.Minute, Listener: bus.Listen, Announcer: bus.Announce}
-			sqlstore.SetWakeFallback(s, waitFor)
-			prev := tokenN(1)
-			if err := holder.Save(ctx, "k", prev); err != nil {
-				t.Fatal(err)
-			}
-			l, _, err := holder.TakeLeaseIf(ctx, "k", prev)
-			if err != nil || l == nil {
-				t.Fatalf("the holder's TakeLeaseIf = %v, %v", l, err)
-			}
-			listening(t, holder, s, func(payload string) { bus.Announce(ctx, sqlstore.Channel(table), payload) })
-
-			w := startWait(t, s, "k", prev)
+			s, l := busHeld(t, db)
+			w := startWait(t, s, "k", tokenN(1))
 			w.answered(t, 1)
 			l.Release()
 			r := w.result(t)

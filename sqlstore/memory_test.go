@@ -39,13 +39,23 @@ func newRowsFixture(t *testing.T, aead cipher.AEAD) *rowsFixture {
 // remembered row must work in both.
 const simultaneous = "SIMULTANEOUS_ASSIGNMENT"
 
+// foundRows is not an SQL mode: it asks newRowsFixtureIn for the
+// driver's clientFoundRows, with which an UPDATE's count is of the rows
+// it matched rather than those it changed.
+const foundRows = "clientFoundRows"
+
+// rowsModes are the modes the remembered-row tests run in.
+var rowsModes = []string{"", simultaneous, foundRows}
+
 // newRowsFixtureIn is newRowsFixture with s's connections in the SQL
 // mode mode added to the server's ("" for the server's alone); it skips
 // t when the server has no such mode (MySQL has no SIMULTANEOUS_ASSIGNMENT).
 func newRowsFixtureIn(t *testing.T, aead cipher.AEAD, mode string) *rowsFixture {
 	t.Helper()
 	db := openMySQL(t)
-	if mode != "" {
+	if mode == foundRows {
+		db = withFoundRows(t, db)
+	} else if mode != "" {
 		dsn, err := mysql.ParseDSN(db.dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -277,7 +287,7 @@ func TestTakeLeaseIfOverAChangedRow(t *testing.T) {
 		},
 		plain: changedRowWant{lease: true, tok: tokenN(1), failures: 2, epoch: 1, statements: 2},
 	}}
-	for _, mode := range []string{"", simultaneous} {
+	for _, mode := range rowsModes {
 		for _, sealed := range []bool{false, true} {
 			for _, c := range cases {
 				w := c.plain
@@ -355,7 +365,7 @@ func changedRowCase(t *testing.T, mode string, sealed bool, w changedRowWant, ch
 // take it: it waits, reading the row, until its ctx ends, and the holder
 // keeps the lease. Once the lease is released, it takes it.
 func TestTakeLeaseIfRememberedRowLeaseHeld(t *testing.T) {
-	for _, mode := range []string{"", simultaneous} {
+	for _, mode := range rowsModes {
 		t.Run("mode="+mode, func(t *testing.T) { rememberedRowLeaseHeld(t, mode) })
 	}
 }
@@ -395,66 +405,85 @@ func rememberedRowLeaseHeld(t *testing.T, mode string) {
 // memory is often stale. Every lease taken must commit, and no token may
 // be refreshed twice.
 func TestRememberedRowsUnderContention(t *testing.T) {
-	forEachDatabase(t, func(t *testing.T, db testDB) {
-		table := newTable(t, db)
-		hs := db.handles(t, 2)
-		stores := []*sqlstore.Store{
-			{DB: hs[0], Table: table, LeaseTTL: time.Minute},
-			{DB: hs[1], Table: table, LeaseTTL: time.Minute},
-		}
-		ctx := context.Background()
-		if err := stores[0].Save(ctx, "k", tokenN(0)); err != nil {
-			t.Fatal(err)
-		}
-		const refreshes = 60
-		var mu sync.Mutex
-		refreshed := map[string]bool{} // the access tokens refreshed
-		next := 1
-		var wg sync.WaitGroup
-		for g := range 8 {
-			s := stores[g%2]
-			wg.Go(func() {
-				for {
-					mu.Lock()
-					done := next > refreshes
-					mu.Unlock()
-					if done {
-						return
-					}
-					tok, err := s.Load(ctx, "k")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					l, snap, err := s.TakeLeaseIf(ctx, "k", tok)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if l == nil {
-						continue
-					}
-					mu.Lock()
-					from := snap.Token.AccessToken
-					if refreshed[from] {
-						t.Errorf("%s was refreshed twice", from)
-					}
-					refreshed[from] = true
-					nt := tokenN(next)
-					next++
-					mu.Unlock()
-					if err := l.(oauthrt.CommitReleaser).CommitRelease(ctx, snap.Token, nt); err != nil {
-						t.Errorf("CommitRelease over %s: %v", from, err)
-						return
-					}
+	forEachDatabase(t, rememberedRowsUnderContention)
+	// On MySQL, again with the driver counting the rows an UPDATE
+	// matched: the UPDATE that takes a lease over a remembered row
+	// matches the row whether it takes it or not.
+	t.Run("MySQL/"+foundRows, func(t *testing.T) { rememberedRowsUnderContention(t, withFoundRows(t, openMySQL(t))) })
+}
+
+// withFoundRows returns db, a MySQL, with the handles it opens from now
+// on in the driver's clientFoundRows.
+func withFoundRows(t *testing.T, db testDB) testDB {
+	t.Helper()
+	dsn, err := mysql.ParseDSN(db.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn.ClientFoundRows = true
+	db.dsn = dsn.FormatDSN()
+	return db
+}
+
+func rememberedRowsUnderContention(t *testing.T, db testDB) {
+	table := newTable(t, db)
+	hs := db.handles(t, 2)
+	stores := []*sqlstore.Store{
+		{DB: hs[0], Table: table, LeaseTTL: time.Minute},
+		{DB: hs[1], Table: table, LeaseTTL: time.Minute},
+	}
+	ctx := context.Background()
+	if err := stores[0].Save(ctx, "k", tokenN(0)); err != nil {
+		t.Fatal(err)
+	}
+	const refreshes = 60
+	var mu sync.Mutex
+	refreshed := map[string]bool{} // the access tokens refreshed
+	next := 1
+	var wg sync.WaitGroup
+	for g := range 8 {
+		s := stores[g%2]
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				done := next > refreshes
+				mu.Unlock()
+				if done {
+					return
 				}
-			})
-		}
-		wg.Wait()
-		// The leases ran one after the other, each committing the token
-		// numbered as it was taken: the row holds the last.
-		if tok := mustLoad(t, stores[0], "k"); len(refreshed) != next-1 || tok.AccessToken != fmt.Sprintf("at-%d", next-1) {
-			t.Errorf("%d refreshes, the last to at-%d, and the row holds %s", len(refreshed), next-1, tok.AccessToken)
-		}
-	})
+				tok, err := s.Load(ctx, "k")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				l, snap, err := s.TakeLeaseIf(ctx, "k", tok)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if l == nil {
+					continue
+				}
+				mu.Lock()
+				from := snap.Token.AccessToken
+				if refreshed[from] {
+					t.Errorf("%s was refreshed twice", from)
+				}
+				refreshed[from] = true
+				nt := tokenN(next)
+				next++
+				mu.Unlock()
+				if err := l.(oauthrt.CommitReleaser).CommitRelease(ctx, snap.Token, nt); err != nil {
+					t.Errorf("CommitRelease over %s: %v", from, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The leases ran one after the other, each committing the token
+	// numbered as it was taken: the row holds the last.
+	if tok := mustLoad(t, stores[0], "k"); len(refreshed) != next-1 || tok.AccessToken != fmt.Sprintf("at-%d", next-1) {
+		t.Errorf("%d refreshes, the last to at-%d, and the row holds %s", len(refreshed), next-1, tok.AccessToken)
+	}
 }

@@ -226,6 +226,8 @@ const (
 		` lease_epoch = lease_epoch + (LAST_INSERT_ID(IF(lease_holder <=> ? OR ` + takeOrSee + `, 1, IF(` + leaseFree + `, 3, 2))) = 1)` +
 		` WHERE token_key = ?`
 	takeOrSee = `(` + leaseFree + ` AND ` + sameRow + `)`
+	// heldBySQL reads whether the row's lease is the holder's.
+	heldBySQL = `SELECT lease_holder <=> ? FROM {table} WHERE token_key = ?`
 )
 
 // What a takeOrSeeSQL found, as its LAST_INSERT_ID.
@@ -510,6 +512,12 @@ func (t *taking) compareAndSwap(ctx context.Context) (found, error) {
 
 // takeOrSee runs takeOrSeeSQL over r, and returns what it found:
 // seenTook, seenHeld, seenChanged, or 0 when the key has no row.
+//
+// The code comes from the LAST_INSERT_ID of the answer, never from its
+// count of rows: the UPDATE matches the row whatever it holds, and a
+// connection with the driver's clientFoundRows counts the rows matched.
+// A driver that reports no such code (go-sql-driver/mysql does) leaves
+// the try to ask the row whether its lease is now this taking's.
 func (t *taking) takeOrSee(ctx context.Context, r knownRow) (int64, error) {
 	w := t.l.w
 	g := r.grant
@@ -523,23 +531,23 @@ func (t *taking) takeOrSee(ctx context.Context, r knownRow) (int64, error) {
 		t.uncertain = true
 		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
 	}
-	seen, err := res.LastInsertId()
-	if err != nil {
+	if seen, err := res.LastInsertId(); err == nil && seen >= seenTook && seen <= seenChanged {
+		return seen, nil
+	}
+	// No code, or no row. Whether the lease is this taking's is read
+	// back; anything else is for the try's read of the row to find.
+	var mine bool
+	err = w.db.QueryRowContext(ctx, w.d.sql(heldBySQL, w.table), t.l.holder, w.key).Scan(&mine)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
 		t.uncertain = true
 		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	case mine:
+		return seenTook, nil
 	}
-	// The count of changed rows, 1 exactly when the lease was taken,
-	// confirms the code.
-	n, err := res.RowsAffected()
-	if err != nil {
-		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
-	}
-	if (n == 1) != (seen == seenTook) {
-		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: taking the lease of key %q changed %d rows, and reported %d", w.key, n, seen)
-	}
-	return seen, nil
+	return seenChanged, nil
 }
 
 // swap runs takeSwapSQL: it takes the lease if it is free and the row

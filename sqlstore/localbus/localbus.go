@@ -44,8 +44,9 @@ import (
 	"time"
 )
 
-// maxDatagram bounds what a listener reads of one datagram: more than
-// the longest payload sqlstore announces (7000 bytes).
+// maxDatagram bounds what a listener reads of one datagram, and so the
+// payloads Announce sends: more than the longest payload sqlstore
+// announces (7000 bytes).
 const maxDatagram = 8192
 
 // sendTimeout bounds the delivery of one datagram to one listener, whose
@@ -60,10 +61,16 @@ const maxSocketPath = 103
 // A Bus is a directory where the listeners of a host bind their sockets.
 // Its methods are the Listener and the Announcer of a sqlstore.Store. A
 // Bus holds no state but its directory: any number of Stores, in any
-// number of processes, may use Buses on the same directory.
+// number of processes, may use Buses on the same directory, and its
+// methods may be called from any number of goroutines. The zero Bus is
+// the working directory's; a nil *Bus listens and announces nothing, and
+// says so with an error.
 type Bus struct {
 	dir string
 }
+
+// errNil is the error of a nil *Bus's methods.
+var errNil = errors.New("oauthrt: localbus: nil *Bus")
 
 // New returns the Bus in dir, which Listen creates (mode 0700) if need be.
 // A listener's socket is dir, a slash and 38 bytes more, within the 103
@@ -79,7 +86,12 @@ func New(dir string) *Bus {
 }
 
 // Dir returns the Bus's directory.
-func (b *Bus) Dir() string { return b.dir }
+func (b *Bus) Dir() string {
+	if b == nil || b.dir == "" {
+		return "."
+	}
+	return b.dir
+}
 
 // Listen binds a socket of its own in the Bus's directory for channel,
 // calls ready, and hands notify the payload of each announcement made on
@@ -90,15 +102,19 @@ func (b *Bus) Dir() string { return b.dir }
 // [errors.ErrUnsupported]. Its signature is that of a sqlstore.Store's
 // Listener.
 func (b *Bus) Listen(ctx context.Context, channel string, ready func(), notify func(payload string)) error {
+	if b == nil {
+		return fmt.Errorf("%w: %w", errNil, errors.ErrUnsupported)
+	}
 	if runtime.GOOS == "windows" {
 		return fmt.Errorf("oauthrt: localbus: Windows has no Unix datagram sockets: %w", errors.ErrUnsupported)
 	}
-	if err := os.MkdirAll(b.dir, 0o700); err != nil {
+	dir := b.Dir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("oauthrt: localbus: %w", err)
 	}
 	var id [8]byte
 	rand.Read(id[:])
-	name := filepath.Join(b.dir, prefix(channel)+hex.EncodeToString(id[:])+".sock")
+	name := filepath.Join(dir, prefix(channel)+hex.EncodeToString(id[:])+".sock")
 	if len(name) > maxSocketPath {
 		return fmt.Errorf("oauthrt: localbus: the socket path %q is longer than the %d bytes a socket's path may hold: use a shorter directory", name, maxSocketPath)
 	}
@@ -129,13 +145,21 @@ func (b *Bus) Listen(ctx context.Context, channel string, ready func(), notify f
 
 // Announce sends payload, as one datagram, to every socket listening on
 // channel in the Bus's directory, and returns nil when it reached them
-// all (or none listens). A socket it cannot reach within 50 ms is
+// all (or none listens). A payload longer than 8192 bytes, more than a
+// listener reads of one datagram, is not sent, and is an error. A socket it cannot reach within 50 ms is
 // skipped, and one that no process binds any more (its process died) is
 // removed; the error then names how many it did not reach. It never
 // creates the directory. Its signature is that of a sqlstore.Store's
 // Announcer; ctx bounds the whole.
 func (b *Bus) Announce(ctx context.Context, channel, payload string) error {
-	entries, err := os.ReadDir(b.dir)
+	if b == nil {
+		return errNil
+	}
+	if len(payload) > maxDatagram {
+		return fmt.Errorf("oauthrt: localbus: a payload of %d bytes is longer than the %d a listener reads", len(payload), maxDatagram)
+	}
+	dir := b.Dir()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // nobody has listened yet
@@ -152,7 +176,7 @@ func (b *Bus) Announce(ctx context.Context, channel, payload string) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("oauthrt: localbus: %w", err)
 		}
-		if send(ctx, filepath.Join(b.dir, n), payload) != nil {
+		if send(ctx, filepath.Join(dir, n), payload) != nil {
 			missed++
 		}
 	}

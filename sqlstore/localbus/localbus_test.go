@@ -196,3 +196,39 @@ func TestLargestPayload(t *testing.T) {
 		t.Errorf("heard %d bytes, want %d", len(got), len(p))
 	}
 }
+
+// TestNilAndZeroBus checks that a nil *Bus fails with an error, never a
+// panic (a Store would call it from a goroutine of its own), its Listen
+// wrapping errors.ErrUnsupported so that the Store stops trying; and that
+// the zero Bus works in the working directory.
+func TestNilAndZeroBus(t *testing.T) {
+	var nilBus *localbus.Bus
+	err := nilBus.Listen(context.Background(), "c", func() { t.Error("ready called") }, func(string) {})
+	if !errors.Is(err, errors.ErrUnsupported) || !strings.HasPrefix(err.Error(), "oauthrt: localbus: ") {
+		t.Errorf("a nil Bus's Listen = %v, want an error wrapping errors.ErrUnsupported", err)
+	}
+	if err := nilBus.Announce(context.Background(), "c", "p"); err == nil {
+		t.Error("a nil Bus's Announce = nil, want an error")
+	}
+
+	t.Chdir(shortDir(t))
+	var zero localbus.Bus
+	l := listen(t, &zero, "c")
+	if err := zero.Announce(context.Background(), "c", "p"); err != nil {
+		t.Fatal(err)
+	}
+	if p := l.next(t); p != "p" {
+		t.Errorf("heard %q, want %q", p, "p")
+	}
+}
+
+// TestAnnounceTooLong checks that a payload longer than a listener reads
+// is refused rather than cut.
+func TestAnnounceTooLong(t *testing.T) {
+	b := localbus.New(shortDir(t))
+	listen(t, b, "c")
+	err := b.Announce(context.Background(), "c", strings.Repeat("x", 9000))
+	if err == nil || !strings.HasPrefix(err.Error(), "oauthrt: localbus: ") {
+		t.Errorf("Announce of 9000 bytes = %v, want an error", err)
+	}
+}
