@@ -47,6 +47,10 @@ var backends = []backend{
 	{name: "sqlite", warm: 2.5},
 	{name: "redis", env: "OAUTHRT_TEST_REDIS", warm: 2.5},
 	{name: "cluster", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 4.5},
+	// Redis Cluster with a Prefix that holds a hash tag, which puts all
+	// of a Store's keys in one slot: one command where the default names
+	// take two.
+	{name: "clustertag", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 2.5},
 	{name: "file", callLevel: true, warm: 2.5},
 	{name: "filedir", callLevel: true, warm: 2.5}, // filestore's Dir layout
 	{name: "memory", callLevel: true, warm: 2.5},
@@ -89,6 +93,9 @@ func newSite(tb testing.TB, b backend) *site {
 	case "redis", "cluster":
 		s.name = "oauthrt-scale:" + id + ":"
 		tb.Cleanup(func() { s.deleteKeys(tb) })
+	case "clustertag":
+		s.name = "{oauthrt-scale:" + id + "}:"
+		tb.Cleanup(func() { s.deleteKeys(tb) })
 	default:
 		s.name = "oauthrt_scale_" + id
 		if b.name == "mysql" {
@@ -129,7 +136,7 @@ func (s *site) deleteKeys(tb testing.TB) {
 		return iter.Err()
 	}
 	var err error
-	if s.b.name == "cluster" {
+	if s.b.name == "cluster" || s.b.name == "clustertag" {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv(s.b.env), ",")})
 		err = c.ForEachMaster(ctx, del)
 		c.Close()
@@ -182,9 +189,9 @@ func (s *site) open(tb testing.TB, m *meter) oauthrt.TokenStore {
 		st = &filestore.Store{Path: s.name, LeaseTTL: ttl}
 	case "filedir":
 		st = &filestore.Store{Dir: s.name, LeaseTTL: ttl}
-	case "redis", "cluster":
+	case "redis", "cluster", "clustertag":
 		var c redis.UniversalClient
-		if s.b.name == "cluster" {
+		if s.b.name != "redis" {
 			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv(s.b.env), ",")})
 		} else {
 			c = redis.NewClient(&redis.Options{Addr: os.Getenv(s.b.env)})

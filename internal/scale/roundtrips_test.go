@@ -32,10 +32,13 @@ import (
 // whose LAST_INSERT_ID tells that the lease is held. Measured on
 // 2026-12-01: 5.24 to 5.28 trips on PostgreSQL (LISTEN and UNLISTEN
 // included), 5.13 to 5.24 on MySQL, 5.12 to 5.25 on SQLite and 5.32 to
-// 5.35 on Redis. Redis Cluster with the default key names (a key's token
-// and lease in different slots) announces the release without the token:
-// its waiters ask at least twice (once to find the lease held, once to
-// find the new token), and each ask costs two commands; measured 13.8.
+// 5.35 on Redis. Redis Cluster with a Prefix that holds a hash tag
+// ("clustertag": all of a Store's keys in one slot) is Redis. Redis
+// Cluster with the default key names (a key's token and lease in
+// different slots) cannot meet it: the holder's take and commit are two
+// commands each, one per slot, and each waiter asks at least once, so 7
+// is its floor; it announces the release without the token, and its
+// waiters ask at least twice, each ask two commands: measured 13.8.
 // What is asserted there is a regression bound of ten times the
 // backend's one-process bound.
 //
@@ -48,7 +51,7 @@ func fleetBoundOf(b backend) float64 {
 	switch b.name {
 	case "file", "filedir", "memory":
 		return 6
-	case "postgres", "redis", "mysql", "sqlite":
+	case "postgres", "redis", "clustertag", "mysql", "sqlite":
 		if !testing.Short() && !raceDetector {
 			return 6
 		}
