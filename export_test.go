@@ -113,3 +113,14 @@ const KeyStateSize = unsafe.Sizeof(keyState{})
 
 // CachedSize is the size of a cached token, which every key in use holds.
 const CachedSize = unsafe.Sizeof(cached{})
+
+// OnBatchQueued calls f with each key that waits to be read in a batch,
+// until the test ends.
+func OnBatchQueued(tb interface{ Cleanup(func()) }, f func(key string)) {
+	batchQueued = f
+	tb.Cleanup(func() { batchQueued = nil })
+}
+
+// BatchSlots is how many reads of the store go alone before the next
+// waits for a batch.
+const BatchSlots = batchSlots

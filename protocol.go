@@ -812,7 +812,10 @@ func (s *keyState) ours(stored *oauth2.Token) bool {
 
 // load reads the key's token from the store.
 func (s *keyState) load(ctx context.Context, t *Transport) (*oauth2.Token, error) {
-	return guardValue("the Store's Load", func() (*oauth2.Token, error) { return t.Store.Load(ctx, s.key) })
+	if bl := batchLoader(t); bl != nil {
+		return t.loads.load(ctx, t, bl, s.key)
+	}
+	return storeLoad(ctx, t, s.key)
 }
 
 // isToken reports whether tok carries the same access token as other.

@@ -185,6 +185,7 @@ type Transport struct {
 	certBase http.RoundTripper // Base with ClientCertificate: see certified
 
 	keys     keyMap
+	loads    loadBatcher
 	lifeOnce sync.Once
 	life     *lifecycle
 

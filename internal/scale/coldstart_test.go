@@ -244,6 +244,11 @@ func (c *countedSnapshots) SaveGrantState(ctx context.Context, key string, st oa
 	return c.TokenStore.(oauthrt.GrantStateStore).SaveGrantState(ctx, key, st)
 }
 
+func (c *countedSnapshots) LoadMany(ctx context.Context, keys []string) ([]*oauth2.Token, error) {
+	c.calls.Add(1)
+	return c.TokenStore.(oauthrt.BatchLoader).LoadMany(ctx, keys)
+}
+
 func (c *countedSnapshots) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot, error) {
 	c.calls.Add(1)
 	return c.TokenStore.(oauthrt.SnapshotLoader).LoadSnapshot(ctx, key)
@@ -268,7 +273,10 @@ func (c *countedSnapshots) TakeLeaseIf(ctx context.Context, key string, prev *oa
 	return c.TokenStore.(oauthrt.LeaseLoader).TakeLeaseIf(ctx, key, prev)
 }
 
-var _ oauthrt.LeaseLoader = (*countedSnapshots)(nil)
+var (
+	_ oauthrt.LeaseLoader = (*countedSnapshots)(nil)
+	_ oauthrt.BatchLoader = (*countedSnapshots)(nil)
+)
 
 // OneTripStore is the counted store itself, which forwards every
 // one-trip call.
