@@ -7,31 +7,39 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// A BatchLoader is a [SnapshotLoader] that reads the tokens of many keys
-// in one round trip to its backend. When the store is one (and its
-// OneTripStore is itself, see [SnapshotLoader]), the [Transport] reads the
-// keys it has no token for in batches whenever such reads pile up: a
-// read that starts while few others are under way goes to the store at
-// once, with Load, as it would otherwise; one that starts while
-// batchSlots reads or batches are under way waits for the first of them
-// to end, together with every read that starts meanwhile, and they go
-// as one LoadMany. A process that starts on a store holding many grants,
-// and is asked for thousands of them at once, so reads them in a few
-// round trips instead of one each, and a lone read waits for nothing.
+// A BatchLoader is a [TokenStore] that reads the tokens of many keys in
+// one round trip to its backend. When the store is one, and its
+// BatchStore is itself, the [Transport] reads the keys it has no token
+// for in batches whenever such reads pile up: a read that starts while
+// fewer than two reads or batches are under way goes to the store at
+// once, with Load, as it would otherwise; one that starts while two are
+// waits for the first of them to end, together with every read that
+// starts meanwhile, and they go as one LoadMany (of at most 128 keys). A
+// process that starts on a store holding many grants, and is asked for
+// thousands of them at once, so reads them in a fraction of a round trip
+// each, and a lone read waits for nothing.
 //
 // A batch runs under a context of the Transport's own, bounded as every
 // read of a flight is (by RefreshTimeout, and by Close), which carries
 // none of the values of the requests it serves.
+//
+// As with [SnapshotLoader]'s OneTripStore, a store that wraps another by
+// embedding it would gain its LoadMany, which goes around the wrapper's
+// own Load; BatchStore says whose data LoadMany reads, and a wrapper
+// that embeds a BatchLoader is read key by key through its own Load
+// unless it declares BatchStore itself.
 type BatchLoader interface {
-	SnapshotLoader
+	TokenStore
 	// LoadMany returns the tokens stored under keys, in the order of
 	// keys: toks[i] is what Load returns for keys[i], or nil when the
 	// store holds no token under keys[i], or one that it cannot read (or
 	// a key it does not take): the Transport reads such a key again with
-	// Load, which says why. keys holds no key twice. An error means that
-	// the keys could not be read; the Transport then reads each with
-	// Load.
+	// Load, which says why. An error means that the keys could not be
+	// read; the Transport then reads each with Load.
 	LoadMany(ctx context.Context, keys []string) ([]*oauth2.Token, error)
+	// BatchStore returns the store whose data LoadMany reads: the
+	// receiver itself.
+	BatchStore() TokenStore
 }
 
 // batchSlots is how many reads of a Transport's Store, alone or batched,
@@ -64,10 +72,15 @@ type loadBatch struct {
 // batchLoader returns t's Store as a BatchLoader that the Transport may
 // batch its reads with, or nil.
 func batchLoader(t *Transport) BatchLoader {
-	if bl, ok := t.Store.(BatchLoader); ok && oneTrip(t.Store) {
-		return bl
+	bl, ok := t.Store.(BatchLoader)
+	if !ok {
+		return nil
 	}
-	return nil
+	own, err := guardValue("the Store's BatchStore", func() (TokenStore, error) { return bl.BatchStore(), nil })
+	if err != nil || !sameStore(own, t.Store) {
+		return nil
+	}
+	return bl
 }
 
 // load reads key from bl, alone at once when a slot is free, in a batch

@@ -34,6 +34,7 @@ type batchStore struct {
 var _ oauthrt.BatchLoader = (*batchStore)(nil)
 
 func (s *batchStore) OneTripStore() oauthrt.TokenStore { return s }
+func (s *batchStore) BatchStore() oauthrt.TokenStore   { return s }
 
 func (s *batchStore) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	s.loads.Add(1)
@@ -240,8 +241,9 @@ func TestBatchLoadFallsBack(t *testing.T) {
 	}
 }
 
-// A store that embeds a BatchLoader, without saying that its one-trip
-// methods are its own, is read key by key through its own Load.
+// A store that embeds a BatchLoader, without saying that LoadMany reads
+// it (its BatchStore), is read key by key through its own Load, even
+// when it declares its one-trip methods its own.
 func TestBatchLoadNotThroughWrapper(t *testing.T) {
 	s, keys := newBatchStore(t, 10)
 	w := &wrappedBatch{batchStore: s}
@@ -281,6 +283,8 @@ type wrappedBatch struct {
 	*batchStore
 	loads atomic.Int64
 }
+
+func (w *wrappedBatch) OneTripStore() oauthrt.TokenStore { return w }
 
 func (w *wrappedBatch) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	w.loads.Add(1)

@@ -13,6 +13,12 @@ import (
 
 var _ oauthrt.BatchLoader = (*Store)(nil)
 
+// BatchStore returns s: its LoadMany reads s itself. A type that embeds a
+// *Store gains this method too, and returns the embedded Store, so the
+// Transport reads such a wrapper key by key through its own Load. See
+// [oauthrt.BatchLoader].
+func (s *Store) BatchStore() oauthrt.TokenStore { return s }
+
 // loadManyChunk is the most keys one SELECT of LoadMany names.
 const loadManyChunk = 128
 

@@ -295,6 +295,9 @@ var (
 // one-trip call.
 func (c *countedSnapshots) OneTripStore() oauthrt.TokenStore { return c }
 
+// BatchStore is the counted store itself, which forwards LoadMany.
+func (c *countedSnapshots) BatchStore() oauthrt.TokenStore { return c }
+
 // oneByOne is a counted store without LoadMany: the Transport reads
 // each key with its own Load.
 type oneByOne struct{ oauthrt.LeaseLoader }
