@@ -22,6 +22,7 @@ var errNilClient = errors.New("oauthrt: redisstore: Store.Client is nil")
 // an [oauthrt.GrantStateStore], an [oauthrt.LeaseLocker] whose leases
 // are [oauthrt.FencedLease]s and [oauthrt.CommitReleaser]s, an
 // [oauthrt.SnapshotLoader], an [oauthrt.LeaseLoader], an
+// [oauthrt.BatchLoader], an
 // [oauthrt.KeyLister], an [oauthrt.GrantStateLister], an
 // [oauthrt.Deleter] and an [oauthrt.Inspector]. See the package documentation for the keys it
 // writes; it works alike on a single node and on Redis Cluster.

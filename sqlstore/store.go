@@ -26,8 +26,9 @@ const defaultTable = "oauthrt_tokens"
 // fleet protocol by construction; an [oauthrt.SnapshotLoader] and an
 // [oauthrt.LeaseLoader] whose leases are [oauthrt.CommitReleaser]s, so
 // that a refresh costs three statements (on MySQL, four unless the
-// Store has read or written the key's row before); and an
-// [oauthrt.KeyLister], an [oauthrt.GrantStateLister], an
+// Store has read or written the key's row before); an
+// [oauthrt.BatchLoader], so that a process asked for many keys at once
+// reads them with a few SELECTs; and an [oauthrt.KeyLister], an [oauthrt.GrantStateLister], an
 // [oauthrt.Deleter] and an [oauthrt.Inspector]. It is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share a table. Set
 // its fields before first use and do not change them after.
