@@ -58,7 +58,7 @@ const maxBatch = 128
 type loadBatcher struct {
 	mu      sync.Mutex
 	running int          // reads and batches under way; at most batchSlots
-	queue   []*loadBatch // waiting for a slot, oldest first; each below maxBatch until it is taken
+	queue   []*loadBatch // waiting for a slot, oldest first; each of at most maxBatch keys
 }
 
 // A loadBatch is the keys that wait to be read together, and, once done

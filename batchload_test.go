@@ -103,30 +103,13 @@ func crowd(t *testing.T, store oauthrt.TokenStore, s *batchStore, keys []string,
 	oauthrt.OnBatchQueued(t, func(key string) { queued <- key })
 	s.entered = make(chan string, len(keys))
 	s.gate = make(chan struct{})
-	tr := &oauthrt.Transport{
-		Store: store,
-		Refresher: oauthrt.RefresherFunc(func(context.Context, *oauth2.Token) (*oauth2.Token, error) {
-			return nil, errors.New("no refresh expected")
-		}),
-		Base: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			key := r.URL.Path[1:]
-			if got, want := r.Header.Get("Authorization"), "Bearer at-"+key; got != want {
-				return nil, fmt.Errorf("key %s sent with %q, want %q", key, got, want)
-			}
-			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
-		}),
-	}
+	tr := batchTransport(store)
 	t.Cleanup(func() { tr.Close() })
 	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
 	send := func(i int) {
 		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(oauthrt.WithKey(context.Background(), keys[i]), "GET", "https://api.example/"+keys[i], nil)
-			resp, err := tr.RoundTrip(req)
-			if err == nil {
-				resp.Body.Close()
-			}
-			errs[i] = err
+			errs[i] = firstRequest(tr, keys[i])
 		})
 	}
 	for i := range alone {
@@ -249,24 +232,13 @@ func TestBatchLoadNotThroughWrapper(t *testing.T) {
 	w := &wrappedBatch{batchStore: s}
 	queued := make(chan string, len(keys))
 	oauthrt.OnBatchQueued(t, func(key string) { queued <- key })
-	tr := &oauthrt.Transport{
-		Store: w,
-		Refresher: oauthrt.RefresherFunc(func(context.Context, *oauth2.Token) (*oauth2.Token, error) {
-			return nil, errors.New("no refresh expected")
-		}),
-		Base: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
-		}),
-	}
+	tr := batchTransport(w)
 	defer tr.Close()
 	var wg sync.WaitGroup
 	for _, k := range keys {
 		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(oauthrt.WithKey(context.Background(), k), "GET", "https://api.example/", nil)
-			if resp, err := tr.RoundTrip(req); err != nil {
+			if err := firstRequest(tr, k); err != nil {
 				t.Errorf("key %s: %v", k, err)
-			} else {
-				resp.Body.Close()
 			}
 		})
 	}
@@ -299,22 +271,11 @@ func TestBatchLoadClose(t *testing.T) {
 	oauthrt.OnBatchQueued(t, func(key string) { queued <- key })
 	s.entered = make(chan string, len(keys))
 	s.gate = make(chan struct{}) // never opened: the reads alone end with Close
-	tr := &oauthrt.Transport{
-		Store: s,
-		Refresher: oauthrt.RefresherFunc(func(context.Context, *oauth2.Token) (*oauth2.Token, error) {
-			return nil, errors.New("no refresh expected")
-		}),
-		Base: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
-		}),
-	}
+	tr := batchTransport(s)
 	var wg sync.WaitGroup
 	send := func(k string) {
 		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(oauthrt.WithKey(context.Background(), k), "GET", "https://api.example/", nil)
-			if resp, err := tr.RoundTrip(req); err == nil {
-				resp.Body.Close()
-			}
+			firstRequest(tr, k) // a token or an error: either will do
 		})
 	}
 	for _, k := range keys[:oauthrt.BatchSlots] {
@@ -333,4 +294,36 @@ func TestBatchLoadClose(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 	wg.Wait()
+}
+
+// batchTransport returns a Transport on store whose Base checks that
+// each request, sent to https://api.example/KEY, carries KEY's token
+// ("at-KEY"); it refreshes nothing.
+func batchTransport(store oauthrt.TokenStore) *oauthrt.Transport {
+	return &oauthrt.Transport{
+		Store: store,
+		Refresher: oauthrt.RefresherFunc(func(context.Context, *oauth2.Token) (*oauth2.Token, error) {
+			return nil, errors.New("no refresh expected")
+		}),
+		Base: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			key := r.URL.Path[1:]
+			if got, want := r.Header.Get("Authorization"), "Bearer at-"+key; got != want {
+				return nil, fmt.Errorf("key %s sent with %q, want %q", key, got, want)
+			}
+			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+		}),
+	}
+}
+
+// firstRequest sends a request for key through tr.
+func firstRequest(tr *oauthrt.Transport, key string) error {
+	req, err := http.NewRequestWithContext(oauthrt.WithKey(context.Background(), key), "GET", "https://api.example/"+key, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
 }
