@@ -27,7 +27,10 @@
 // # On each request
 //
 // The first request for a key reads the token from the [TokenStore].
-// After that the token comes from memory, through an atomic load: a
+// When many keys are first asked for at once (a process starting on a
+// store of thousands of grants), a store that is a [BatchLoader], as
+// sqlstore and redisstore are, reads those that pile up together, in a
+// fraction of a round trip each. After that the token comes from memory, through an atomic load: a
 // request with a valid token takes no lock and costs one clone of the
 // request. The token is sent as "Authorization: Bearer …", whatever its
 // type says (Azure DevOps says jwt-bearer), but for a DPoP-bound token
