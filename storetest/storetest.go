@@ -96,6 +96,19 @@
 // while its neighbours on the page read; and that a bad cursor and a
 // cancelled context are errors.
 //
+// When the store implements [oauthrt.SnapshotLoader], it checks that a
+// snapshot reads what Load and LoadGrantState read; when it implements
+// [oauthrt.LeaseLoader], that TakeLeaseIf excludes as TakeLease does and
+// takes nothing once the token changed; when its leases are
+// [oauthrt.CommitReleaser], that CommitRelease commits as Commit does and
+// lets the lease go. When it implements [oauthrt.BatchLoader], it checks
+// that LoadMany returns, for every key and in their order (repeated,
+// missing and odd keys, and more than one statement's worth), the token
+// Load returns, and nil exactly where Load fails (a missing key, a
+// corrupt record, one sealed with another AEAD); that it opens tokens
+// sealed with the store's AEAD; and that a cancelled context is an error
+// wrapping [context.Canceled].
+//
 // A section whose capability the store lacks skips, and its message
 // names the interface: run the suite with -v to see which were skipped.
 //
