@@ -29,6 +29,7 @@ type batchStore struct {
 	batches  [][]string
 	failMany error
 	panics   bool
+	short    bool // LoadMany answers one token fewer than it was asked for
 }
 
 var _ oauthrt.BatchLoader = (*batchStore)(nil)
@@ -54,7 +55,7 @@ func (s *batchStore) Load(ctx context.Context, key string) (*oauth2.Token, error
 func (s *batchStore) LoadMany(ctx context.Context, keys []string) ([]*oauth2.Token, error) {
 	s.mu.Lock()
 	s.batches = append(s.batches, slices.Clone(keys))
-	err, panics := s.failMany, s.panics
+	err, panics, short := s.failMany, s.panics, s.short
 	s.mu.Unlock()
 	if panics {
 		panic("at-secret-in-a-panic")
@@ -65,6 +66,9 @@ func (s *batchStore) LoadMany(ctx context.Context, keys []string) ([]*oauth2.Tok
 	toks := make([]*oauth2.Token, len(keys))
 	for i, k := range keys {
 		toks[i], _ = s.MemoryStore.Load(ctx, k)
+	}
+	if short {
+		return toks[:len(toks)-1], nil
 	}
 	return toks, nil
 }
@@ -180,7 +184,8 @@ func TestBatchLoadLargeCrowd(t *testing.T) {
 
 // A key the batch does not find is read again with Load, whose error
 // the request gets; a batch that fails, or panics, leaves every key to its
-// own Load.
+// own Load, and so does one that answers for fewer keys than it was
+// asked.
 func TestBatchLoadFallsBack(t *testing.T) {
 	t.Run("missing key", func(t *testing.T) {
 		s, keys := newBatchStore(t, 10, "tenant-7")
@@ -205,6 +210,7 @@ func TestBatchLoadFallsBack(t *testing.T) {
 	}{
 		{"error", func(s *batchStore) { s.failMany = errors.New("the batch failed") }, ""},
 		{"panic", func(s *batchStore) { s.panics = true }, ""},
+		{"short answer", func(s *batchStore) { s.short = true }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, keys := newBatchStore(t, 10)
