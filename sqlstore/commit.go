@@ -50,7 +50,7 @@ func (s *Store) Commit(ctx context.Context, key string, prev, tok *oauth2.Token)
 	}
 	w := writer{db: db, d: d, table: table, aead: s.AEAD, key: key}
 	_, err = w.commit(ctx, prev, b, "", nil)
-	s.rows(d).forget(key) // Commit knows the row's token, but not its lease_epoch
+	s.rows().forget(key) // Commit knows the row's token, but not its lease_epoch
 	return err
 }
 

@@ -246,7 +246,8 @@
 //	LoadSnapshot                                   1       1       1
 //	TakeLeaseIf, the row holds prev                1       1       1 or 2
 //	TakeLeaseIf, the row holds another token       2       2       1
-//	TakeLeaseIf, the lease is held (each try)      1       2       1
+//	  … one the Store saw replace what it read     1       1       2
+//	TakeLeaseIf, the lease is held (each try)      1       1       1
 //	Renew                                          1       1       1
 //	CommitRelease                                  1       1       1
 //	a refresh: TakeLeaseIf, CommitRelease          2       2       2 or 3
@@ -257,7 +258,10 @@
 //
 // On MySQL and MariaDB, TakeLeaseIf over prev is one statement when the
 // Store remembers the row as it still is, and two otherwise (see below);
-// a first try that finds the remembered row changed costs one more.
+// a first try that finds the remembered row changed costs one more. On
+// PostgreSQL and SQLite, TakeLeaseIf(prev) over a row that the Store last
+// saw holding prev, and that another process has written a new token
+// into since, is one statement: it reads that token, and takes no lease.
 //
 // LoadSnapshot is one SELECT of token and the grant_ columns (and, on
 // MySQL, lease_epoch).
@@ -277,10 +281,17 @@
 //
 // The row it took comes from RETURNING, the row's latest version, so the
 // token is the one the lease was taken over even when the UPDATE waited
-// for another writer. SQLite (3.35 or later) runs the same UPDATE with
-// RETURNING, and a SELECT of the row only when it took nothing. When the
-// lease was taken over another token than prev, one more statement
-// releases it (its epoch is spent). MySQL and MariaDB have no UPDATE …
+// for another writer. SQLite (3.35 or later) runs an UPDATE … RETURNING
+// that matches the row whether its lease is free or not, takes the lease
+// where it is free, and writes the row as it was where it is held. When
+// the lease was taken over another token than prev, one more statement
+// releases it (its epoch is spent). To spare that, both remember the
+// bytes of each key's token as they last saw them (see below), and when
+// those hold prev, the first try takes the lease only where the row still
+// holds those very bytes (AND token = <bytes> in the UPDATE's condition):
+// a row written since is read, not taken. When that row holds prev all
+// the same (saved again: other bytes) and its lease is free, the try
+// takes the lease over it at once, with the statement above. MySQL and MariaDB have no UPDATE …
 // RETURNING: TakeLeaseIf reads the row first, and, when it holds prev
 // and the lease is free, takes it with the same UPDATE conditioned on
 // the row still holding the lease_epoch, token and grant_ values it read
@@ -289,10 +300,12 @@
 // without a row holds no token: for a nil prev one INSERT makes the row
 // (once per key) and the try is made again.
 //
-// To save that SELECT, a Store on MySQL or MariaDB remembers, for up to
-// 4096 keys, the row of each key as it last saw it: Load and
-// LoadSnapshot read the row's lease_epoch and grant_ columns beside its
-// token, a TakeLeaseIf that finds another token keeps what it read, and
+// To save that SELECT, a Store remembers, for up to 4096 keys, the row
+// of each key as it last saw it: Load, LoadSnapshot and LoadMany read
+// the row's lease_epoch and grant_ columns beside its token (on MySQL
+// and MariaDB; on PostgreSQL and SQLite the token's bytes are all that
+// is remembered), a TakeLeaseIf that finds another token keeps what it
+// read (or, on PostgreSQL and SQLite, what an announcement told), and
 // CommitRelease knows what it wrote (the token's stored bytes, no grant
 // state, its lease's epoch). Its other writes (Save, Commit,
 // SaveGrantState, Delete, TakeLease) forget the key. When the Store
@@ -406,7 +419,7 @@
 // sends, a waiter returns only a token it could have read from the
 // table, or asks again. A waiter that hears nothing (a lease that
 // lapsed, a holder of the previous release, which does not announce)
-// asks again after a pause that grows from 200 ms to 2 s, and at once
+// asks again after a pause that grows from 200 ms to 500 ms, and at once
 // when the Store had to listen anew; while it cannot listen, it polls.
 // Leave Listener nil where DB reaches PostgreSQL through a pooler that
 // hands each transaction another server connection (PgBouncer's

@@ -82,7 +82,7 @@ func (s *Store) SaveGrantState(ctx context.Context, key string, st oauthrt.Grant
 			nullBytes(st.DeadToken), nullBytes(st.DeadCode), toMillis(st.DeadAt), toMillis(st.NextAttempt), int64(st.Failures),
 			toMillis(st.FailingSince))
 	}
-	s.rows(d).forget(key)
+	s.rows().forget(key)
 	if err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: saving the grant state of key %q: %w", key, err)
 	}

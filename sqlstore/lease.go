@@ -119,7 +119,7 @@ func (s *Store) TakeLease(ctx context.Context, key string) (oauthrt.Lease, error
 // newLease returns the lease of a new holder on key for ttl, not yet
 // taken: its Renew and Release run their statements on table.
 func (s *Store) newLease(db *sql.DB, d *Dialect, table, key string, ttl time.Duration) *fencedLease {
-	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key, announce: s.Announcer}, holder: lease.NewHolder(), mem: s.rows(d)}
+	fl := &fencedLease{w: writer{db: db, d: d, table: table, aead: s.AEAD, key: key, announce: s.Announcer}, holder: lease.NewHolder(), mem: s.rows()}
 	ms, holder := ttl.Milliseconds(), fl.holder
 	renew := func(ctx context.Context) (bool, error) {
 		res, err := db.ExecContext(ctx, d.sql(d.renew, table), ms, key, holder)

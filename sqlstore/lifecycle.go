@@ -194,7 +194,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("oauthrt: sqlstore: deleting key %q: %w", key, err)
 	}
 	_, err = db.ExecContext(ctx, d.sql(deleteSQL, table), key)
-	s.rows(d).forget(key)
+	s.rows().forget(key)
 	if err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: deleting key %q: %w", key, err)
 	}

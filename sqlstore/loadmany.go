@@ -48,7 +48,7 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) ([]*oauth2.Token, e
 		}
 		at[k] = append(at[k], i)
 	}
-	mem := s.rows(d)
+	mem := s.rows()
 	for len(ask) > 0 {
 		n := min(len(ask), loadManyChunk)
 		if err := s.loadChunk(ctx, d, table, db, ask[:n], mem, func(key string, tok *oauth2.Token) {
@@ -76,7 +76,8 @@ func (s *Store) loadChunk(ctx context.Context, d *Dialect, table string, db *sql
 		args[i] = keys[min(i, len(keys)-1)]
 	}
 	cols := "token"
-	if mem != nil {
+	full := d.takeIf == takeCompareAndSwap
+	if full {
 		cols = "token, {grant}, lease_epoch" // what Load reads to remember the row
 	}
 	q := "SELECT token_key, " + cols + " FROM {table} WHERE token_key IN (" + strings.Repeat("?, ", n-1) + "?)"
@@ -89,7 +90,7 @@ func (s *Store) loadChunk(ctx context.Context, d *Dialect, table string, db *sql
 		var key string
 		var r knownRow
 		dest := []any{&key, &r.token}
-		if mem != nil {
+		if full {
 			dest = append(append([]any{&key}, r.dest()...), &r.epoch)
 		}
 		if err := rows.Scan(dest...); err != nil {

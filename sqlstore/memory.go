@@ -7,17 +7,31 @@ import (
 	"weak"
 )
 
-// On MySQL and MariaDB, which have no UPDATE … RETURNING, TakeLeaseIf
-// takes a lease with a SELECT of the row and an UPDATE conditioned on the
-// row still holding what the SELECT read. A Store saves the SELECT when
-// it already knows what the row holds: it remembers, per key, the row
-// that it last read (Load, LoadSnapshot, a TakeLeaseIf that found another
-// token) or wrote (CommitRelease), and TakeLeaseIf sends that row's
-// values in the UPDATE's condition at once. The condition compares every
-// column the snapshot is made of, so the memory can only save a
-// statement, never make TakeLeaseIf take a lease over a row it does not
-// know: when the row has changed since, the UPDATE matches nothing and
-// TakeLeaseIf reads the row, as it does without the memory.
+// A Store remembers, per key, the row that it last read (Load,
+// LoadSnapshot, LoadMany, a TakeLeaseIf that found another token or
+// heard it announced) or wrote (CommitRelease), so that the TakeLeaseIf
+// of a refresh that follows takes the lease over what it knows the row
+// holds:
+//
+//   - On MySQL and MariaDB, which have no UPDATE … RETURNING, TakeLeaseIf
+//     takes a lease with a SELECT of the row and an UPDATE conditioned on
+//     the row still holding what the SELECT read. The memory saves the
+//     SELECT: TakeLeaseIf sends that row's values in the UPDATE's
+//     condition at once. The condition compares every column the
+//     snapshot is made of.
+//   - On PostgreSQL and SQLite, whose one statement takes the lease
+//     wherever it is free and reads the row, the memory keeps a waiter
+//     from taking a lease it cannot use: the statement takes the lease
+//     only where the row still holds the token bytes remembered. A
+//     process that asks after another committed a new token and released
+//     the lease reads that token in one statement, where it would
+//     otherwise take the lease over it, find it is not prev, and release
+//     it with a second.
+//
+// Either way the memory can only save a statement, never make
+// TakeLeaseIf take a lease over a row it does not know: when the row has
+// changed since, the statement takes nothing and TakeLeaseIf goes on as
+// it does without the memory.
 
 // maxKnownRows bounds the rows a Store remembers. Each is its token's
 // stored bytes (sealed, with an AEAD) and a few numbers; a Store serving
@@ -26,15 +40,15 @@ import (
 const maxKnownRows = 4096
 
 // A knownRow is what a row held, as far as TakeLeaseIf compares it: its
-// token's stored bytes, its grant state and its lease_epoch.
+// token's stored bytes, its grant state and its lease_epoch (the last two
+// on MySQL only: the other dialects compare the bytes alone).
 type knownRow struct {
 	storedRow
 	epoch int64
 }
 
-// rowMemory holds the rows a Store last saw, by key. A nil *rowMemory,
-// that of the dialects that take leases in one statement, remembers
-// nothing. Safe for concurrent use.
+// rowMemory holds the rows a Store last saw, by key. A nil *rowMemory
+// remembers nothing. Safe for concurrent use.
 type rowMemory struct {
 	mu   sync.Mutex
 	rows map[string]knownRow
@@ -99,12 +113,8 @@ func (m *rowMemory) size() int {
 // copy a mutex or race with the memory's first use.
 var memories sync.Map // weak.Pointer[Store] → *rowMemory
 
-// rows returns the Store's memory of rows under dialect d: nil, which
-// remembers nothing, unless d takes leases by compare and swap.
-func (s *Store) rows(d *Dialect) *rowMemory {
-	if d.takeIf != takeCompareAndSwap {
-		return nil
-	}
+// rows returns the Store's memory of rows.
+func (s *Store) rows() *rowMemory {
 	k := weak.Make(s)
 	if m, ok := memories.Load(k); ok {
 		return m.(*rowMemory)

@@ -8,16 +8,15 @@ import (
 )
 
 // TestRowMemoryIsBounded: a Store remembers at most maxKnownRows rows,
-// the one remembered last among them; a row is used once; and the
-// memory of the dialects that take leases in one statement is nil, and
-// remembers nothing.
+// the one remembered last among them; a row is used once; and the nil
+// memory remembers nothing.
 func TestRowMemoryIsBounded(t *testing.T) {
 	s := &Store{}
-	m := s.rows(MySQL)
-	if m == nil || s.rows(MySQL) != m {
-		t.Fatal("a Store on MySQL has no memory of rows, or a new one at each call")
+	m := s.rows()
+	if m == nil || s.rows() != m {
+		t.Fatal("a Store has no memory of rows, or a new one at each call")
 	}
-	if (&Store{}).rows(MySQL) == m {
+	if (&Store{}).rows() == m {
 		t.Fatal("two Stores share a memory of rows")
 	}
 	row := func(i int) knownRow {
@@ -42,11 +41,6 @@ func TestRowMemoryIsBounded(t *testing.T) {
 		t.Error("a forgotten row was taken")
 	}
 
-	for _, d := range []*Dialect{SQLite, Postgres} {
-		if m := s.rows(d); m != nil {
-			t.Errorf("%s: a memory of rows", d)
-		}
-	}
 	var none *rowMemory
 	none.remember("k", row(1))
 	if _, ok := none.take("k"); ok || none.size() != 0 {
@@ -57,7 +51,7 @@ func TestRowMemoryIsBounded(t *testing.T) {
 // TestRowMemoryConcurrent: a memory of rows is safe for concurrent use
 // (run with -race).
 func TestRowMemoryConcurrent(t *testing.T) {
-	m := (&Store{}).rows(MySQL)
+	m := (&Store{}).rows()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {

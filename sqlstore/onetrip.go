@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/cipher"
 	"database/sql"
@@ -55,8 +56,8 @@ func (s *Store) LoadSnapshot(ctx context.Context, key string) (oauthrt.Snapshot,
 	if err := ctx.Err(); err != nil {
 		return oauthrt.Snapshot{}, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
 	}
-	mem := s.rows(d)
-	r, err := loadRow(ctx, db, d, table, key, mem != nil)
+	mem := s.rows()
+	r, err := loadRow(ctx, db, d, table, key, d.takeIf == takeCompareAndSwap)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return oauthrt.Snapshot{}, nil
@@ -198,6 +199,21 @@ const (
 		` lease_epoch = CASE WHEN ` + leaseFree + ` THEN lease_epoch + 1 ELSE lease_epoch END` +
 		` WHERE token_key = ? RETURNING token, {grant}, lease_epoch, lease_holder IS ?`
 	leaseFree = `(lease_holder IS NULL OR lease_until <= {now})`
+	// takeCTEOverSQL and takeReturningOverSQL are takeCTESQL and
+	// takeReturningSQL that take the lease only where the row holds the
+	// token bytes given (see taking.oneStatement), and also read whether
+	// the lease is free when they took nothing. Their arguments:
+	// takeCTEOverSQL's are takeCTESQL's with the bytes after the first
+	// key; takeReturningOverSQL's are takeReturningSQL's with the bytes
+	// before each condition.
+	takeCTEOverSQL = `WITH taken AS (` + takeSQL + ` AND token = ? RETURNING token, {grant}, lease_epoch)` +
+		` SELECT token, {grant}, lease_epoch, TRUE, FALSE FROM taken` +
+		` UNION ALL SELECT token, {grant}, lease_epoch, FALSE, ` + leaseFree + ` FROM {table} WHERE token_key = ? AND NOT EXISTS (SELECT 1 FROM taken)`
+	takeReturningOverSQL = `UPDATE {table} SET lease_holder = CASE WHEN ` + freeOver + ` THEN ? ELSE lease_holder END,` +
+		` lease_until = CASE WHEN ` + freeOver + ` THEN {now} + ? ELSE lease_until END,` +
+		` lease_epoch = CASE WHEN ` + freeOver + ` THEN lease_epoch + 1 ELSE lease_epoch END` +
+		` WHERE token_key = ? RETURNING token, {grant}, lease_epoch, lease_holder IS ?, ` + leaseFree
+	freeOver = `(` + leaseFree + ` AND token = ?)`
 	// takeReadSQL also reads whether the lease is free; takeSwapSQL's
 	// arguments are takeSQL's, then the lease_epoch, token and grant_
 	// columns takeReadSQL read, compared with <=>, which holds for two
@@ -269,6 +285,13 @@ const (
 //     that takes the lease where it is free and writes the row as it was
 //     where it is held. When the lease was taken over another token, one
 //     more statement releases it.
+//   - On both, when the Store remembers the row of key holding prev in
+//     some bytes (Load, LoadSnapshot, LoadMany, CommitRelease, or a
+//     TakeLeaseIf that found or heard of another token), the first try
+//     takes the lease only where the row still holds those bytes: a row
+//     another process wrote since is read in one statement, and no lease
+//     is taken over it. A row that holds prev in other bytes, with its
+//     lease free, costs one statement more, which takes the lease.
 //   - MySQL and MariaDB, which have no UPDATE … RETURNING: two statements
 //     to take the lease, a SELECT of the row, then, when it holds prev
 //     and the lease is free, the taking UPDATE, conditioned on the row
@@ -324,7 +347,7 @@ type taking struct {
 	want string       // prev's fingerprint
 	// ensured: the INSERT that makes the row ran; uncertain: a statement
 	// that takes the lease failed, and may have taken it; tried: a try
-	// was made (compareAndSwap uses a remembered row in the first only).
+	// was made (a remembered row is used in the first only).
 	ensured, uncertain, tried bool
 	// What the last try found, or the last announcement told: the
 	// snapshot, and whether the lease was taken with it.
@@ -353,13 +376,10 @@ func (t *taking) try(ctx context.Context) (bool, error) {
 	for {
 		var f found
 		var err error
-		switch t.l.w.d.takeIf {
-		case takeCTE:
-			f, err = t.withCTE(ctx)
-		case takeReturning:
-			f, err = t.returning(ctx)
-		default:
+		if t.l.w.d.takeIf == takeCompareAndSwap {
 			f, err = t.compareAndSwap(ctx)
+		} else {
+			f, err = t.oneStatement(ctx)
 		}
 		if err != nil {
 			return false, err
@@ -407,44 +427,87 @@ func (t *taking) woken(sealed []byte) bool {
 		return false
 	}
 	t.snap, t.taken = oauthrt.Snapshot{Token: tok}, false
+	if t.l.w.d.takeIf != takeCompareAndSwap {
+		// The row holds b (the next call's prev), as far as a take
+		// over it is concerned; MySQL's memory needs the lease_epoch too,
+		// which the announcement does not tell.
+		t.l.mem.remember(t.l.w.key, committed(b, 0))
+	}
 	return true
 }
 
-// withCTE is a try of takeCTE.
-func (t *taking) withCTE(ctx context.Context) (found, error) {
+// oneStatement is a try of takeCTE or takeReturning: one statement,
+// whether it takes the lease or finds it held. The first try of a call
+// whose Store remembers the row of key holding prev takes the lease only
+// where the row still holds the very bytes remembered (the Over
+// statements): a waiter that asks after the holder committed and
+// released then reads the new token, where it would otherwise take a
+// lease it cannot use, and release it with one more statement.
+func (t *taking) oneStatement(ctx context.Context) (found, error) {
 	w := t.l.w
-	var r storedRow
-	var epoch int64
-	var taken bool
-	err := w.db.QueryRowContext(ctx, w.d.sql(takeCTESQL, w.table), t.l.holder, t.ms, w.key, w.key).
-		Scan(append(r.dest(), &epoch, &taken)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return noRow, nil
-	case err != nil:
-		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+	over := t.remembered()
+	for {
+		q, args := takeCTESQL, []any{t.l.holder, t.ms, w.key, w.key}
+		switch {
+		case w.d.takeIf == takeCTE && over != nil:
+			q, args = takeCTEOverSQL, []any{t.l.holder, t.ms, w.key, over, w.key}
+		case over != nil:
+			q, args = takeReturningOverSQL, []any{over, t.l.holder, over, t.ms, over, w.key, t.l.holder}
+		case w.d.takeIf == takeReturning:
+			q, args = takeReturningSQL, []any{t.l.holder, t.ms, w.key, t.l.holder}
+		}
+		var r storedRow
+		var epoch int64
+		var taken, free bool
+		dest := append(r.dest(), &epoch, &taken)
+		if over != nil {
+			dest = append(dest, &free)
+		}
+		err := w.db.QueryRowContext(ctx, w.d.sql(q, w.table), args...).Scan(dest...)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return noRow, nil
+		case err != nil:
+			t.uncertain = true
+			return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+		}
+		f, err := t.settle(r, taken, epoch)
+		if err == nil && f == waiting && free && !bytes.Equal(r.token.V, over) {
+			// The row holds prev in other bytes than those remembered
+			// (sealed or saved again), and the lease is free: take it
+			// over what the row holds now. A free lease over the very
+			// bytes remembered was not free when the UPDATE found the
+			// row: on PostgreSQL, whose SELECT reads the row as it was
+			// when the statement began, another process took the lease
+			// meanwhile, and its release is announced.
+			over = nil
+			continue
+		}
+		if f == other {
+			// The caller takes this token, and the next call's prev is it.
+			t.l.mem.remember(w.key, knownRow{storedRow: r, epoch: epoch})
+		}
+		return f, err
 	}
-	return t.settle(r, taken, epoch)
 }
 
-// returning is a try of takeReturning: one statement, whether it takes
-// the lease or finds it held.
-func (t *taking) returning(ctx context.Context) (found, error) {
-	w := t.l.w
-	var r storedRow
-	var epoch int64
-	var taken bool
-	err := w.db.QueryRowContext(ctx, w.d.sql(takeReturningSQL, w.table), t.l.holder, t.ms, w.key, t.l.holder).
-		Scan(append(r.dest(), &epoch, &taken)...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return noRow, nil
-	case err != nil:
-		t.uncertain = true
-		return 0, fmt.Errorf("oauthrt: sqlstore: %w", err)
+// remembered returns, at the first try of a call of a dialect that takes
+// the lease in one statement, the token bytes the Store remembers key's
+// row holding when they hold prev; nil otherwise.
+func (t *taking) remembered() []byte {
+	if t.tried {
+		return nil
 	}
-	return t.settle(r, taken, epoch)
+	t.tried = true
+	r, ok := t.l.mem.take(t.l.w.key)
+	if !ok || !r.token.Valid || t.want == "" {
+		return nil
+	}
+	snap, err := r.snapshot(t.s, t.l.w.key)
+	if err != nil || oauthrt.Fingerprint(snap.Token) != t.want {
+		return nil
+	}
+	return r.token.V
 }
 
 // compareAndSwap is a try of takeCompareAndSwap. The first try of a

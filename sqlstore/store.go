@@ -230,11 +230,12 @@ func (s *Store) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("oauthrt: sqlstore: loading key %q: %w", key, err)
 	}
-	// On MySQL the SELECT also reads what TakeLeaseIf compares, so that
-	// a refresh that follows takes the lease with one statement.
-	mem := s.rows(d)
+	// The Store remembers the row it read, so that a refresh that
+	// follows takes the lease over it (see rowMemory). On MySQL the
+	// SELECT also reads what TakeLeaseIf compares there.
+	mem := s.rows()
 	var r knownRow
-	if mem != nil {
+	if d.takeIf == takeCompareAndSwap {
 		r, err = loadRow(ctx, db, d, table, key, true)
 	} else {
 		err = db.QueryRowContext(ctx, d.sql(loadSQL, table), key).Scan(&r.token)
@@ -266,7 +267,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 		return err
 	}
 	_, err = db.ExecContext(ctx, d.sql(saveSQL+d.upsert, table), key, b)
-	s.rows(d).forget(key) // its lease_epoch is not known: the upsert does not tell it
+	s.rows().forget(key) // its lease_epoch is not known: the upsert does not tell it
 	if err != nil {
 		return fmt.Errorf("oauthrt: sqlstore: saving key %q: %w", key, err)
 	}
