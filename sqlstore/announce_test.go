@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -275,6 +276,34 @@ func TestAnnounceWakeByCommit(t *testing.T) {
 			}
 			if st, err := s.LoadGrantState(ctx, "k"); err != nil || !st.IsZero() {
 				t.Errorf("the stored grant state = %+v, %v; want none, as the waiter reported", st, err)
+			}
+
+			// The waiter's Store remembers the token it heard of: once the
+			// holder has replaced that one too, a TakeLeaseIf over it reads
+			// the new token in one statement, and takes no lease over it
+			// only to release it.
+			last := tokenN(3)
+			if err := site.take(t, "k", next).CommitRelease(ctx, next, last); err != nil {
+				t.Fatalf("the second CommitRelease: %v", err)
+			}
+			epoch := func() (e int64) {
+				t.Helper()
+				if err := site.db.QueryRow(fmt.Sprintf(`SELECT lease_epoch FROM %s WHERE token_key = 'k'`, site.table)).Scan(&e); err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			before := epoch()
+			w = startWait(t, s, "k", next)
+			r = w.result(t)
+			if after := epoch(); after != before {
+				t.Errorf("TakeLeaseIf over the token heard of moved lease_epoch from %d to %d: it took a lease over the new token", before, after)
+			}
+			if r.err != nil || r.l != nil || accessOf(r.snap.Token) != last.AccessToken {
+				t.Fatalf("TakeLeaseIf over the token heard of = %v, %s, %v; want no lease and the holder's new token", r.l, accessOf(r.snap.Token), r.err)
+			}
+			if n := w.sent.Trips(); n != 1 {
+				t.Errorf("TakeLeaseIf over the token heard of ran %d statements, want 1 (a release runs apart, and counts only in lease_epoch)", n)
 			}
 		})
 	}

@@ -279,28 +279,32 @@
 //	UNION ALL SELECT token, grant_…, lease_epoch, FALSE FROM oauthrt_tokens
 //	WHERE token_key = <key> AND NOT EXISTS (SELECT 1 FROM taken)
 //
-// The row it took comes from RETURNING, the row's latest version, so the
-// token is the one the lease was taken over even when the UPDATE waited
-// for another writer. SQLite (3.35 or later) runs an UPDATE … RETURNING
-// that matches the row whether its lease is free or not, takes the lease
-// where it is free, and writes the row as it was where it is held. When
-// the lease was taken over another token than prev, one more statement
-// releases it (its epoch is spent). To spare that, both remember the
-// bytes of each key's token as they last saw them (see below), and when
-// those hold prev, the first try takes the lease only where the row still
-// holds those very bytes (AND token = <bytes> in the UPDATE's condition):
-// a row written since is read, not taken. When that row holds prev all
-// the same (saved again: other bytes) and its lease is free, the try
-// takes the lease over it at once, with the statement above. MySQL and MariaDB have no UPDATE …
-// RETURNING: TakeLeaseIf reads the row first, and, when it holds prev
-// and the lease is free, takes it with the same UPDATE conditioned on
-// the row still holding the lease_epoch, token and grant_ values it read
-// (compared with <=>), so that it never takes the lease over another
-// token and the snapshot is the one the lease was taken with. A key
-// without a row holds no token: for a nil prev one INSERT makes the row
-// (once per key) and the try is made again.
+// The row it took comes from RETURNING, the row's latest version, so
+// the token is the one the lease was taken over even when the UPDATE
+// waited for another writer. SQLite (3.35 or later) runs an UPDATE …
+// RETURNING that matches the row whether its lease is free or not,
+// takes the lease where it is free, and writes the row as it was where
+// it is held. When the lease was taken over another token than prev,
+// one more statement releases it (its epoch is spent). To spare that,
+// their Stores remember the bytes of each key's token as they last saw
+// them (see below), and when those hold prev, the first try takes the
+// lease only where the row still holds those very bytes (AND token =
+// <bytes> in the UPDATE's condition): a row written since is read, not
+// taken. When that row holds prev all the same (saved again: other
+// bytes) and its lease is free, the try takes the lease over it at
+// once, with the statement above.
 //
-// To save that SELECT, a Store remembers, for up to 4096 keys, the row
+// MySQL and MariaDB have no UPDATE … RETURNING: TakeLeaseIf reads the
+// row first, and, when it holds prev and the lease is free, takes it
+// with the same UPDATE conditioned on the row still holding the
+// lease_epoch, token and grant_ values it read (compared with <=>), so
+// that it never takes the lease over another token and the snapshot is
+// the one the lease was taken with. A key without a row holds no
+// token: for a nil prev one INSERT makes the row (once per key) and
+// the try is made again.
+//
+// To save that SELECT on MySQL and MariaDB, and that release on
+// PostgreSQL and SQLite, a Store remembers, for up to 4096 keys, the row
 // of each key as it last saw it: Load, LoadSnapshot and LoadMany read
 // the row's lease_epoch and grant_ columns beside its token (on MySQL
 // and MariaDB; on PostgreSQL and SQLite the token's bytes are all that
@@ -318,7 +322,8 @@
 // reads the row and goes on as above: the memory costs then one
 // statement, and never decides what is taken. Each remembered row is
 // used once. It holds the token as stored, sealed when the Store has an
-// AEAD.
+// AEAD: 4096 tokens of a few kilobytes (the JWTs of some providers) make
+// a memory of some megabytes per Store.
 //
 // CommitRelease is Commit's conditional UPDATE with the release in its
 // SET:

@@ -25,8 +25,8 @@ var _ oauthrt.SnapshotLoader = (*Store)(nil)
 // state, in scanRow's order.
 const snapshotSQL = `SELECT token, {grant} FROM {table} WHERE token_key = ?`
 
-// loadRowSQL is the SELECT of LoadSnapshot and Load on a dialect whose
-// Store remembers rows (MySQL, see rowMemory): it reads, besides the
+// loadRowSQL is the SELECT of LoadSnapshot and Load on MySQL, whose
+// Store remembers whole rows (see rowMemory): it reads, besides the
 // token and the grant state, the lease_epoch that TakeLeaseIf compares,
 // in the order of storedRow.dest and then the epoch.
 const loadRowSQL = `SELECT token, {grant}, lease_epoch FROM {table} WHERE token_key = ?`
