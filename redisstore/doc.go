@@ -48,6 +48,15 @@
 //	                  TTL
 //	<p>{<u>}epoch:<k> the epoch counter of the key's leases, an integer
 //
+// A Store whose Leases is LeasesBeside keeps the lease and its counter
+// beside the token instead, in its hash slot ({t} as for fp: and state:):
+//
+//	<p>{<t>}tlease:<k>  the refresh lease, as <p>lease:<k> above
+//	<p>{<t>}tepoch:<k>  its epoch counter, which starts above 2^40
+//
+// and LeasesMoving keeps both pairs (see LeaseLayout, and "Redis
+// Cluster" below).
+//
 // Only the lease has a TTL. The token key never expires, as the refresh
 // token inside it outlives the access token, and the epoch counter must
 // outlive every lease, so that epochs keep growing after a release or a
@@ -80,6 +89,18 @@
 // and with a '{' followed at once by '}' ("a{}b"), which makes Redis hash
 // whole names, the tag is written at the end of the name instead:
 // <p>fp:<k><t>.
+//
+// A key's token and lease in different slots cost a refresh on Redis
+// Cluster two commands where a single node spends one: TakeLeaseIf takes
+// the lease, then reads the token; CommitRelease commits, then releases.
+// Set Store.Leases to LeasesBeside to keep each lease in its token's slot
+// instead (the keys stay spread over the masters): TakeLeaseIf and
+// CommitRelease are then one script each, and the release is announced
+// with the token, as on a single node. Processes that name the lease
+// differently do not exclude each other, so a running fleet moves in two
+// steps, each on every process before the next: to LeasesMoving, which
+// takes both leases, then to LeasesBeside. A rollback takes the same
+// steps back.
 //
 // A single node ignores slots, and the same names serve it; data moves
 // between a node and a cluster as it is.

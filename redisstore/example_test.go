@@ -64,3 +64,24 @@ func Example() {
 	// API got: Bearer fresh
 	// status: 200 OK stored refresh token: r2
 }
+
+// A fleet on Redis Cluster keeps each key's lease in its token's hash
+// slot, so that a refresh costs two round trips there, as on a single
+// node. A fleet already running with the default layout gets there in
+// two deploys, each rolled out to every process before the next:
+// Leases: redisstore.LeasesMoving, then redisstore.LeasesBeside.
+//
+// The example needs a Redis Cluster on localhost:7001, so it is compiled
+// but not run; TestLeasesBesideOnCluster counts the round trips.
+func ExampleLeaseLayout() {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"localhost:7001"}})
+	defer rdb.Close()
+	store := &redisstore.Store{Client: rdb, Leases: redisstore.LeasesBeside}
+
+	l, err := store.TakeLease(context.Background(), "org-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Release()
+	fmt.Println("epoch:", l.(oauthrt.FencedLease).Epoch())
+}

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/oauthrt/oauthrt"
 	"github.com/oauthrt/oauthrt/internal/lease"
@@ -23,17 +24,17 @@ var (
 )
 
 // together reports whether one script may touch both key's token group
-// and its lease: always on a single node (a *redis.Client, including a
-// Sentinel failover client), and on Redis Cluster when the token and
-// lease keys share a hash slot (a Prefix with a hash tag of its own puts
-// them there). A Ring, or any other client, spreads keys by rules of its
+// and its lease named lease: always on a single node (a *redis.Client,
+// including a Sentinel failover client), and on Redis Cluster when the
+// token and lease keys share a hash slot (LeasesBeside puts them there,
+// and so does a Prefix with a hash tag of its own). A Ring, or any other client, spreads keys by rules of its
 // own, and is treated as a cluster whose slots always differ.
-func (s *Store) together(c redis.UniversalClient, key string) bool {
+func (s *Store) together(c redis.UniversalClient, key, lease string) bool {
 	switch c.(type) {
 	case *redis.Client:
 		return true
 	case *redis.ClusterClient:
-		return slot(s.tokenKey(key)) == slot(s.leaseKeys(key)[0])
+		return slot(s.tokenKey(key)) == slot(lease)
 	}
 	return false
 }
@@ -139,11 +140,11 @@ var check = redis.NewScript(checkLua + `return {1, v, st}`)
 // lease as take does: the token before the lease, so that a waiter learns
 // of a new token while the lease is still held. KEYS: the token group,
 // then the lease and its epoch counter. ARGV: is_prev's prev, exact and
-// found, then take's holder and TTL. It answers as checkLua does when the
-// key does not hold prev, {-2} when it does but the lease is held, and
-// {epoch, value, state} when it took the lease.
+// found, then take's holder, TTL, floor and start. It answers as
+// checkLua does when the key does not hold prev, {-2} when it does but
+// the lease is held, and {epoch, value, state} when it took the lease.
 var takeIf = redis.NewScript(checkLua + takeLua + `
-local epoch = take(KEYS[4], KEYS[5], ARGV[4], ARGV[5])
+local epoch = take(KEYS[4], KEYS[5], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if epoch < 0 then
 	return ` + badEpochLua + `
 end
@@ -171,11 +172,14 @@ const (
 //
 // Where the key's token group and lease share a node (a single Redis, or
 // a cluster slot), one script reads the token, compares it with prev and
-// takes the lease: one round trip. On Redis Cluster they live in
-// different slots, as the previous release named them, and no script may
-// touch both: TakeLeaseIf then takes the lease first and reads the token
-// after, in two round trips, and releases the lease in a third when the
-// token has changed. A token without a valid fingerprint record (saved
+// takes the lease: one round trip. On Redis Cluster, unless the Store's
+// Leases is LeasesBeside (or LeasesMoving), they live in different
+// slots, as the previous release named them, and no script may touch
+// both: TakeLeaseIf then takes the lease first and reads the token after,
+// in two round trips, and releases the lease in a third when the token
+// has changed. Under LeasesMoving, TakeLeaseIf first takes the lease of
+// LeasesApart, waiting while it is held, then goes on as under
+// LeasesBeside, and lets go of the first lease when it takes no second. A token without a valid fingerprint record (saved
 // by the previous release) costs one more round trip, to compare its
 // exact bytes once the Store has opened them.
 //
@@ -194,25 +198,54 @@ func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token)
 	if err != nil {
 		return nil, oauthrt.Snapshot{}, err
 	}
+	if err := s.checkLayout(); err != nil {
+		return nil, oauthrt.Snapshot{}, err
+	}
 	ttl, err := lease.TTL("redisstore", s.LeaseTTL)
 	if err != nil {
 		return nil, oauthrt.Snapshot{}, err
 	}
+	if s.Leases != LeasesMoving {
+		l, snap, err := s.takeLeaseIf(ctx, c, key, prev, ttl, 0)
+		if l == nil { // not a nil *fencedLease in a non-nil Lease
+			return nil, snap, err
+		}
+		return l, snap, err
+	}
+	apart, err := s.takeLease(ctx, c, key, s.apartLeaseKeys(key), ttl, 0)
+	if err != nil {
+		return nil, oauthrt.Snapshot{}, err
+	}
+	l, snap, err := s.takeLeaseIf(ctx, c, key, prev, ttl, int64(apart.epoch))
+	if err != nil || l == nil {
+		apart.Release()
+		return nil, snap, err
+	}
+	m, err := s.moving(ctx, c, key, apart, l)
+	if err != nil {
+		return nil, oauthrt.Snapshot{}, err
+	}
+	return m, snap, nil
+}
+
+// takeLeaseIf is TakeLeaseIf on the lease that leaseKeys names, with the
+// floor given to the take script (see takeLua).
+func (s *Store) takeLeaseIf(ctx context.Context, c redis.UniversalClient, key string, prev *oauth2.Token, ttl time.Duration, floor int64) (*fencedLease, oauthrt.Snapshot, error) {
 	t := &conditionalTake{
 		s: s, c: c, key: key,
 		tokenKeys: s.tokenKeys(key), leaseKeys: s.leaseKeys(key),
 		prev: oauthrt.Fingerprint(prev), exact: "0",
-		holder: lease.NewHolder() + ":", ms: ttl.Milliseconds(),
+		holder: lease.NewHolder() + ":", ms: ttl.Milliseconds(), floor: floor,
 	}
 	try := t.split
-	if s.together(c, key) {
+	if s.together(c, key, t.leaseKeys[0]) {
 		try = t.together
 	}
 	var (
 		epoch int64
 		snap  *oauthrt.Snapshot
 	)
-	err = lease.WaitOn(ctx, s.board(c), key, func(ctx context.Context) (bool, error) {
+	err := lease.WaitOn(ctx, s.board(c), key, func(ctx context.Context) (bool, error) {
 		var err error
 		epoch, snap, err = try(ctx)
 		return snap != nil, err
@@ -240,7 +273,7 @@ func (s *Store) TakeLeaseIf(ctx context.Context, key string, prev *oauth2.Token)
 	if epoch == 0 {
 		return nil, *snap, nil
 	}
-	return s.newLease(c, key, t.holder, epoch, ttl), *snap, nil
+	return s.newLease(c, key, t.leaseKeys[0], t.holder, epoch, ttl), *snap, nil
 }
 
 // A conditionalTake is one call of TakeLeaseIf.
@@ -255,8 +288,9 @@ type conditionalTake struct {
 	prev, exact, found string
 	holder             string
 	ms                 int64
-	tried              bool // a script that takes the lease was sent
-	waiting            bool // split found the lease held
+	floor              int64 // the take script's (see takeLua)
+	tried              bool  // a script that takes the lease was sent
+	waiting            bool  // split found the lease held
 }
 
 // together tries once with takeIf. It returns the epoch and the snapshot
@@ -266,7 +300,7 @@ func (t *conditionalTake) together(ctx context.Context) (int64, *oauthrt.Snapsho
 	keys := append(append([]string(nil), t.tokenKeys...), t.leaseKeys...)
 	t.tried = true
 	for {
-		res, err := takeIf.Run(ctx, t.c, keys, t.prev, t.exact, t.found, t.holder, t.ms).Slice()
+		res, err := takeIf.Run(ctx, t.c, keys, t.prev, t.exact, t.found, t.holder, t.ms, t.floor, t.s.start()).Slice()
 		if err != nil {
 			return 0, nil, fmt.Errorf("oauthrt: redisstore: %w", err)
 		}
@@ -299,9 +333,9 @@ func (t *conditionalTake) split(ctx context.Context) (int64, *oauthrt.Snapshot, 
 		}
 	}
 	t.tried = true
-	epoch, err := take.Run(ctx, t.c, t.leaseKeys, t.holder, t.ms).Int64()
+	epoch, err := t.s.runTake(ctx, t.c, t.key, t.leaseKeys, t.holder, t.ms, t.floor)
 	if err != nil {
-		return 0, nil, fmt.Errorf("oauthrt: redisstore: %w", err)
+		return 0, nil, err
 	}
 	code, snap, err := t.check(ctx)
 	switch {
@@ -375,7 +409,7 @@ func (t *conditionalTake) odd(res []any) error {
 // release releases the lease this call may have taken, if it is still
 // its own.
 func (t *conditionalTake) release() {
-	lease.Release(func(ctx context.Context) { _ = t.s.releaseLease(ctx, t.c, t.key, t.holder) })()
+	lease.Release(func(ctx context.Context) { _ = t.s.releaseLease(ctx, t.c, t.key, t.leaseKeys[0], t.holder) })()
 }
 
 // commitRelease commits as commit does, and releases the lease as release
@@ -412,7 +446,8 @@ return 0
 // [oauthrt.CommitReleaser]. On Redis Cluster, where they live in
 // different slots (see TakeLeaseIf), it commits, then releases: two round
 // trips, in that order, so that whoever takes the lease next finds the
-// new token. A conflict over a token without a valid fingerprint record
+// new token. A lease of LeasesMoving then releases its lease of
+// LeasesApart too, one round trip more. A conflict over a token without a valid fingerprint record
 // (saved by the previous release) costs a round trip more, to release.
 //
 // The script announces the commit on the channel <p>released, with the
@@ -427,7 +462,7 @@ func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token
 	if tok == nil {
 		return fmt.Errorf("oauthrt: redisstore: committing key %q: nil token", key)
 	}
-	if !s.together(c, key) {
+	if !s.together(c, key, l.name) {
 		v, err := s.runCommit(ctx, c, commit, key, s.tokenKeys(key), prev, tok)
 		if err != nil {
 			return err
@@ -435,7 +470,7 @@ func (l *fencedLease) CommitRelease(ctx context.Context, prev, tok *oauth2.Token
 		l.Release()
 		return v.err(key)
 	}
-	keys := append(s.tokenKeys(key), s.leaseKeys(key)[0])
+	keys := append(s.tokenKeys(key), l.name)
 	v, err := s.runCommit(ctx, c, commitRelease, key, keys, prev, tok, l.holder, s.channel(), key)
 	if err != nil {
 		return err

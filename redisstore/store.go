@@ -50,6 +50,14 @@ type Store struct {
 	// AEAD encrypts tokens at rest, for example AES-GCM. nil means tokens
 	// are stored unencrypted.
 	AEAD cipher.AEAD
+
+	// Leases says where each key's refresh lease is kept: the zero value,
+	// LeasesApart, where every release before this field kept it. On
+	// Redis Cluster, LeasesBeside keeps it in its token's hash slot, and
+	// halves the round trips of a refresh; a fleet moves to it through
+	// LeasesMoving (see LeaseLayout). A value that is none of the three
+	// makes the methods that take leases fail.
+	Leases LeaseLayout
 }
 
 var (
@@ -96,11 +104,14 @@ func (s *Store) stateKey(key string) string {
 }
 
 // leaseKeys names the keys of k's lease, in the order the take script
-// takes them: the lease and its epoch counter.
+// takes them: the lease and its epoch counter. Under LeasesMoving they
+// are those beside the token, which TakeLeaseIf takes with the token; the
+// Store takes the others first (see LeaseLayout).
 func (s *Store) leaseKeys(key string) []string {
-	p := s.prefix()
-	lease := p + "lease:" + key
-	return []string{lease, companion(p, "epoch:", key, lease)}
+	if s.Leases == LeasesApart {
+		return s.apartLeaseKeys(key)
+	}
+	return s.besideLeaseKeys(key)
 }
 
 // Load returns the token stored under key, or an error wrapping
@@ -161,5 +172,8 @@ func (s *Store) Save(ctx context.Context, key string, tok *oauth2.Token) error {
 // String describes the store's settings: never its client's options,
 // its AEAD or a token.
 func (s Store) String() string {
+	if s.Leases != LeasesApart {
+		return fmt.Sprintf("redisstore.Store{Prefix: %q, Encrypted: %t, Leases: %v}", s.prefix(), s.AEAD != nil, s.Leases)
+	}
 	return fmt.Sprintf("redisstore.Store{Prefix: %q, Encrypted: %t}", s.prefix(), s.AEAD != nil)
 }

@@ -138,15 +138,16 @@ func keysMatching(t *testing.T, c redis.UniversalClient, pattern string) []strin
 	return keys
 }
 
-// conformance runs the conformance suite against c.
-func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+// conformance runs the conformance suite against c, with the Store's
+// leases in the layout given.
+func conformance(t *testing.T, layout redisstore.LeaseLayout, newClient func(t *testing.T) redis.UniversalClient) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		c := newClient(t)
 		prefix := newPrefix(t, c)
 		ctx := context.Background()
 		return storetest.Backend{
 			Open: func(o storetest.Options) oauthrt.TokenStore {
-				return &redisstore.Store{Client: c, Prefix: prefix, LeaseTTL: o.LeaseTTL, AEAD: o.AEAD}
+				return &redisstore.Store{Client: c, Prefix: prefix, LeaseTTL: o.LeaseTTL, AEAD: o.AEAD, Leases: layout}
 			},
 			Raw: func(key string) ([]byte, error) {
 				return c.Get(ctx, prefix+"token:"+key).Bytes()
@@ -159,15 +160,31 @@ func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClien
 }
 
 func TestConformance(t *testing.T) {
-	conformance(t, func(t *testing.T) redis.UniversalClient { return newClient(t) })
+	conformance(t, redisstore.LeasesApart, func(t *testing.T) redis.UniversalClient { return newClient(t) })
 }
 
 // TestClusterConformance holds the Store to the suite on Redis Cluster,
 // where every script must keep to one hash slot. The suite's keys land on
 // all three masters (TestClusterKeysSpread checks that).
 func TestClusterConformance(t *testing.T) {
+	clusterConformance(t, redisstore.LeasesApart)
+}
+
+// TestClusterConformanceLeasesBeside is TestClusterConformance with each
+// key's lease in its token's slot.
+func TestClusterConformanceLeasesBeside(t *testing.T) {
+	clusterConformance(t, redisstore.LeasesBeside)
+}
+
+// TestClusterConformanceLeasesMoving is TestClusterConformance with each
+// key's two leases, in their two slots, taken as one.
+func TestClusterConformanceLeasesMoving(t *testing.T) {
+	clusterConformance(t, redisstore.LeasesMoving)
+}
+
+func clusterConformance(t *testing.T, layout redisstore.LeaseLayout) {
 	newClusterClient(t) // skips the whole suite at once when there is no cluster
-	conformance(t, func(t *testing.T) redis.UniversalClient { return newClusterClient(t) })
+	conformance(t, layout, func(t *testing.T) redis.UniversalClient { return newClusterClient(t) })
 }
 
 // TestKeyLayout checks the keys the package documentation describes: the
@@ -356,6 +373,7 @@ func TestStringHidesSecrets(t *testing.T) {
 	}{
 		{&redisstore.Store{Client: c}, `redisstore.Store{Prefix: "oauthrt:", Encrypted: false}`},
 		{&redisstore.Store{Client: c, Prefix: "app:", AEAD: newAEAD(t)}, `redisstore.Store{Prefix: "app:", Encrypted: true}`},
+		{&redisstore.Store{Client: c, Leases: redisstore.LeasesBeside}, `redisstore.Store{Prefix: "oauthrt:", Encrypted: false, Leases: LeasesBeside}`},
 	} {
 		got := fmt.Sprintf("%v %+v %#v", tc.s, tc.s, tc.s)
 		if want := tc.want + " " + tc.want + " " + tc.want; got != want {

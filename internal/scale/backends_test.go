@@ -51,6 +51,10 @@ var backends = []backend{
 	// of a Store's keys in one slot: one command where the default names
 	// take two.
 	{name: "clustertag", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 2.5},
+	// Redis Cluster with the default key names and each key's lease in
+	// its token's slot (redisstore.LeasesBeside): one command, as on a
+	// single node, with the keys spread over the masters.
+	{name: "clusterbeside", env: "OAUTHRT_TEST_REDIS_CLUSTER", warm: 2.5},
 	{name: "file", callLevel: true, warm: 2.5},
 	{name: "filedir", callLevel: true, warm: 2.5}, // filestore's Dir layout
 	{name: "memory", callLevel: true, warm: 2.5},
@@ -90,7 +94,7 @@ func newSite(tb testing.TB, b backend) *site {
 	case "sqlite":
 		s.name = filepath.Join(tb.TempDir(), "tokens.db")
 		s.bus = busDir(tb)
-	case "redis", "cluster":
+	case "redis", "cluster", "clusterbeside":
 		s.name = "oauthrt-scale:" + id + ":"
 		tb.Cleanup(func() { s.deleteKeys(tb) })
 	case "clustertag":
@@ -136,7 +140,7 @@ func (s *site) deleteKeys(tb testing.TB) {
 		return iter.Err()
 	}
 	var err error
-	if s.b.name == "cluster" || s.b.name == "clustertag" {
+	if s.b.name != "redis" {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv(s.b.env), ",")})
 		err = c.ForEachMaster(ctx, del)
 		c.Close()
@@ -189,7 +193,7 @@ func (s *site) open(tb testing.TB, m *meter) oauthrt.TokenStore {
 		st = &filestore.Store{Path: s.name, LeaseTTL: ttl}
 	case "filedir":
 		st = &filestore.Store{Dir: s.name, LeaseTTL: ttl}
-	case "redis", "cluster", "clustertag":
+	case "redis", "cluster", "clustertag", "clusterbeside":
 		var c redis.UniversalClient
 		if s.b.name != "redis" {
 			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv(s.b.env), ",")})
@@ -198,7 +202,11 @@ func (s *site) open(tb testing.TB, m *meter) oauthrt.TokenStore {
 		}
 		c.AddHook(tripcount.Hook(&m.trips))
 		tb.Cleanup(func() { c.Close() })
-		st = &redisstore.Store{Client: c, Prefix: s.name, LeaseTTL: ttl}
+		rs := &redisstore.Store{Client: c, Prefix: s.name, LeaseTTL: ttl}
+		if s.b.name == "clusterbeside" {
+			rs.Leases = redisstore.LeasesBeside
+		}
+		st = rs
 	default:
 		var drv driver.Driver
 		dsn, table, dialect := os.Getenv(s.b.env), s.name, sqlstore.Postgres

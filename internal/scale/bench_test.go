@@ -35,7 +35,7 @@ func BenchmarkFleetRefresh(b *testing.B) {
 	}
 	for _, be := range backends {
 		switch be.name {
-		case "cluster", "clustertag", "memory":
+		case "cluster", "clustertag", "clusterbeside", "memory":
 			continue
 		}
 		b.Run("backend="+be.name, func(b *testing.B) {

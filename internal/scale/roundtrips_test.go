@@ -40,7 +40,9 @@ import (
 // included), 5.13 to 5.24 on MySQL, 5.12 to 5.25 on SQLite and 5.32 to
 // 5.35 on Redis. Redis Cluster with a Prefix that holds a hash tag
 // ("clustertag": all of a Store's keys in one slot) is Redis. Redis
-// Cluster with the default key names (a key's token and lease in
+// Cluster with each key's lease in its token's slot
+// (redisstore.LeasesBeside, "clusterbeside") is Redis too. Redis Cluster
+// with the default key names (LeasesApart: a key's token and lease in
 // different slots) cannot meet it: the holder's take and commit are two
 // commands each, one per slot, and each waiter asks at least once, so 7
 // is its floor; it announces the release without the token, and its
@@ -57,7 +59,7 @@ func fleetBoundOf(b backend) float64 {
 	switch b.name {
 	case "file", "filedir", "memory":
 		return 6
-	case "postgres", "redis", "clustertag", "mysql", "sqlite":
+	case "postgres", "redis", "clustertag", "clusterbeside", "mysql", "sqlite":
 		if !testing.Short() && !raceDetector {
 			return 6
 		}
