@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/oauthrt/oauthrt/redisstore"
 	"github.com/oauthrt/oauthrt/sqlstore"
 )
 
@@ -225,5 +226,29 @@ func TestMissingLocalStore(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("the commands left %d entries in the directory, the first %s; want none", len(left), left[0].Name())
+	}
+}
+
+// TestRedisLeases checks ?leases= of Redis URLs: it sets the Store's
+// lease layout, so that the command takes its leases where the fleet
+// does, and a value that names no layout is a usage error that says
+// which ones exist.
+func TestRedisLeases(t *testing.T) {
+	addr := os.Getenv("OAUTHRT_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:1" // the URL is refused before anything connects
+	}
+	r := cli(t, nil, "status", "--store", "redis://"+addr+"/0?leases=sideways")
+	if r.code != exitUsage || !strings.Contains(r.stderr, `leases="sideways"`) || !strings.Contains(r.stderr, "beside") {
+		t.Errorf("leases=sideways: exit %d, stderr %q; want exit %d naming the layouts", r.code, r.stderr, exitUsage)
+	}
+	if os.Getenv("OAUTHRT_TEST_REDIS") == "" {
+		t.Skip("OAUTHRT_TEST_REDIS is not set: no Redis to open a Store on")
+	}
+	for v, want := range map[string]redisstore.LeaseLayout{"": redisstore.LeasesApart, "apart": redisstore.LeasesApart, "moving": redisstore.LeasesMoving, "beside": redisstore.LeasesBeside} {
+		s := opened(t, backend{"redis", "redis://" + addr + "/0?leases=" + v})
+		if got := s.TokenStore.(*redisstore.Store).Leases; got != want {
+			t.Errorf("leases=%s: the Store's Leases is %v, want %v", v, got, want)
+		}
 	}
 }

@@ -35,8 +35,11 @@ const storeHelp = `Stores are URLs:
                                         Redis Cluster, with more seed nodes
 
 The SQL stores take ?table=NAME (default oauthrt_tokens), Redis takes
-?prefix=PREFIX (default oauthrt:); the other query parameters go to the
-driver.
+?prefix=PREFIX (default oauthrt:) and ?leases=apart|moving|beside, the
+lease layout of the fleet's Stores (redisstore.LeaseLayout; default
+apart): the command takes its leases where the fleet does, so that it
+never refreshes beside a process of the fleet. The other query
+parameters go to the driver.
 `
 
 // store is an opened store.
@@ -238,8 +241,16 @@ func openSQL(ctx context.Context, u *url.URL, driver string, dsn func(*url.URL) 
 func openRedis(ctx context.Context, u *url.URL, q url.Values) (*store, error) {
 	prefix := q.Get("prefix")
 	cluster := q.Get("cluster")
+	leases, ok := map[string]redisstore.LeaseLayout{
+		"": redisstore.LeasesApart, "apart": redisstore.LeasesApart,
+		"moving": redisstore.LeasesMoving, "beside": redisstore.LeasesBeside,
+	}[q.Get("leases")]
+	if !ok {
+		return nil, usagef("leases=%q: use leases=apart, moving or beside, as the fleet's Stores do", q.Get("leases"))
+	}
 	q.Del("prefix")
 	q.Del("cluster")
+	q.Del("leases")
 	v := *u
 	v.RawQuery = q.Encode()
 	var c redis.UniversalClient
@@ -263,5 +274,5 @@ func openRedis(ctx context.Context, u *url.URL, q url.Values) (*store, error) {
 		c.Close()
 		return nil, fmt.Errorf("redis does not answer: %w", err)
 	}
-	return &store{TokenStore: &redisstore.Store{Client: c, Prefix: prefix}, close: c.Close}, nil
+	return &store{TokenStore: &redisstore.Store{Client: c, Prefix: prefix, Leases: leases}, close: c.Close}, nil
 }
