@@ -23,12 +23,13 @@ var (
 	_ oauthrt.CommitReleaser = (*fencedLease)(nil)
 )
 
-// together reports whether one script may touch both key's token group
-// and its lease named lease: always on a single node (a *redis.Client,
+// together reports whether one script may touch both key's token group and
+// its lease named lease: always on a single node (a *redis.Client,
 // including a Sentinel failover client), and on Redis Cluster when the
 // token and lease keys share a hash slot (LeasesBeside puts them there,
-// and so does a Prefix with a hash tag of its own). A Ring, or any other client, spreads keys by rules of its
-// own, and is treated as a cluster whose slots always differ.
+// and so does a Prefix with a hash tag of its own). A Ring, or any other
+// client, spreads keys by rules of its own, and is treated as a cluster
+// whose slots always differ.
 func (s *Store) together(c redis.UniversalClient, key, lease string) bool {
 	switch c.(type) {
 	case *redis.Client:
@@ -170,18 +171,19 @@ const (
 // Lease with them, at once, even while another holder has the lease. See
 // [oauthrt.LeaseLoader].
 //
-// Where the key's token group and lease share a node (a single Redis, or
-// a cluster slot), one script reads the token, compares it with prev and
+// Where the key's token group and lease share a node (a single Redis, or a
+// cluster slot), one script reads the token, compares it with prev and
 // takes the lease: one round trip. On Redis Cluster, unless the Store's
-// Leases is LeasesBeside (or LeasesMoving), they live in different
-// slots, as the previous release named them, and no script may touch
-// both: TakeLeaseIf then takes the lease first and reads the token after,
-// in two round trips, and releases the lease in a third when the token
-// has changed. Under LeasesMoving, TakeLeaseIf first takes the lease of
+// Leases is LeasesBeside (or LeasesMoving), they live in different slots,
+// as the previous release named them, and no script may touch both:
+// TakeLeaseIf then takes the lease first and reads the token after, in two
+// round trips, and releases the lease in a third when the token has
+// changed. Under LeasesMoving, TakeLeaseIf first takes the lease of
 // LeasesApart, waiting while it is held, then goes on as under
-// LeasesBeside, and lets go of the first lease when it takes no second. A token without a valid fingerprint record (saved
-// by the previous release) costs one more round trip, to compare its
-// exact bytes once the Store has opened them.
+// LeasesBeside, and lets go of the first lease when it takes no second. A
+// token without a valid fingerprint record (saved by the previous release)
+// costs one more round trip, to compare its exact bytes once the Store has
+// opened them.
 //
 // While the key holds prev and another holder has the lease, TakeLeaseIf
 // waits for the lease's release to be announced on the channel
@@ -441,14 +443,15 @@ return 0
 `)
 
 // CommitRelease commits tok under the lease's key as the Store's Commit
-// does, and releases the lease if it is still this holder's, in one
-// script where the key's token group and lease share a node. See
-// [oauthrt.CommitReleaser]. On Redis Cluster, where they live in
-// different slots (see TakeLeaseIf), it commits, then releases: two round
-// trips, in that order, so that whoever takes the lease next finds the
-// new token. A lease of LeasesMoving then releases its lease of
-// LeasesApart too, one round trip more. A conflict over a token without a valid fingerprint record
-// (saved by the previous release) costs a round trip more, to release.
+// does, and releases the lease if it is still this holder's, in one script
+// where the key's token group and lease share a node. See
+// [oauthrt.CommitReleaser]. On Redis Cluster, where they live in different
+// slots (see TakeLeaseIf), it commits, then releases: two round trips, in
+// that order, so that whoever takes the lease next finds the new token. A
+// lease of LeasesMoving then releases its lease of LeasesApart too, one
+// round trip more. A conflict over a token without a valid fingerprint
+// record (saved by the previous release) costs a round trip more, to
+// release.
 //
 // The script announces the commit on the channel <p>released, with the
 // token as it stores it (sealed, with an AEAD), or, after a conflict, the
