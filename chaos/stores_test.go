@@ -51,6 +51,10 @@ var backends = []backend{
 	{name: "redis", env: "OAUTHRT_TEST_REDIS"},
 	{name: "redis-cluster", env: "OAUTHRT_TEST_REDIS_CLUSTER",
 		noProxy: "cluster nodes announce their own addresses, which a client then dials past any proxy"},
+	// Each key's lease in its token's slot (redisstore.LeasesBeside): the
+	// one-script take and commit-and-release that a single node runs.
+	{name: "redis-cluster-beside", env: "OAUTHRT_TEST_REDIS_CLUSTER",
+		noProxy: "cluster nodes announce their own addresses, which a client then dials past any proxy"},
 }
 
 func backendNamed(name string) backend {
@@ -104,7 +108,7 @@ func (b backend) place(t *testing.T) string {
 		return filepath.Join(t.TempDir(), "tokens.json")
 	case "sqlite":
 		return filepath.Join(t.TempDir(), "tokens.db")
-	case "redis", "redis-cluster":
+	case "redis", "redis-cluster", "redis-cluster-beside":
 		prefix := "oauthrt-chaos:" + id + ":"
 		t.Cleanup(func() {
 			c := b.redisClient("")
@@ -148,7 +152,7 @@ func (b backend) driver() string {
 // redisClient returns a client of the backend's Redis, through the proxy
 // at via when via is not "".
 func (b backend) redisClient(via string) redis.UniversalClient {
-	if b.name == "redis-cluster" {
+	if strings.HasPrefix(b.name, "redis-cluster") {
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(b.server(), ",")})
 	}
 	addr := b.server()
@@ -164,9 +168,13 @@ func (b backend) open(place string, ttl time.Duration, via string) (oauthrt.Toke
 	switch b.name {
 	case "file":
 		return &filestore.Store{Path: place, LeaseTTL: ttl}, func() {}, nil
-	case "redis", "redis-cluster":
+	case "redis", "redis-cluster", "redis-cluster-beside":
 		c := b.redisClient(via)
-		return &redisstore.Store{Client: c, Prefix: place, LeaseTTL: ttl}, func() { c.Close() }, nil
+		s := &redisstore.Store{Client: c, Prefix: place, LeaseTTL: ttl}
+		if b.name == "redis-cluster-beside" {
+			s.Leases = redisstore.LeasesBeside
+		}
+		return s, func() { c.Close() }, nil
 	}
 	var db *sql.DB
 	table := place
