@@ -106,10 +106,10 @@ func (s *Store) start() int64 {
 	return 0
 }
 
-// runTake runs the take script over keys (a lease of key and its epoch
+// runTake runs the take script over keys (a lease and its epoch
 // counter) for holder, with the floor given. It returns the epoch, or 0
 // when the lease is held.
-func (s *Store) runTake(ctx context.Context, c redis.UniversalClient, key string, keys []string, holder string, ms, floor int64) (int64, error) {
+func (s *Store) runTake(ctx context.Context, c redis.UniversalClient, keys []string, holder string, ms, floor int64) (int64, error) {
 	e, err := take.Run(ctx, c, keys, holder, ms, floor, s.start()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("oauthrt: redisstore: %w", err)

@@ -175,7 +175,7 @@ func (s *Store) takeLease(ctx context.Context, c redis.UniversalClient, key stri
 	var epoch int64
 	uncertain := false
 	err := lease.Wait(ctx, key, func(ctx context.Context) (bool, error) {
-		e, err := s.runTake(ctx, c, key, keys, holder, ms, floor)
+		e, err := s.runTake(ctx, c, keys, holder, ms, floor)
 		if err != nil {
 			// The script may have run before the error (a cancelled ctx,
 			// a lost connection).

@@ -335,7 +335,7 @@ func (t *conditionalTake) split(ctx context.Context) (int64, *oauthrt.Snapshot, 
 		}
 	}
 	t.tried = true
-	epoch, err := t.s.runTake(ctx, t.c, t.key, t.leaseKeys, t.holder, t.ms, t.floor)
+	epoch, err := t.s.runTake(ctx, t.c, t.leaseKeys, t.holder, t.ms, t.floor)
 	if err != nil {
 		return 0, nil, err
 	}
