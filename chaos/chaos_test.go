@@ -178,7 +178,14 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 		}
 		px := startProxy(t, upstream)
 		via = px.Listen
-		cut = func(start time.Time) (time.Time, string) { return runCut(t, px, start) }
+		cut = func(start time.Time) (time.Time, string) {
+			healed, what := runCut(t, px, start)
+			back, err := answering(b, place, via, healed)
+			if err != nil {
+				t.Fatalf("the store did not answer through the healed proxy: %v", err)
+			}
+			return back, fmt.Sprintf("%s,answering@+%dms", what, back.Sub(healed).Milliseconds())
+		}
 	}
 
 	var children []*child
@@ -215,10 +222,10 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 	case sc.hook != "":
 		f = hookFault(t, b, p, store, sc, children[0], watch)
 	case sc.cut:
-		healed, what := cut(start)
+		back, what := cut(start)
 		f.notes = " " + what
-		time.Sleep(1500 * time.Millisecond) // the run goes on after the cut heals
-		f.healed = healed
+		time.Sleep(1500 * time.Millisecond) // the run goes on after the store answers again
+		f.healed = back
 	case sc.lose:
 		f.key = keys[0]
 		if !p.await(start.Add(8*time.Second), func() bool {
@@ -265,7 +272,7 @@ func run(t *testing.T, b backend, sc scenario, deadline time.Time) {
 type fault struct {
 	key    string    // the grant it fell on; "" for none
 	at     time.Time // when the faulty child stopped or died
-	healed time.Time // when the store cut ended; zero for no cut
+	healed time.Time // when the store answered again after its cut; zero for no cut
 	// stalled is set when the fleet waited for the stopped process to be
 	// continued, on a backend whose stalls says how.
 	stalled bool

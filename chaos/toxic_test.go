@@ -73,3 +73,34 @@ func runCut(t *testing.T, px *toxiproxy.Proxy, start time.Time) (healed time.Tim
 	}
 	return time.Now(), strings.Join(did, ",")
 }
+
+// answering returns when a store handle of its own, opened through the
+// proxy at via once the cut has healed (at healed), first reads a key.
+// The proxy passes everything from then on, but the store's server may
+// still be working off the connections the cut process opened and lost
+// during the cut (PostgreSQL forks a backend for each: a few hundred of
+// them keep it from answering new ones for seconds on two cores), and no
+// client can do better than reach it once it answers.
+func answering(b backend, place, via string, healed time.Time) (time.Time, error) {
+	give := healed.Add(20 * time.Second)
+	var last error
+	for time.Now().Before(give) {
+		ctx, cancel := context.WithDeadline(context.Background(), give)
+		err := func() error {
+			store, closeStore, err := b.open(place, ttl, via)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			_, err = store.Load(ctx, keys[0])
+			return err
+		}()
+		cancel()
+		if err == nil {
+			return time.Now(), nil
+		}
+		last = err
+		time.Sleep(10 * time.Millisecond) // a new try; the server has no signal to wait for
+	}
+	return time.Time{}, fmt.Errorf("not in 20s: %w", last)
+}
