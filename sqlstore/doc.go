@@ -57,6 +57,15 @@
 //
 // (with github.com/mattn/go-sqlite3: "?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate").
 //
+// Give a networked database's driver a timeout for opening a connection
+// (pgx and lib/pq: connect_timeout=5 in the URL; go-sql-driver/mysql:
+// timeout=5s). A connection that the network swallows without a reset,
+// as a proxy or load balancer in front of a database cut off behind it
+// does, otherwise waits until its context ends. A key's reads of the
+// store end only with [oauthrt.RefreshTimeout], and its requests wait
+// for them, or fail at their own deadlines, until then, even after the
+// network has healed.
+//
 // # Schema
 //
 // Migrate runs CREATE TABLE IF NOT EXISTS, so it may run on every start;
