@@ -658,44 +658,37 @@ func BenchmarkLookupNewRequest(b *testing.B) {
 		b.Run(fmt.Sprintf("keys=%d/impl=%s", n, implOauthrt), func(b *testing.B) {
 			tr := lookupOauthrt(b, base, keys)
 			defer tr.Close()
-			send := func(k string) {
+			timeLookups(b, keys, order, func(k string) {
 				if _, err := tr.RoundTrip(newGet(b, oauthrt.WithKey(context.Background(), k), "https://api.example/")); err != nil {
 					b.Fatal(err)
 				}
-			}
-			for _, k := range keys {
-				send(k)
-			}
-			for i := range warmLookups(n) {
-				send(keys[order[i&(len(order)-1)]])
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				send(keys[order[i&(len(order)-1)]])
-				i++
-			}
+			})
 		})
 		b.Run(fmt.Sprintf("keys=%d/impl=%s", n, implXoauth2), func(b *testing.B) {
 			trs := lookupXoauth2(base, keys)
-			send := func(k string) {
+			timeLookups(b, keys, order, func(k string) {
 				if _, err := trs[k].RoundTrip(newGet(b, context.Background(), "https://api.example/")); err != nil {
 					b.Fatal(err)
 				}
-			}
-			for _, k := range keys {
-				send(k)
-			}
-			for i := range warmLookups(n) {
-				send(keys[order[i&(len(order)-1)]])
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				send(keys[order[i&(len(order)-1)]])
-				i++
-			}
+			})
 		})
+	}
+}
+
+// timeLookups sends a request for each of keys through send, then
+// warmLookups(len(keys)) more, then times requests for keys in order.
+func timeLookups(b *testing.B, keys []string, order []int32, send func(key string)) {
+	for _, k := range keys {
+		send(k)
+	}
+	for i := range warmLookups(len(keys)) {
+		send(keys[order[i&(len(order)-1)]])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		send(keys[order[i&(len(order)-1)]])
+		i++
 	}
 }
 
