@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/oauthrt/oauthrt/internal/describe"
-	"golang.org/x/oauth2"
 )
 
 // How the types that hold tokens, or hold what does, print: by their
@@ -16,15 +15,8 @@ import (
 // (which go vet refuses) and race with the requests that change the
 // state. A value of either, which fmt reaches by reflection, shows
 // nothing secret all the same: their tokens sit two pointers deep (see
-// storedToken; a Transport's per-key state is deeper still), and a
+// memoryTokens; a Transport's per-key state is deeper still), and a
 // Transport's Store and Refresher are printed by their own methods.
-
-// A storedToken is a token as a MemoryStore keeps it, one pointer further
-// away. fmt reaches a MemoryStore value's map by reflection, through an
-// unexported field, where it can call no method; with a verb other than
-// %v (%s, %x…) it prints what a pointer points to, one level deep. Behind
-// two pointers the token shows as an address whatever the verb.
-type storedToken struct{ tok *oauth2.Token }
 
 // Format writes String for every verb, so that none (%x, %d…) walks the
 // fields.

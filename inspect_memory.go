@@ -2,7 +2,6 @@ package oauthrt
 
 import (
 	"context"
-	"maps"
 	"time"
 )
 
@@ -23,12 +22,11 @@ func (s *MemoryStore) Inspect(ctx context.Context, prefix, cursor string, limit 
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	keys := pageOf(maps.Keys(s.tokens), prefix, after, first, pageLimit(limit))
+	keys := pageOf(s.tokens.keys(), prefix, after, first, pageLimit(limit))
 	now := time.Now()
 	recs := make([]Record, len(keys))
 	for i, k := range keys {
-		tok := *s.tokens[k].tok
-		recs[i] = Record{Key: k, Token: &tok, State: s.states[k], Lease: LeaseInfo{Epoch: s.epochs[k]}}
+		recs[i] = Record{Key: k, Token: s.tokens.get(k), State: s.states[k], Lease: LeaseInfo{Epoch: s.epochs[k]}}
 		if l := s.leases[k]; l != nil && now.Before(l.until) {
 			recs[i].Lease.Holder, recs[i].Lease.Until = l.holder, l.until.Round(0)
 		}

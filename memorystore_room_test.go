@@ -3,6 +3,7 @@ package oauthrt
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -30,8 +31,8 @@ func TestMemoryStoreMakesRoomAhead(t *testing.T) {
 		if err := s.Save(ctx, k, &oauth2.Token{AccessToken: "b" + k}); err != nil {
 			t.Fatal(err)
 		}
-		if want := roomFor(i + 1); s.room != want {
-			t.Fatalf("after %d keys the map was made for %d, want %d", i+1, s.room, want)
+		if want := roomFor(i + 1); s.tokens.room != want {
+			t.Fatalf("after %d keys the map was made for %d, want %d", i+1, s.tokens.room, want)
 		}
 	}
 	for i := range n {
@@ -53,4 +54,49 @@ func roomFor(n int) int {
 		r *= 2
 	}
 	return r
+}
+
+// The MemoryStore keeps its tokens in its map by value: storing a token
+// adds no object of its own to the heap (the collector marks every one
+// of them on every cycle, which at a million keys was most of the
+// store's cost to the requests of the process), and a token loaded is
+// the caller's copy.
+func TestMemoryStoreKeepsTokensInline(t *testing.T) {
+	ctx := context.Background()
+	const n = 20000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%d", i)
+	}
+	tok := &oauth2.Token{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer"}
+	s := NewMemoryStore()
+	before := liveObjects()
+	for _, k := range keys {
+		if err := s.Save(ctx, k, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	added := liveObjects() - before
+	// The map's own tables are a few hundred objects at this size; a
+	// pointer per token would add n.
+	if added > n/10 {
+		t.Errorf("storing %d tokens added %d objects to the heap, want fewer than %d", n, added, n/10)
+	}
+	got, err := s.Load(ctx, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.AccessToken = "changed by the caller"
+	if again, _ := s.Load(ctx, keys[0]); again.AccessToken != "at" {
+		t.Errorf("a change to a loaded token reached the store: %q", again.AccessToken)
+	}
+	runtime.KeepAlive(s)
+}
+
+// liveObjects returns how many objects the heap holds after a collection.
+func liveObjects() int {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int(ms.HeapObjects)
 }

@@ -54,8 +54,7 @@ type MemoryStore struct {
 	LeaseTTL time.Duration
 
 	mu     sync.RWMutex
-	tokens map[string]*storedToken
-	room   int // how many keys tokens was made for; see putLocked
+	tokens *memoryTokens // nil until the first token is stored
 	leases map[string]*memoryLease
 	epochs map[string]uint64     // the last lease epoch of each key
 	states map[string]GrantState // only keys with a non-zero state
@@ -79,18 +78,18 @@ func NewMemoryStore() *MemoryStore {
 }
 
 // Load returns the token stored under key, or an error wrapping
-// [ErrNoToken]. The token must not be modified.
+// [ErrNoToken]. The token is a copy, the caller's to keep or change.
 func (s *MemoryStore) Load(ctx context.Context, key string) (*oauth2.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
-	tok := s.tokens[key]
+	tok := s.tokens.get(key)
 	s.mu.RUnlock()
 	if tok == nil {
 		return nil, fmt.Errorf("%w under key %q", ErrNoToken, key)
 	}
-	return tok.tok, nil
+	return tok, nil
 }
 
 // Save stores a copy of tok under key. A nil tok is an error.
@@ -124,11 +123,7 @@ func (s *MemoryStore) Commit(ctx context.Context, key string, prev, tok *oauth2.
 
 // commitLocked is Commit's comparison and write; s.mu must be held.
 func (s *MemoryStore) commitLocked(key string, prev, tok *oauth2.Token) error {
-	var held *oauth2.Token
-	if st := s.tokens[key]; st != nil {
-		held = st.tok
-	}
-	if Fingerprint(held) != Fingerprint(prev) {
+	if Fingerprint(s.tokens.get(key)) != Fingerprint(prev) {
 		return fmt.Errorf("oauthrt: MemoryStore: committing the token of key %q: %w", key, ErrCommitConflict)
 	}
 	s.putLocked(key, tok)
@@ -137,24 +132,11 @@ func (s *MemoryStore) commitLocked(key string, prev, tok *oauth2.Token) error {
 
 // putLocked stores a copy of tok under key, and clears the key's grant
 // state; s.mu must be held.
-//
-// A new key that finds tokens full (room keys) moves them all into a map
-// made for twice as many. A Go map grown one key at a time costs the
-// garbage collector about three times the work of one made at its size
-// (with a million keys, 1 s a cycle against 0.3 on the machine of
-// BENCHMARKS.md), and that work falls on every request of the process
-// while it runs; the copies cost each key about one insert more.
 func (s *MemoryStore) putLocked(key string, tok *oauth2.Token) {
-	cp := *tok
-	if _, ok := s.tokens[key]; !ok && len(s.tokens) >= s.room {
-		s.room = max(2*s.room, 64)
-		m := make(map[string]*storedToken, s.room)
-		for k, v := range s.tokens {
-			m[k] = v
-		}
-		s.tokens = m
+	if s.tokens == nil {
+		s.tokens = new(memoryTokens)
 	}
-	s.tokens[key] = &storedToken{tok: &cp}
+	s.tokens.put(key, tok)
 	delete(s.states, key)
 }
 
@@ -191,7 +173,7 @@ func (s *MemoryStore) SaveGrantState(ctx context.Context, key string, st GrantSt
 // String describes the store without its tokens.
 func (s *MemoryStore) String() string {
 	s.mu.RLock()
-	n := len(s.tokens)
+	n := s.tokens.len()
 	s.mu.RUnlock()
 	return fmt.Sprintf("oauthrt.MemoryStore{%d keys}", n)
 }
@@ -248,11 +230,7 @@ func (s *MemoryStore) LoadSnapshot(ctx context.Context, key string) (Snapshot, e
 
 // snapshotLocked returns the key's snapshot; s.mu must be held.
 func (s *MemoryStore) snapshotLocked(key string) Snapshot {
-	snap := Snapshot{State: s.states[key]}
-	if st := s.tokens[key]; st != nil {
-		snap.Token = st.tok
-	}
-	return snap
+	return Snapshot{Token: s.tokens.get(key), State: s.states[key]}
 }
 
 // takeLease takes key's lease, waiting while it is held; when
@@ -391,7 +369,7 @@ func (s *MemoryStore) ListKeys(ctx context.Context, prefix, cursor string, limit
 		return nil, "", err
 	}
 	s.mu.RLock()
-	keys := pageOf(maps.Keys(s.tokens), prefix, after, first, pageLimit(limit))
+	keys := pageOf(s.tokens.keys(), prefix, after, first, pageLimit(limit))
 	s.mu.RUnlock()
 	return keys, nextCursor(keys, pageLimit(limit)), nil
 }
@@ -424,7 +402,7 @@ func (s *MemoryStore) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	s.mu.Lock()
-	delete(s.tokens, key)
+	s.tokens.delete(key)
 	delete(s.states, key)
 	s.mu.Unlock()
 	return nil
