@@ -2,8 +2,10 @@ package oauthrt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -99,4 +101,57 @@ func liveObjects() int {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int(ms.HeapObjects)
+}
+
+// A key deleted from a MemoryStore gives its slot to the next new key:
+// the deleted key has no token any more, the new key has its own, no
+// other key's token moved, and the store handed out no slot more than
+// the keys it held at most.
+func TestMemoryStoreReusesDeletedSlots(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore()
+	const n = 3*chunkTokens + 7
+	want := map[string]string{}
+	for i := range n {
+		k := fmt.Sprintf("key-%d", i)
+		want[k] = "at-" + k
+		if err := s.Save(ctx, k, &oauth2.Token{AccessToken: want[k], RefreshToken: "rt-" + k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i += 2 {
+		k := fmt.Sprintf("key-%d", i)
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, k)
+		if tok, err := s.Load(ctx, k); !errors.Is(err, ErrNoToken) {
+			t.Fatalf("%s: deleted, yet Load gave a token (%v) and err %v", k, tok != nil, err)
+		}
+	}
+	for i := range n / 2 {
+		k := fmt.Sprintf("new-%d", i)
+		want[k] = "at-" + k
+		if err := s.Commit(ctx, k, nil, &oauth2.Token{AccessToken: want[k]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.tokens.used != n {
+		t.Errorf("the store handed out %d slots for at most %d keys at once", s.tokens.used, n)
+	}
+	if got := s.tokens.len(); got != len(want) {
+		t.Errorf("the store holds %d keys, want %d", got, len(want))
+	}
+	for k, at := range want {
+		tok, err := s.Load(ctx, k)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		if tok.AccessToken != at {
+			t.Fatalf("%s: got the token of another key", k)
+		}
+		if strings.HasPrefix(k, "new-") && tok.RefreshToken != "" {
+			t.Fatalf("%s: its slot kept the refresh token of the key deleted from it", k)
+		}
+	}
 }
