@@ -58,7 +58,7 @@ func roomFor(n int) int {
 	return r
 }
 
-// The MemoryStore keeps its tokens in its map by value: storing a token
+// The MemoryStore keeps its tokens by value, in chunks: storing a token
 // adds no object of its own to the heap (the collector marks every one
 // of them on every cycle, which at a million keys was most of the
 // store's cost to the requests of the process), and a token loaded is
@@ -79,8 +79,8 @@ func TestMemoryStoreKeepsTokensInline(t *testing.T) {
 		}
 	}
 	added := liveObjects() - before
-	// The map's own tables are a few hundred objects at this size; a
-	// pointer per token would add n.
+	// The map's tables and the chunks are a few hundred objects at this
+	// size; a pointer per token would add n.
 	if added > n/10 {
 		t.Errorf("storing %d tokens added %d objects to the heap, want fewer than %d", n, added, n/10)
 	}
