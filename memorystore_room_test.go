@@ -136,8 +136,8 @@ func TestMemoryStoreReusesDeletedSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s.tokens.used != n {
-		t.Errorf("the store handed out %d slots for at most %d keys at once", s.tokens.used, n)
+	if got := s.tokens.handedOut(); got != n {
+		t.Errorf("the store handed out %d slots for at most %d keys at once", got, n)
 	}
 	if got := s.tokens.len(); got != len(want) {
 		t.Errorf("the store holds %d keys, want %d", got, len(want))

@@ -30,7 +30,6 @@ type memoryTokens struct {
 	slots  map[string]int // the slot of each key's token in chunks
 	chunks []*tokenChunk  // slot i is chunks[i/chunkTokens][i%chunkTokens]
 	free   []int          // slots a delete emptied, taken again before new ones
-	used   int            // slots handed out, emptied ones included
 
 	// room is how many keys slots was made for. A new key that finds it
 	// full moves the slots into a map made for twice as many: a Go map
@@ -51,6 +50,17 @@ func (t *memoryTokens) at(slot int) *oauth2.Token {
 
 // get returns a copy of the token stored under key, or nil.
 func (t *memoryTokens) get(key string) *oauth2.Token {
+	held := t.held(key)
+	if held == nil {
+		return nil
+	}
+	tok := *held
+	return &tok
+}
+
+// held returns the token stored under key, in its chunk, or nil: to be
+// read while the store's mutex is held, and never handed out.
+func (t *memoryTokens) held(key string) *oauth2.Token {
 	if t == nil {
 		return nil
 	}
@@ -58,8 +68,7 @@ func (t *memoryTokens) get(key string) *oauth2.Token {
 	if !ok {
 		return nil
 	}
-	tok := *t.at(slot)
-	return &tok
+	return t.at(slot)
 }
 
 // put stores a copy of tok under key.
@@ -74,19 +83,19 @@ func (t *memoryTokens) put(key string, tok *oauth2.Token) {
 		maps.Copy(grown, t.slots)
 		t.slots = grown
 	}
-	var slot int
+	slot := t.handedOut()
 	if n := len(t.free); n > 0 {
 		slot, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		if t.used == len(t.chunks)*chunkTokens {
-			t.chunks = append(t.chunks, new(tokenChunk))
-		}
-		slot = t.used
-		t.used++
+	} else if slot == len(t.chunks)*chunkTokens {
+		t.chunks = append(t.chunks, new(tokenChunk))
 	}
 	t.slots[key] = slot
 	*t.at(slot) = *tok
 }
+
+// handedOut returns how many slots were handed out, emptied ones
+// included: the next new slot, when none is free.
+func (t *memoryTokens) handedOut() int { return len(t.slots) + len(t.free) }
 
 // delete removes key's token; its slot is taken again by a later key.
 func (t *memoryTokens) delete(key string) {

@@ -123,7 +123,7 @@ func (s *MemoryStore) Commit(ctx context.Context, key string, prev, tok *oauth2.
 
 // commitLocked is Commit's comparison and write; s.mu must be held.
 func (s *MemoryStore) commitLocked(key string, prev, tok *oauth2.Token) error {
-	if Fingerprint(s.tokens.get(key)) != Fingerprint(prev) {
+	if Fingerprint(s.tokens.held(key)) != Fingerprint(prev) {
 		return fmt.Errorf("oauthrt: MemoryStore: committing the token of key %q: %w", key, ErrCommitConflict)
 	}
 	s.putLocked(key, tok)
