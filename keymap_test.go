@@ -12,109 +12,292 @@ import (
 // to, and Range sees every state once.
 func TestKeyMap(t *testing.T) {
 	const keys, goroutines = 5000, 8
-	var m keyMap
-	if m.Load("k") != nil {
+	if new(keyMap).Load("k") != nil {
 		t.Fatal("the zero keyMap found a key")
 	}
-	got := make([][]*keyState, goroutines)
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		got[g] = make([]*keyState, keys)
-		wg.Go(func() {
-			for i := range keys {
-				k := fmt.Sprintf("key-%d", (i*7+g)%keys)
-				s, _ := m.LoadOrStore(k, &keyState{key: k})
-				if again := m.Load(k); again != s {
-					t.Errorf("%s: Load found another state than LoadOrStore returned", k)
+	forKeyMaps(t, func(t *testing.T, m *keyMap) {
+		got := make([][]*keyState, goroutines)
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			got[g] = make([]*keyState, keys)
+			wg.Go(func() {
+				for i := range keys {
+					k := fmt.Sprintf("key-%d", (i*7+g)%keys)
+					s, _ := m.LoadOrStore(k, &keyState{key: k})
+					if again := m.Load(k); again != s {
+						t.Errorf("%s: Load found another state than LoadOrStore returned", k)
+					}
+					got[g][(i*7+g)%keys] = s
 				}
-				got[g][(i*7+g)%keys] = s
+			})
+		}
+		wg.Wait()
+		for i := range keys {
+			for g := 1; g < goroutines; g++ {
+				if got[g][i] != got[0][i] {
+					t.Fatalf("key-%d has two states", i)
+				}
 			}
-		})
-	}
-	wg.Wait()
+			if s := m.Load(fmt.Sprintf("key-%d", i)); s != got[0][i] {
+				t.Fatalf("key-%d: Load after the adds found another state", i)
+			}
+		}
+
+		seen := map[*keyState]int{}
+		m.Range(func(s *keyState) bool { seen[s]++; return true })
+		if len(seen) != keys {
+			t.Errorf("Range saw %d states, want %d", len(seen), keys)
+		}
+		for s, n := range seen {
+			if n != 1 {
+				t.Errorf("Range saw %s %d times", s.key, n)
+			}
+		}
+
+		even := func(s *keyState) bool {
+			var i int
+			fmt.Sscanf(s.key, "key-%d", &i)
+			return i%2 == 0
+		}
+		if n := m.DropIf(even); n != keys/2 {
+			t.Errorf("DropIf dropped %d, want %d", n, keys/2)
+		}
+		for i := range keys {
+			k := fmt.Sprintf("key-%d", i)
+			s := m.Load(k)
+			if i%2 == 0 && s != nil {
+				t.Fatalf("%s: found after it was dropped", k)
+			}
+			if i%2 == 1 && s != got[0][i] {
+				t.Fatalf("%s: lost by a DropIf that did not drop it", k)
+			}
+		}
+		s, loaded := m.LoadOrStore("key-0", &keyState{key: "key-0"})
+		if loaded || s == got[0][0] {
+			t.Error("a dropped key came back with its old state")
+		}
+		if n := m.DropIf(func(*keyState) bool { return true }); n != keys/2+1 {
+			t.Errorf("DropIf of everything dropped %d, want %d", n, keys/2+1)
+		}
+		n := 0
+		m.Range(func(*keyState) bool { n++; return true })
+		if n != 0 {
+			t.Errorf("Range saw %d states after every one was dropped", n)
+		}
+		for i := range m.shards.Load().s {
+			if sh := &m.shards.Load().s[i]; sh.used != 0 || sh.chunks != nil {
+				t.Fatalf("shard %d keeps %d slots in %d chunks after every key was dropped", i, sh.used, len(sh.chunks))
+			}
+		}
+	})
+}
+
+// A key map reaches its states through its chunks alone, which hold each
+// shard's states in the order they were added, so that the garbage
+// collector reaches them in the order they were allocated; its read-only
+// maps, from hashes to slots, hold no pointer.
+func TestKeyMapKeepsStatesInChunks(t *testing.T) {
+	const keys = 3000
+	var m keyMap
+	added := make([]*keyState, keys)
 	for i := range keys {
-		for g := 1; g < goroutines; g++ {
-			if got[g][i] != got[0][i] {
-				t.Fatalf("key-%d has two states", i)
+		k := fmt.Sprintf("key-%d", i)
+		added[i], _ = m.LoadOrStore(k, &keyState{key: k})
+	}
+	for i := range keys {
+		m.Load(fmt.Sprintf("key-%d", i)) // merges every shard's recent keys
+	}
+	merged := 0
+	for i := range m.shards.Load().s {
+		sh := &m.shards.Load().s[i]
+		r := sh.read.Load()
+		if r == nil {
+			continue
+		}
+		merged += len(r.m)
+		// Each shard's chunks hold its states in the order they were added.
+		var last *keyState
+		for j := range sh.used {
+			s := state(sh.chunks, j)
+			if last != nil && indexOf(added, s) < indexOf(added, last) {
+				t.Fatalf("shard %d: %s sits after %s, added later", i, last.key, s.key)
+			}
+			last = s
+		}
+	}
+	if merged < keys/2 {
+		t.Fatalf("only %d of %d keys reached the read-only maps", merged, keys)
+	}
+}
+
+func indexOf(states []*keyState, s *keyState) int {
+	for i, x := range states {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// A lookup that still reads a read-only map published before a sweep
+// finds, through that map's own chunks, the very state its key had then,
+// however many keys were dropped and added since: a slot is never handed
+// to another key within the chunks that a map indexes.
+func TestKeyMapOlderReadMapsKeepTheirStates(t *testing.T) {
+	forKeyMaps(t, func(t *testing.T, m *keyMap) {
+		const keys = 4000
+		had := map[string]*keyState{}
+		for i := range keys {
+			k := fmt.Sprintf("key-%d", i)
+			had[k], _ = m.LoadOrStore(k, &keyState{key: k})
+		}
+		for i := range keys {
+			m.Load(fmt.Sprintf("key-%d", i))
+		}
+		shards := m.shards.Load()
+		var older []*keyReadMap
+		for i := range shards.s {
+			if r := shards.s[i].read.Load(); r != nil {
+				older = append(older, r)
 			}
 		}
-		if s := m.Load(fmt.Sprintf("key-%d", i)); s != got[0][i] {
-			t.Fatalf("key-%d: Load after the adds found another state", i)
+		// Drop two keys in three, then add as many new keys, twice over:
+		// a design that reused the freed slots would hand them to the new
+		// keys.
+		for round := range 2 {
+			m.DropIf(func(s *keyState) bool {
+				var i int
+				fmt.Sscanf(s.key, "key-%d", &i)
+				return i%3 != 0
+			})
+			for i := range keys {
+				k := fmt.Sprintf("new-%d-%d", round, i)
+				m.LoadOrStore(k, &keyState{key: k})
+			}
+		}
+		checked := 0
+		for _, r := range older {
+			for h, i := range r.m {
+				s := state(r.chunks, i)
+				if s == nil || had[s.key] != s || shards.hash(s.key) != h {
+					t.Fatalf("an older read-only map finds another state at slot %d", i)
+				}
+				checked++
+			}
+			for k, i := range r.clash {
+				if state(r.chunks, i) != had[k] {
+					t.Fatalf("an older read-only map finds another state for %s, which clashed", k)
+				}
+				checked++
+			}
+		}
+		if checked < keys/2 {
+			t.Fatalf("checked %d keys of the older maps, want most of %d", checked, keys)
+		}
+		for i := range keys {
+			k := fmt.Sprintf("key-%d", i)
+			if s := m.Load(k); (s != nil) != (i%3 == 0) || (s != nil && s != had[k]) {
+				t.Fatalf("%s: after the sweeps, Load found a state: %t", k, s != nil)
+			}
+		}
+	})
+}
+
+// forKeyMaps runs f on a keyMap as a Transport makes it, and on one whose
+// hashes keep only 12 bits, so that the keys of a shard clash by the
+// hundred, as two keys of a million almost never do.
+func forKeyMaps(t *testing.T, f func(*testing.T, *keyMap)) {
+	t.Run("hash=full", func(t *testing.T) { f(t, new(keyMap)) })
+	t.Run("hash=clashing", func(t *testing.T) {
+		m := new(keyMap)
+		shards := newKeyShards()
+		shards.mask = 1<<12 - 1
+		m.shards.Store(shards)
+		f(t, m)
+	})
+}
+
+// Keys of a shard whose hashes are equal each find their own state,
+// whichever was added first, before and after merges and sweeps.
+func TestKeyMapClashingHashes(t *testing.T) {
+	const keys = 5000
+	m := new(keyMap)
+	shards := newKeyShards()
+	shards.mask = 1<<12 - 1 // 64 hashes a shard
+	m.shards.Store(shards)
+	clashes := func() int {
+		n := 0
+		for i := range shards.s {
+			if r := shards.s[i].read.Load(); r != nil {
+				n += len(r.clash)
+			}
+		}
+		return n
+	}
+	had := map[string]*keyState{}
+	for i := range keys {
+		k := fmt.Sprintf("key-%d", i)
+		had[k], _ = m.LoadOrStore(k, &keyState{key: k})
+	}
+	check := func(when string, kept func(i int) bool) {
+		t.Helper()
+		for i := range keys {
+			k := fmt.Sprintf("key-%d", i)
+			s := m.Load(k)
+			if kept(i) && s != had[k] || !kept(i) && s != nil {
+				t.Fatalf("%s: %s found the wrong state (a state: %t)", when, k, s != nil)
+			}
 		}
 	}
-
-	seen := map[*keyState]int{}
-	m.Range(func(s *keyState) bool { seen[s]++; return true })
-	if len(seen) != keys {
-		t.Errorf("Range saw %d states, want %d", len(seen), keys)
+	check("after the adds", func(int) bool { return true })
+	// 4,096 hashes for 5,000 keys: at least 904 clash once merged.
+	if n := clashes(); n < 500 {
+		t.Fatalf("%d keys clash in the read-only maps, want 500 or more", n)
 	}
-	for s, n := range seen {
-		if n != 1 {
-			t.Errorf("Range saw %s %d times", s.key, n)
-		}
-	}
-
-	even := func(s *keyState) bool {
+	m.DropIf(func(s *keyState) bool {
 		var i int
 		fmt.Sscanf(s.key, "key-%d", &i)
 		return i%2 == 0
+	})
+	check("after a sweep", func(i int) bool { return i%2 == 1 })
+	if clashes() == 0 {
+		t.Fatal("no key clashes after the sweep")
 	}
-	if n := m.DropIf(even); n != keys/2 {
-		t.Errorf("DropIf dropped %d, want %d", n, keys/2)
-	}
-	for i := range keys {
-		k := fmt.Sprintf("key-%d", i)
-		s := m.Load(k)
-		if i%2 == 0 && s != nil {
-			t.Fatalf("%s: found after it was dropped", k)
-		}
-		if i%2 == 1 && s != got[0][i] {
-			t.Fatalf("%s: lost by a DropIf that did not drop it", k)
-		}
-	}
-	s, loaded := m.LoadOrStore("key-0", &keyState{key: "key-0"})
-	if loaded || s == got[0][0] {
-		t.Error("a dropped key came back with its old state")
-	}
-	if n := m.DropIf(func(*keyState) bool { return true }); n != keys/2+1 {
-		t.Errorf("DropIf of everything dropped %d, want %d", n, keys/2+1)
-	}
-	n := 0
-	m.Range(func(*keyState) bool { n++; return true })
-	if n != 0 {
-		t.Errorf("Range saw %d states after every one was dropped", n)
+	if s := m.Load("absent"); s != nil {
+		t.Fatal("a key never added found a state")
 	}
 }
 
 // Lookups, adds, sweeps and Range run at once without a race (run with
 // -race), and a key a sweep does not drop is never lost.
 func TestKeyMapConcurrentSweeps(t *testing.T) {
-	var m keyMap
-	keep, _ := m.LoadOrStore("keep", &keyState{key: "keep"})
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 2000 {
-				k := fmt.Sprintf("k-%d-%d", g, i%300)
-				m.LoadOrStore(k, &keyState{key: k})
-				m.Load(k)
-				if m.Load("keep") != keep {
-					t.Error("the kept key was lost")
-					return
+	forKeyMaps(t, func(t *testing.T, m *keyMap) {
+		keep, _ := m.LoadOrStore("keep", &keyState{key: "keep"})
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 2000 {
+					k := fmt.Sprintf("k-%d-%d", g, i%300)
+					m.LoadOrStore(k, &keyState{key: k})
+					m.Load(k)
+					if m.Load("keep") != keep {
+						t.Error("the kept key was lost")
+						return
+					}
 				}
+			})
+		}
+		wg.Go(func() {
+			for range 50 {
+				m.DropIf(func(s *keyState) bool { return s != keep })
+				m.Range(func(*keyState) bool { return true })
 			}
 		})
-	}
-	wg.Go(func() {
-		for range 50 {
-			m.DropIf(func(s *keyState) bool { return s != keep })
-			m.Range(func(*keyState) bool { return true })
+		wg.Wait()
+		if m.Load("keep") != keep {
+			t.Error("the kept key was lost")
 		}
 	})
-	wg.Wait()
-	if m.Load("keep") != keep {
-		t.Error("the kept key was lost")
-	}
 }
 
 // BenchmarkKeyMapLoad is a lookup of a key among n, at random, in the
