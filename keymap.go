@@ -12,30 +12,31 @@ import (
 // It is built for what a Transport does with its keys: every request
 // looks its key up, keys are added far less often, and removed only in
 // batches, by the idle sweep. A lookup of a key that has been there a
-// while reads one plain Go map, published whole through an atomic
+// while reads one read-only map, published whole through an atomic
 // pointer, and takes no lock: the keys are spread over shardCount shards,
-// each with such a read-only map, and with a small map under a mutex for
-// the keys added since the read-only map was built. A shard merges the
+// each with such a read-only map, and with a small Go map under a mutex
+// for the keys added since the read-only map was built. A shard merges the
 // two into a new read-only map once the work spent on its recent keys
 // (lookups that had to take the mutex, and the keys themselves) reaches
 // a quarter of its read-only map's size, so each key costs a bounded
 // number of copies on average, and a newly added key is read under the
 // mutex only until then.
 //
-// A read-only map holds no pointer at all: it maps the key's 64-bit hash
-// to the key's slot, its place in the shard's chunks of states, which
-// hold the states in the order they were added. The garbage collector
-// marks every state, and what it points to, on every cycle; reached
-// through a map's entries, in the map's random order, each was a cache
-// miss, and at a million keys that marking took more time from requests
-// than the lookups did. Reached through the chunks, the states come in
-// the order they were allocated, and the map, without pointers, is not
-// scanned at all. A lookup compares the key of the state it finds with
-// its own: two keys of a shard whose hashes are equal share one entry of
-// the map, and every key after the first is kept in a second map, by the
-// key itself. The hash is seeded afresh for every keyMap, so keys clash
-// only by chance: among n keys, about n²/2^65 clashes are expected, one
-// in tens of millions of Transports of a million keys.
+// A read-only map holds no pointer at all. It is a table of 64-bit
+// entries, found by linear probing from the key's hash: each holds the
+// hash's upper 32 bits and the key's slot, its place in the shard's
+// chunks of states, which hold the states in the order they were added.
+// The garbage collector marks every state, and what it points to, on
+// every cycle; reached through a Go map's entries, in the map's random
+// order, each was a cache miss, and at a million keys that marking took
+// more time from requests than the lookups did. Reached through the
+// chunks, the states come in the order they were allocated, and the
+// tables, without pointers, are not scanned at all. A lookup compares the
+// key of each state whose entry matches the hash with its own, so keys
+// whose hashes agree on those 32 bits (about one pair in 2^32) cost a
+// lookup one more state to look at, never the wrong state. The table is
+// at most three quarters full and its entries are 8 bytes, so a lookup
+// mostly reads one cache line of it, where a Go map read one or two.
 //
 // A slot is never handed out twice within one set of chunks: a sweep
 // that drops states copies the rest into a new set, so that a lookup
@@ -93,32 +94,66 @@ type keyShard struct {
 	// Under mu; a read-only map carries the chunks its slots index.
 	chunks []*stateChunk
 	used   int32
+	merged int // how many keys read holds
 }
 
-// keyReadMap is a shard's read-only map. Neither its maps nor the
-// entries of chunks that their slots index are written once the
+// keyReadMap is a shard's read-only map. Neither its table nor the
+// entries of chunks that the table's slots index are written once the
 // keyReadMap is published. recent says whether the shard held keys that
 // it lacks when it was published.
 type keyReadMap struct {
-	m      map[uint64]int32 // the key's hash to its slot
-	clash  map[string]int32 // keys whose hash an earlier key holds in m, to their slots; nil: none
+	// table holds an entry for each key: the upper 32 bits of its hash,
+	// and its slot plus one; 0 is empty. Its length is a power of two,
+	// 8 or more, and at least a quarter of it is empty. A key's probe
+	// starts at its hash's top bits (shift is 64 less their number).
+	table  []uint64
+	shift  uint8
 	chunks []*stateChunk
 	recent bool
 }
 
+// newKeyReadMap returns a keyReadMap with room for n keys, with chunks.
+// Its table has 2^32 entries at most, for the 2^31 slots a shard can
+// hand out: the probe's start is then within the 32 bits an entry keeps.
+func newKeyReadMap(n int, chunks []*stateChunk) *keyReadMap {
+	bits := uint8(3)
+	for 1<<bits < n+n/3+1 {
+		bits++
+	}
+	return &keyReadMap{table: make([]uint64, 1<<bits), shift: 64 - bits, chunks: chunks}
+}
+
+// put adds the entry e (a hash's upper 32 bits and a slot plus one) to
+// r while it is built.
+func (r *keyReadMap) put(e uint64) {
+	mask := uint64(len(r.table) - 1)
+	j := e >> r.shift
+	for r.table[j] != 0 {
+		j = (j + 1) & mask
+	}
+	r.table[j] = e
+}
+
+// entry returns the table entry of a key whose hash is h, at slot i.
+func entry(h uint64, i int32) uint64 {
+	return h>>32<<32 | (uint64(i) + 1)
+}
+
 // find returns the state of key, whose hash is h, or nil.
 func (r *keyReadMap) find(key string, h uint64) *keyState {
-	i, ok := r.m[h]
-	if !ok {
-		return nil
+	mask := uint64(len(r.table) - 1)
+	top := h >> 32
+	for j := h >> r.shift; ; j = (j + 1) & mask {
+		e := r.table[j&mask]
+		if e == 0 {
+			return nil
+		}
+		if e>>32 == top {
+			if s := state(r.chunks, int32(uint32(e))-1); s.key == key {
+				return s
+			}
+		}
 	}
-	if s := state(r.chunks, i); s.key == key {
-		return s
-	}
-	if i, ok := r.clash[key]; ok {
-		return state(r.chunks, i)
-	}
-	return nil
 }
 
 // state returns the state at slot i of chunks.
@@ -208,7 +243,7 @@ func (m *keyMap) LoadOrStoreLocked(key string, ns *keyState) (s *keyState, loade
 	if sh.recent == nil {
 		sh.recent = make(map[string]int32)
 		if r != nil && !r.recent {
-			sh.read.Store(&keyReadMap{m: r.m, clash: r.clash, chunks: r.chunks, recent: true})
+			sh.read.Store(&keyReadMap{table: r.table, shift: r.shift, chunks: r.chunks, recent: true})
 		}
 	}
 	sh.recent[key] = sh.addLocked(ns)
@@ -235,40 +270,25 @@ func (sh *keyShard) addLocked(s *keyState) int32 {
 // map once the work spent on them reaches a quarter of the read-only
 // map's size. sh.mu must be held.
 func (sh *keyShard) mergeIfDueLocked(shards *keyShards) {
-	r := sh.read.Load()
-	n := 0
-	if r != nil {
-		n = len(r.m) + len(r.clash)
-	}
+	n := sh.merged
 	if sh.work*4 < n {
 		return
 	}
-	nr := &keyReadMap{m: make(map[uint64]int32, n+len(sh.recent)), chunks: sh.chunks}
+	r := sh.read.Load()
+	nr := newKeyReadMap(n+len(sh.recent), sh.chunks)
 	if r != nil {
-		for h, i := range r.m {
-			nr.m[h] = i
-		}
-		for k, i := range r.clash {
-			nr.add(k, shards.hash(k), i)
+		for _, e := range r.table {
+			if e != 0 {
+				nr.put(e)
+			}
 		}
 	}
 	for k, i := range sh.recent {
-		nr.add(k, shards.hash(k), i)
+		nr.put(entry(shards.hash(k), i))
 	}
 	sh.read.Store(nr)
+	sh.merged += len(sh.recent)
 	sh.recent, sh.work = nil, 0
-}
-
-// add maps key, whose hash is h, to slot i, in r while it is built.
-func (r *keyReadMap) add(key string, h uint64, i int32) {
-	if _, taken := r.m[h]; !taken {
-		r.m[h] = i
-		return
-	}
-	if r.clash == nil {
-		r.clash = make(map[string]int32)
-	}
-	r.clash[key] = i
 }
 
 // DropIf removes the states drop reports true for, and returns how many
@@ -322,12 +342,12 @@ func (sh *keyShard) dropIfLocked(shards *keyShards, drop func(*keyState) bool) i
 		}
 	}
 	// Sized for what it keeps: a sweep may leave it nearly empty.
-	r := &keyReadMap{m: make(map[uint64]int32, sh.used), chunks: sh.chunks}
+	r := newKeyReadMap(int(sh.used), sh.chunks)
 	for i := range sh.used {
-		k := state(sh.chunks, i).key
-		r.add(k, shards.hash(k), i)
+		r.put(entry(shards.hash(state(sh.chunks, i).key), i))
 	}
 	sh.read.Store(r)
+	sh.merged = int(sh.used)
 	sh.recent, sh.work = nil, 0
 	return dropped
 }

@@ -114,7 +114,7 @@ func TestKeyMapKeepsStatesInChunks(t *testing.T) {
 		if r == nil {
 			continue
 		}
-		merged += len(r.m)
+		merged += len(entries(r))
 		// Each shard's chunks hold its states in the order they were added.
 		var last *keyState
 		for j := range sh.used {
@@ -177,16 +177,14 @@ func TestKeyMapOlderReadMapsKeepTheirStates(t *testing.T) {
 		}
 		checked := 0
 		for _, r := range older {
-			for h, i := range r.m {
+			for _, e := range entries(r) {
+				i := int32(uint32(e)) - 1
 				s := state(r.chunks, i)
-				if s == nil || had[s.key] != s || shards.hash(s.key) != h {
+				if s == nil || had[s.key] != s || shards.hash(s.key)>>32 != e>>32 {
 					t.Fatalf("an older read-only map finds another state at slot %d", i)
 				}
-				checked++
-			}
-			for k, i := range r.clash {
-				if state(r.chunks, i) != had[k] {
-					t.Fatalf("an older read-only map finds another state for %s, which clashed", k)
+				if r.find(s.key, shards.hash(s.key)) != s {
+					t.Fatalf("an older read-only map does not find %s", s.key)
 				}
 				checked++
 			}
@@ -203,15 +201,30 @@ func TestKeyMapOlderReadMapsKeepTheirStates(t *testing.T) {
 	})
 }
 
+// clashingMask keeps of a hash the bits that pick the shard, and 4 of
+// the 32 its table keeps, so that keys clash by the hundred, as two keys
+// of a million almost never do.
+const clashingMask = 0xF000_0000_0000_0000 | (shardCount - 1)
+
+// entries returns the entries of r's table, empty ones left out.
+func entries(r *keyReadMap) []uint64 {
+	var es []uint64
+	for _, e := range r.table {
+		if e != 0 {
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
 // forKeyMaps runs f on a keyMap as a Transport makes it, and on one whose
-// hashes keep only 12 bits, so that the keys of a shard clash by the
-// hundred, as two keys of a million almost never do.
+// hashes clash (clashingMask).
 func forKeyMaps(t *testing.T, f func(*testing.T, *keyMap)) {
 	t.Run("hash=full", func(t *testing.T) { f(t, new(keyMap)) })
 	t.Run("hash=clashing", func(t *testing.T) {
 		m := new(keyMap)
 		shards := newKeyShards()
-		shards.mask = 1<<12 - 1
+		shards.mask = clashingMask
 		m.shards.Store(shards)
 		f(t, m)
 	})
@@ -223,13 +236,21 @@ func TestKeyMapClashingHashes(t *testing.T) {
 	const keys = 5000
 	m := new(keyMap)
 	shards := newKeyShards()
-	shards.mask = 1<<12 - 1 // 64 hashes a shard
+	shards.mask = clashingMask
 	m.shards.Store(shards)
+	// clashes counts the keys whose entry's hash bits another key of
+	// their table has too.
 	clashes := func() int {
 		n := 0
 		for i := range shards.s {
 			if r := shards.s[i].read.Load(); r != nil {
-				n += len(r.clash)
+				tops := map[uint64]bool{}
+				for _, e := range entries(r) {
+					if tops[e>>32] {
+						n++
+					}
+					tops[e>>32] = true
+				}
 			}
 		}
 		return n
@@ -249,8 +270,19 @@ func TestKeyMapClashingHashes(t *testing.T) {
 			}
 		}
 	}
+	// Every table keeps a quarter of its entries empty, so that a probe
+	// for a key it lacks ends.
+	roomy := func(when string) {
+		t.Helper()
+		for i := range shards.s {
+			if r := shards.s[i].read.Load(); r != nil && (len(r.table) < 8 || len(entries(r))*4 > len(r.table)*3) {
+				t.Fatalf("%s: shard %d holds %d keys in a table of %d", when, i, len(entries(r)), len(r.table))
+			}
+		}
+	}
 	check("after the adds", func(int) bool { return true })
-	// 4,096 hashes for 5,000 keys: at least 904 clash once merged.
+	roomy("after the adds")
+	// 16 hashes a shard, 1,024 in all, for 5,000 keys.
 	if n := clashes(); n < 500 {
 		t.Fatalf("%d keys clash in the read-only maps, want 500 or more", n)
 	}
@@ -260,6 +292,7 @@ func TestKeyMapClashingHashes(t *testing.T) {
 		return i%2 == 0
 	})
 	check("after a sweep", func(i int) bool { return i%2 == 1 })
+	roomy("after a sweep")
 	if clashes() == 0 {
 		t.Fatal("no key clashes after the sweep")
 	}
