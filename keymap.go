@@ -86,15 +86,14 @@ type keyShard struct {
 	read atomic.Pointer[keyReadMap] // nil: no key was merged yet
 
 	mu     sync.Mutex
-	recent map[string]int32 // keys added since read was built, to their slots; under mu
-	work   int              // lookups that found their key in recent since; under mu
+	recent map[string]uint64 // keys added since read was built, to their table entries; under mu
+	work   int               // lookups that found their key in recent since; under mu
 
 	// chunks holds the shard's states by slot, and used is how many
 	// slots are handed out: the states of read and recent, and no other.
 	// Under mu; a read-only map carries the chunks its slots index.
 	chunks []*stateChunk
 	used   int32
-	merged int // how many keys read holds
 }
 
 // keyReadMap is a shard's read-only map. Neither its table nor the
@@ -108,6 +107,7 @@ type keyReadMap struct {
 	// starts at its hash's top bits (shift is 64 less their number).
 	table  []uint64
 	shift  uint8
+	n      int // how many entries table holds
 	chunks []*stateChunk
 	recent bool
 }
@@ -123,6 +123,14 @@ func newKeyReadMap(n int, chunks []*stateChunk) *keyReadMap {
 	return &keyReadMap{table: make([]uint64, 1<<bits), shift: 64 - bits, chunks: chunks}
 }
 
+// size returns how many keys r holds; 0 for nil.
+func (r *keyReadMap) size() int {
+	if r == nil {
+		return 0
+	}
+	return r.n
+}
+
 // put adds the entry e (a hash's upper 32 bits and a slot plus one) to
 // r while it is built.
 func (r *keyReadMap) put(e uint64) {
@@ -132,11 +140,17 @@ func (r *keyReadMap) put(e uint64) {
 		j = (j + 1) & mask
 	}
 	r.table[j] = e
+	r.n++
 }
 
 // entry returns the table entry of a key whose hash is h, at slot i.
 func entry(h uint64, i int32) uint64 {
 	return h>>32<<32 | (uint64(i) + 1)
+}
+
+// slot returns the slot of the table entry e.
+func slot(e uint64) int32 {
+	return int32(uint32(e)) - 1
 }
 
 // find returns the state of key, whose hash is h, or nil.
@@ -149,7 +163,7 @@ func (r *keyReadMap) find(key string, h uint64) *keyState {
 			return nil
 		}
 		if e>>32 == top {
-			if s := state(r.chunks, int32(uint32(e))-1); s.key == key {
+			if s := state(r.chunks, slot(e)); s.key == key {
 				return s
 			}
 		}
@@ -195,13 +209,13 @@ func (m *keyMap) Load(key string) *keyState {
 			return s
 		}
 	}
-	i, ok := sh.recent[key]
+	e, ok := sh.recent[key]
 	if !ok {
 		return nil
 	}
 	sh.work++
-	s := state(sh.chunks, i)
-	sh.mergeIfDueLocked(m.shards.Load())
+	s := state(sh.chunks, slot(e))
+	sh.mergeIfDueLocked()
 	return s
 }
 
@@ -237,18 +251,18 @@ func (m *keyMap) LoadOrStoreLocked(key string, ns *keyState) (s *keyState, loade
 			return s, true
 		}
 	}
-	if i, ok := sh.recent[key]; ok {
-		return state(sh.chunks, i), true
+	if e, ok := sh.recent[key]; ok {
+		return state(sh.chunks, slot(e)), true
 	}
 	if sh.recent == nil {
-		sh.recent = make(map[string]int32)
+		sh.recent = make(map[string]uint64)
 		if r != nil && !r.recent {
-			sh.read.Store(&keyReadMap{table: r.table, shift: r.shift, chunks: r.chunks, recent: true})
+			sh.read.Store(&keyReadMap{table: r.table, shift: r.shift, n: r.n, chunks: r.chunks, recent: true})
 		}
 	}
-	sh.recent[key] = sh.addLocked(ns)
+	sh.recent[key] = entry(h, sh.addLocked(ns))
 	sh.work++
-	sh.mergeIfDueLocked(shards)
+	sh.mergeIfDueLocked()
 	return ns, false
 }
 
@@ -269,13 +283,12 @@ func (sh *keyShard) addLocked(s *keyState) int32 {
 // mergeIfDueLocked merges the shard's recent keys into a new read-only
 // map once the work spent on them reaches a quarter of the read-only
 // map's size. sh.mu must be held.
-func (sh *keyShard) mergeIfDueLocked(shards *keyShards) {
-	n := sh.merged
-	if sh.work*4 < n {
+func (sh *keyShard) mergeIfDueLocked() {
+	r := sh.read.Load()
+	if sh.work*4 < r.size() {
 		return
 	}
-	r := sh.read.Load()
-	nr := newKeyReadMap(n+len(sh.recent), sh.chunks)
+	nr := newKeyReadMap(r.size()+len(sh.recent), sh.chunks)
 	if r != nil {
 		for _, e := range r.table {
 			if e != 0 {
@@ -283,11 +296,10 @@ func (sh *keyShard) mergeIfDueLocked(shards *keyShards) {
 			}
 		}
 	}
-	for k, i := range sh.recent {
-		nr.put(entry(shards.hash(k), i))
+	for _, e := range sh.recent {
+		nr.put(e)
 	}
 	sh.read.Store(nr)
-	sh.merged += len(sh.recent)
 	sh.recent, sh.work = nil, 0
 }
 
@@ -347,7 +359,6 @@ func (sh *keyShard) dropIfLocked(shards *keyShards, drop func(*keyState) bool) i
 		r.put(entry(shards.hash(state(sh.chunks, i).key), i))
 	}
 	sh.read.Store(r)
-	sh.merged = int(sh.used)
 	sh.recent, sh.work = nil, 0
 	return dropped
 }

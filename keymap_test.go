@@ -178,7 +178,7 @@ func TestKeyMapOlderReadMapsKeepTheirStates(t *testing.T) {
 		checked := 0
 		for _, r := range older {
 			for _, e := range entries(r) {
-				i := int32(uint32(e)) - 1
+				i := slot(e)
 				s := state(r.chunks, i)
 				if s == nil || had[s.key] != s || shards.hash(s.key)>>32 != e>>32 {
 					t.Fatalf("an older read-only map finds another state at slot %d", i)
